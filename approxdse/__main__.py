@@ -1,0 +1,3 @@
+from approxdse.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""The ``approxdse`` command.
+
+Each package contributes its sub-commands through a ``cli`` module with a
+``register(subparsers)`` function. Those modules keep their heavy imports
+(torch, pandas, ...) inside the command handlers so that ``approxdse --help``
+and ``approxdse --version`` stay instant.
+
+A handler returns an exit status (or None for 0). Bad input raises
+:class:`approxdse.errors.ApproxDSEError`; it is printed as one line on stderr
+and the command exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from approxdse import __version__
+from approxdse.errors import ApproxDSEError
+
+#: Modules that add sub-commands, in the order they appear in ``--help``.
+COMMAND_MODULES = (
+    "multipliers.cli",
+    "accelerators.cli",
+    "multipliers.emulator.cli",
+    "predictors.cli",
+    "dse.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="approxdse",
+        description="Design CNN accelerators with approximate multipliers: "
+        "multiplier library, reference energy, predictors, NAS-style search.",
+    )
+    parser.add_argument("--version", action="version", version=f"approxdse {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that package has no commands yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        status = args.func(args)
+    except ApproxDSEError as exc:
+        print(f"approxdse: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("approxdse: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

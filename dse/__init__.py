@@ -1,0 +1,1 @@
+"""approxdse: dse package."""
