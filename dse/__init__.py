@@ -1,1 +1,21 @@
-"""approxdse: dse package."""
+"""approxdse.dse: the CNN search space (genome + random generator) and the NAS-style search.
+
+>>> from dse import sample_genome
+>>> g = sample_genome(0, "digits")
+>>> g.to_workload().layers[0].name
+'stem'
+"""
+from dse.genome import BLOCK_KINDS, BlockGene, Genome, StageGene
+from dse.generator import GeneratorSpace, PRESETS, in_space, sample_genome, sample_genomes
+
+__all__ = [
+    "BLOCK_KINDS",
+    "BlockGene",
+    "GeneratorSpace",
+    "Genome",
+    "PRESETS",
+    "StageGene",
+    "in_space",
+    "sample_genome",
+    "sample_genomes",
+]
