@@ -9,8 +9,10 @@ P = Q = R = S = 1.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Iterator
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Iterator
 
 from approxdse.errors import ApproxDSEError
 
@@ -105,6 +107,43 @@ class Layer:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Layer":
+        """Build a layer from :meth:`to_dict` output; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ApproxDSEError(
+                f"layer {data.get('name', '?')!r}: unknown key(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        if "name" not in data or "C" not in data or "M" not in data:
+            raise ApproxDSEError(f"layer {data.get('name', '?')!r}: needs at least name, C and M")
+        return cls(**data)
+
+    @property
+    def dims(self) -> dict[str, int]:
+        """The loop bounds of one group's nest: N, M, C, P, Q, R, S (C and M per group)."""
+        return {"N": self.N, "M": self.M_per_group, "C": self.C_per_group,
+                "P": self.P, "Q": self.Q, "R": self.R, "S": self.S}
+
+    def renamed(self, name: str) -> "Layer":
+        """The same layer under another name."""
+        return replace(self, name=name)
+
+    def describe(self) -> str:
+        """A short human-readable shape, e.g. ``conv 64->128 3x3/2 28x28``."""
+        if self.kind == "fc":
+            return f"fc {self.C}->{self.M}" + (f" x{self.N}" if self.N > 1 else "")
+        text = f"conv {self.C}->{self.M} {self.R}x{self.S}"
+        if self.stride_h != 1 or self.stride_w != 1:
+            text += f"/{self.stride_h}" if self.stride_h == self.stride_w else f"/{self.stride_h}x{self.stride_w}"
+        if self.is_depthwise:
+            text += " dw"
+        elif self.groups > 1:
+            text += f" g{self.groups}"
+        return text + f" {self.P}x{self.Q}"
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -131,3 +170,69 @@ class Workload:
     @property
     def weights(self) -> int:
         return sum(layer.weights for layer in self.layers)
+
+    def __getitem__(self, key: int | str) -> Layer:
+        """A layer by position or by name."""
+        if isinstance(key, str):
+            for layer in self.layers:
+                if layer.name == key:
+                    return layer
+            raise ApproxDSEError(f"workload {self.name!r} has no layer named {key!r}")
+        return self.layers[key]
+
+    @property
+    def names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def unique_shapes(self) -> dict[tuple, list[Layer]]:
+        """Layers grouped by :meth:`Layer.shape_key` (first-seen order): what a mapper must solve."""
+        groups: dict[tuple, list[Layer]] = {}
+        for layer in self.layers:
+            groups.setdefault(layer.shape_key(), []).append(layer)
+        return groups
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "layers": [layer.to_dict() for layer in self.layers]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Workload":
+        if not isinstance(data, dict) or "layers" not in data:
+            raise ApproxDSEError("a workload needs a 'layers' list")
+        return cls(str(data.get("name", "workload")), tuple(Layer.from_dict(d) for d in data["layers"]))
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The workload as JSON text; also written to ``path`` (atomically) if given."""
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            path = Path(path)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+        return text
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "Workload":
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ApproxDSEError(f"cannot read workload JSON {str(path)!r}: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_dataframe(self):
+        """One row per layer with its fields and MACs/weights (a pandas DataFrame)."""
+        import pandas as pd
+
+        rows = []
+        for layer in self.layers:
+            row = layer.to_dict()
+            row.update(macs=layer.macs, weights=layer.weights, inputs=layer.inputs, outputs=layer.outputs)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """A plain-text table: one line per layer and the totals."""
+        width = max(len(n) for n in self.names)
+        lines = [f"{self.name}: {len(self)} layers, {self.macs / 1e6:,.1f} M MACs, {self.weights / 1e6:,.2f} M weights"]
+        for layer in self.layers:
+            lines.append(f"  {layer.name:<{width}}  {layer.describe():<32} {layer.macs / 1e6:10.2f} M MACs")
+        return "\n".join(lines)
