@@ -269,10 +269,22 @@ def names() -> list[str]:
     return list(ZOO)
 
 
+_ALIASES = {"mobilenetv2": "mobilenet_v2", "vgg_16": "vgg16", "lenet": "lenet5"}
+
+
+def _key(name) -> str:
+    key = name.lower().replace("-", "_") if isinstance(name, str) else str(name)
+    return _ALIASES.get(key, key)
+
+
+def has(name) -> bool:
+    """Whether ``name`` (case-insensitive, ``-`` or ``_``) is a zoo network."""
+    return isinstance(name, str) and _key(name) in ZOO
+
+
 def entry(name: str) -> ZooEntry:
     """The zoo entry for ``name``; :class:`UnknownNameError` listing the zoo otherwise."""
-    key = name.lower().replace("-", "_") if isinstance(name, str) else name
-    key = {"mobilenetv2": "mobilenet_v2", "vgg_16": "vgg16", "lenet": "lenet5"}.get(key, key)
+    key = _key(name)
     if key not in ZOO:
         raise UnknownNameError(f"unknown network {name!r}; the zoo has: {', '.join(ZOO)}")
     return ZOO[key]

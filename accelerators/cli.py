@@ -1,0 +1,129 @@
+"""``approxdse energy``: reference energy of a network on an accelerator.
+
+    approxdse energy NETWORK [--accelerator NAME|FILE.yaml] [--multiplier NAME]
+                     [--input-shape N,C,H,W] [--objective energy|edp|latency] [--per-layer]
+                     [--format table|json|csv] [--plot FILE.png] [--compare-multipliers A,B,C]
+                     [--mapping FILE] [--output FILE] [--strict] [--progress | --no-progress]
+
+Heavy imports happen inside the handler so ``approxdse --help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "energy",
+        help="reference energy of a network on an accelerator, per layer and per component",
+        description="Reference inference energy of NETWORK on an accelerator (Timeloop-style model and "
+        "mapper, Accelergy-style energy tables) with a given 8-bit multiplier. NETWORK is a zoo name "
+        "(resnet18, resnet34, resnet50, vgg16, alexnet, mobilenet_v2, lenet5, lenet5_digits, resnet20, "
+        "resnet32, resnet56), a Timeloop problem file or a folder of them, or path/file.py:factory "
+        "returning a torch.nn.Module.",
+    )
+    p.add_argument("network", metavar="NETWORK")
+    p.add_argument("--accelerator", "-a", default="eyeriss", metavar="NAME|FILE.yaml",
+                   help="eyeriss (default), simba, eyeriss-2022, simba-2022 or an architecture YAML file")
+    p.add_argument("--multiplier", "-m", default="exact", metavar="NAME",
+                   help="multiplier name from the catalog (default: exact)")
+    p.add_argument("--input-shape", metavar="N,C,H,W",
+                   help="input tensor shape (default: the zoo network's own, or 1,3,224,224 for modules)")
+    p.add_argument("--objective", choices=("energy", "edp", "latency"), default="energy",
+                   help="what the mapper minimises (default: energy)")
+    p.add_argument("--per-layer", action="store_true", help="show one line per layer in the table")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    p.add_argument("--plot", metavar="FILE.png", help="write a stacked-bar energy breakdown plot")
+    p.add_argument("--compare-multipliers", metavar="A,B,C",
+                   help="compare several multipliers (savings relative to the first) instead of one")
+    p.add_argument("--mapping", metavar="FILE",
+                   help="evaluate this Timeloop map.yaml instead of searching (single-layer networks)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the table/JSON/CSV here instead of stdout")
+    p.add_argument("--strict", action="store_true",
+                   help="reject problem-file keys Timeloop ignores (e.g. HStride) instead of warning")
+    progress = p.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="always show a progress bar")
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
+    p.set_defaults(func=run_energy)
+
+
+def _split_names(text: str) -> list[str]:
+    from approxdse.errors import ApproxDSEError
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ApproxDSEError("--compare-multipliers needs a comma-separated list of multiplier names")
+    return names
+
+
+def _resolve_strict_network(args):
+    """Load problem files with --strict when asked; otherwise pass the name through."""
+    from pathlib import Path
+
+    if args.strict and Path(args.network).exists() and not args.network.endswith(".py"):
+        from accelerators.problem_files import load_problems
+
+        return load_problems(args.network, strict=True)
+    return args.network
+
+
+def run_energy(args: argparse.Namespace) -> int:
+    import warnings
+
+    from accelerators import zoo
+    from accelerators.estimate import compare_multipliers, estimate_energy, resolve_network
+    from approxdse.errors import ApproxDSEError
+
+    progress = args.progress
+    if progress is None:
+        progress = sys.stderr.isatty()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        network = _resolve_strict_network(args)
+        workload = resolve_network(network, args.input_shape)
+    for w in caught:
+        print(f"approxdse: warning: {w.message}", file=sys.stderr)
+    progress = progress and len(workload) >= 8
+    # the workload is resolved; the shape only labels the report
+    shape = args.input_shape
+    if shape is None and zoo.has(args.network):
+        shape = zoo.entry(args.network).input_shape
+    if args.compare_multipliers:
+        result = compare_multipliers(workload, _split_names(args.compare_multipliers),
+                                     accelerator=args.accelerator, objective=args.objective,
+                                     mapping=args.mapping, progress=progress, input_shape=shape)
+        if args.format == "json":
+            text = result.to_json()
+        elif args.format == "csv":
+            text = result.to_csv()
+        else:
+            parts = [result.table()]
+            if args.per_layer:
+                for rep in result.reports:
+                    parts += ["", rep.table(per_layer=True)]
+            text = "\n".join(parts)
+    else:
+        result = estimate_energy(workload, accelerator=args.accelerator, multiplier=args.multiplier,
+                                 objective=args.objective, mapping=args.mapping, progress=progress,
+                                 input_shape=shape)
+        if args.format == "json":
+            text = result.to_json()
+        elif args.format == "csv":
+            text = result.to_csv()
+        else:
+            text = result.table(per_layer=args.per_layer)
+    if args.plot:
+        if not args.plot.lower().endswith(".png"):
+            raise ApproxDSEError(f"--plot writes a PNG file; {args.plot!r} does not end in .png")
+        result.plot(args.plot)
+    if args.output:
+        from accelerators.report import write_atomic
+
+        write_atomic(args.output, text if text.endswith("\n") else text + "\n")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.plot:
+        print(f"approxdse: plot written to {args.plot}", file=sys.stderr)
+    return 0

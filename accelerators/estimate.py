@@ -1,0 +1,376 @@
+"""Whole-network reference energy: ``estimate_energy(network, accelerator, multiplier)``.
+
+The pipeline: resolve the network to a :class:`~accelerators.workload.Workload`
+(zoo name, Workload, ``nn.Module`` + input shape, Timeloop problem file or folder,
+``path/file.py:factory``), load the architecture, find each distinct layer
+shape's best mapping once (``accelerators.mapper.map_layer``, cached per shape,
+architecture and objective), evaluate it with the analytical model
+(``accelerators.model.evaluate``) at the multiplier's relative energy, and
+collect an :class:`~accelerators.report.EnergyReport`.
+
+The multiplier enters only as its ``relative_energy`` (exact = 1.0), which
+scales the multiplier part of every MAC. Changing the multiplier never re-runs
+the mapper here: the mapping is searched for the architecture's own (exact)
+multiplier, and for the default ``energy`` objective this is also the best
+mapping for any multiplier, since every legal mapping performs the same number
+of multiplications (the multiplier adds the same energy to every candidate).
+For ``edp`` the mapper's choice could in principle shift with the MAC energy;
+see ``docs/energy.md``.
+
+Grouped convolutions (depthwise included) are evaluated as ``groups`` runs of the
+per-group nest (C/groups x M/groups), one after another, unless the model says it
+handles groups itself.
+
+>>> report = estimate_energy("lenet5", accelerator="eyeriss", multiplier="exact")  # doctest: +SKIP
+>>> report.energy_pJ, report.by_component()                                         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping as TMapping, Sequence
+
+from accelerators.report import EnergyReport, LayerReport, MultiplierComparison
+from accelerators.workload import Layer, Workload
+from approxdse.errors import ApproxDSEError, UnknownNameError
+
+OBJECTIVES = ("energy", "edp", "latency")
+
+#: A network can be given as any of these.
+NetworkLike = Any  # str | Path | Workload | Layer | Sequence[Layer] | torch.nn.Module
+
+
+# ------------------------------------------------------------------ resolution
+
+
+def _default_input_shape(source) -> tuple[int, ...]:
+    shape = getattr(source, "input_shape", None) or getattr(source, "INPUT_SHAPE", None)
+    return tuple(shape) if shape else (1, 3, 224, 224)
+
+
+def _load_factory(spec: str):
+    """Import ``path/file.py`` and return its callable ``factory`` (and the module)."""
+    file_part, _, func_name = spec.rpartition(":")
+    path = Path(file_part)
+    if not path.is_file():
+        raise ApproxDSEError(f"network file {file_part!r} does not exist")
+    if not func_name.isidentifier():
+        raise ApproxDSEError(f"{spec!r}: {func_name!r} is not a Python function name (use path/file.py:factory)")
+    module_name = f"_approxdse_network_{abs(hash(str(path.resolve())))}"
+    mod_spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(mod_spec)
+    try:
+        mod_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ApproxDSEError(f"importing {file_part!r} failed: {type(exc).__name__}: {exc}") from None
+    factory = getattr(module, func_name, None)
+    if not callable(factory):
+        defined = sorted(n for n, v in vars(module).items()
+                         if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == module_name)
+        raise ApproxDSEError(f"{file_part!r} has no function {func_name!r}; it defines: {', '.join(defined) or 'none'}")
+    return factory, module
+
+
+def resolve_network(network: NetworkLike, input_shape: Sequence[int] | str | None = None,
+                    name: str | None = None) -> Workload:
+    """Any supported network description -> :class:`Workload`.
+
+    * a zoo name (``"resnet18"``), with an optional ``input_shape``;
+    * a :class:`Workload`, a :class:`Layer` or a list of layers;
+    * a ``torch.nn.Module``: traced with ``input_shape`` (default ``1,3,224,224`` or the
+      module's ``input_shape`` attribute);
+    * a Timeloop problem file (``.yaml``) or a folder of them;
+    * ``"path/file.py:factory"``: ``factory()`` returns an ``nn.Module`` (traced as above,
+      the file may set ``INPUT_SHAPE``), a :class:`Workload` or a list of layers.
+    """
+    from accelerators import zoo
+
+    if isinstance(network, Workload):
+        return network
+    if isinstance(network, Layer):
+        return Workload(name or network.name, (network,))
+    if isinstance(network, (list, tuple)) and network and all(isinstance(x, Layer) for x in network):
+        return Workload(name or "network", tuple(network))
+    if isinstance(network, (str, Path)):
+        text = str(network)
+        if zoo.has(text):
+            return zoo.workload(text, input_shape)
+        file_part, sep, func = text.rpartition(":")
+        if sep and file_part.endswith(".py"):
+            factory, module = _load_factory(text)
+            try:
+                params = inspect.signature(factory).parameters
+                built = factory()
+            except TypeError as exc:
+                if params and any(p.default is inspect.Parameter.empty for p in params.values()):
+                    raise ApproxDSEError(f"{text!r}: the factory must be callable without arguments") from None
+                raise ApproxDSEError(f"{text!r}: calling the factory failed: {exc}") from None
+            except Exception as exc:
+                raise ApproxDSEError(f"{text!r}: calling the factory failed: {type(exc).__name__}: {exc}") from None
+            shape = input_shape if input_shape is not None else _default_input_shape(module)
+            return resolve_network(built, shape, name=name or f"{Path(file_part).stem}:{func}")
+        path = Path(text)
+        if path.exists():
+            from accelerators.problem_files import load_problems
+
+            return load_problems(path, name=name)
+        if path.suffix in (".yaml", ".yml", ".py") or "/" in text:
+            raise ApproxDSEError(f"network file {text!r} does not exist")
+        raise UnknownNameError(
+            f"unknown network {text!r}; give a zoo name ({', '.join(zoo.names())}), a Timeloop problem "
+            f"file or folder, or path/file.py:factory")
+    try:
+        from torch import nn
+    except ImportError:  # pragma: no cover - torch is a dependency
+        nn = None
+    if nn is not None and isinstance(network, nn.Module):
+        from accelerators.tracing import workload_from_module
+
+        shape = zoo.normalize_input_shape(input_shape) if input_shape is not None else _default_input_shape(network)
+        return workload_from_module(network, shape, name=name or type(network).__name__)
+    raise ApproxDSEError(
+        f"cannot make a workload out of a {type(network).__name__}; give a zoo name, a Workload, "
+        f"an nn.Module, a Timeloop problem file or path/file.py:factory")
+
+
+def resolve_accelerator(accelerator):
+    """A built-in architecture name, a YAML path or an ``Architecture`` -> ``Architecture``."""
+    from accelerators.architecture import Architecture, available_architectures, load_architecture
+
+    if isinstance(accelerator, Architecture):
+        return accelerator
+    if not isinstance(accelerator, (str, Path)):
+        raise ApproxDSEError(f"accelerator must be a name or a YAML file, got {type(accelerator).__name__}")
+    text = str(accelerator)
+    if text not in available_architectures() and not Path(text).exists():
+        if text.endswith((".yaml", ".yml")):
+            raise ApproxDSEError(f"architecture file {text!r} does not exist")
+        raise UnknownNameError(
+            f"unknown accelerator {text!r}; built in: {', '.join(available_architectures())} (or give a YAML file)")
+    return load_architecture(text)
+
+
+def _arch_name(arch) -> str:
+    return str(getattr(arch, "name", None) or "architecture")
+
+
+def resolve_multiplier(multiplier) -> tuple[str, float]:
+    """A multiplier name, a ``Multiplier`` or a bare relative energy -> ``(name, relative_energy)``."""
+    if isinstance(multiplier, (int, float)) and not isinstance(multiplier, bool):
+        if multiplier < 0:
+            raise ApproxDSEError(f"a multiplier's relative energy must not be negative, got {multiplier}")
+        return (f"rel{float(multiplier):g}", float(multiplier))
+    import multipliers
+
+    m = multipliers.get(multiplier)
+    rel = getattr(m, "relative_energy", None)
+    if rel is None:
+        raise ApproxDSEError(f"multiplier {m.name!r} has no relative energy; it cannot be costed")
+    return m.name, float(rel)
+
+
+def _check_objective(objective: str) -> str:
+    if objective not in OBJECTIVES:
+        raise ApproxDSEError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    return objective
+
+
+# ------------------------------------------------------------------ mappings
+
+
+def _load_mapping(mapping, layer: Layer, arch):
+    """A ``Mapping`` object or a Timeloop ``map.yaml`` path -> ``Mapping`` for ``layer``."""
+    from accelerators.mapping import Mapping, load_timeloop_mapping
+
+    if isinstance(mapping, Mapping):
+        return mapping
+    path = Path(mapping)
+    if not path.is_file():
+        raise ApproxDSEError(f"mapping file {str(path)!r} does not exist")
+    params = inspect.signature(load_timeloop_mapping).parameters
+    kwargs = {}
+    if "layer" in params:
+        kwargs["layer"] = layer
+    if "arch" in params:
+        kwargs["arch"] = arch
+    elif "architecture" in params:
+        kwargs["architecture"] = arch
+    return load_timeloop_mapping(path, **kwargs)
+
+
+def _mapping_for(mapping, workload: Workload) -> dict[str, Any]:
+    """Normalise the ``mapping`` argument to ``{layer name: Mapping | path}``."""
+    if mapping is None:
+        return {}
+    if isinstance(mapping, TMapping):
+        unknown = [k for k in mapping if k not in workload.names]
+        if unknown:
+            raise ApproxDSEError(f"mapping given for unknown layer(s) {', '.join(unknown)}; "
+                                 f"layers: {', '.join(workload.names[:12])}{'...' if len(workload) > 12 else ''}")
+        return dict(mapping)
+    if len(workload) != 1:
+        raise ApproxDSEError(
+            f"one mapping was given for {len(workload)} layers; give a single-layer network (e.g. a Timeloop "
+            f"problem file) or a {{layer name: mapping}} dict")
+    return {workload.layers[0].name: mapping}
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+def _per_group(layer: Layer) -> tuple[Layer, int]:
+    """The nest a grouped layer repeats, and how often; ``(layer, 1)`` for ordinary layers."""
+    if layer.groups == 1:
+        return layer, 1
+    return replace(layer, C=layer.C_per_group, M=layer.M_per_group, groups=1), layer.groups
+
+
+def _model_handles_groups() -> bool:
+    from accelerators import model
+
+    return bool(getattr(model, "SUPPORTS_GROUPS", False))
+
+
+def _mapping_text(mapping) -> str:
+    if mapping is None:
+        return ""
+    to_text = getattr(mapping, "to_text", None)
+    try:
+        return to_text() if callable(to_text) else str(mapping)
+    except Exception:  # a readable form is a convenience; never fail a report on it
+        return str(mapping)
+
+
+def _evaluate(layer: Layer, arch, objective: str, rel: float, mapping=None) -> dict:
+    """Map (unless ``mapping``) and evaluate one layer; the results as plain values."""
+    from accelerators.mapper import map_layer
+    from accelerators.model import evaluate
+
+    nest, repeats = (layer, 1) if _model_handles_groups() else _per_group(layer)
+    if mapping is None:
+        mapping = map_layer(nest, arch, objective=objective)
+    else:
+        mapping = _load_mapping(mapping, nest, arch)
+    res = evaluate(nest, arch, mapping, multiplier_energy=rel)
+    components = {k: float(v) * repeats for k, v in res.components.items()}
+    text = _mapping_text(getattr(res, "mapping", None) or mapping)
+    if repeats > 1:
+        text = f"# {repeats} groups, one after another, each:\n{text}"
+    return {"energy_pJ": float(res.energy_pJ) * repeats, "components": components,
+            "cycles": int(res.cycles) * repeats, "utilization": float(res.utilization), "mapping": text}
+
+
+def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
+                            layer_multipliers) -> list[tuple[str, float]]:
+    if layer_multipliers is None:
+        return [default] * len(workload)
+    if isinstance(layer_multipliers, TMapping):
+        unknown = [k for k in layer_multipliers if k not in workload.names]
+        if unknown:
+            raise ApproxDSEError(f"layer_multipliers names unknown layer(s) {', '.join(map(str, unknown))}; "
+                                 f"layers: {', '.join(workload.names[:12])}{'...' if len(workload) > 12 else ''}")
+        cache: dict = {}
+        out = []
+        for layer in workload:
+            spec = layer_multipliers.get(layer.name)
+            if spec is None:
+                out.append(default)
+            else:
+                key = spec if isinstance(spec, (str, int, float)) else id(spec)
+                if key not in cache:
+                    cache[key] = resolve_multiplier(spec)
+                out.append(cache[key])
+        return out
+    specs = list(layer_multipliers)
+    if len(specs) != len(workload):
+        raise ApproxDSEError(f"layer_multipliers has {len(specs)} entries for {len(workload)} layers")
+    return [default if s is None else resolve_multiplier(s) for s in specs]
+
+
+def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exact", objective: str = "energy",
+                    mapping=None, progress: bool = False, layer_multipliers=None,
+                    input_shape: Sequence[int] | str | None = None) -> EnergyReport:
+    """The reference inference energy of ``network`` on ``accelerator`` with ``multiplier``.
+
+    Parameters
+    ----------
+    network : zoo name, Workload, Layer(s), nn.Module, Timeloop problem file/folder or ``file.py:factory``.
+    accelerator : ``"eyeriss"``, ``"simba"``, ``"eyeriss-2022"``, ``"simba-2022"``, a YAML file or an
+        ``Architecture``.
+    multiplier : a name for ``multipliers.get`` (default ``"exact"``), a ``Multiplier``, or a bare
+        relative energy (float).
+    objective : what the mapper minimises: ``"energy"`` (default), ``"edp"`` or ``"latency"``.
+    mapping : a Timeloop ``map.yaml`` path or ``Mapping`` to evaluate instead of searching
+        (single-layer networks), or ``{layer name: mapping}``.
+    progress : show a tqdm bar over the distinct layer shapes.
+    layer_multipliers : ``{layer name: multiplier}`` or a list aligned with the layers (``None``
+        entries take ``multiplier``): per-layer multipliers.
+    input_shape : ``N,C,H,W`` for zoo networks and modules.
+    """
+    start = time.perf_counter()
+    objective = _check_objective(objective)
+    workload = resolve_network(network, input_shape)
+    arch = resolve_accelerator(accelerator)
+    default = resolve_multiplier(multiplier)
+    per_layer = _layer_multiplier_table(workload, default, layer_multipliers)
+    given = _mapping_for(mapping, workload)
+
+    # one mapper call per distinct (shape, multiplier energy) unless a mapping is given
+    results: dict[tuple, dict] = {}
+    todo: list[tuple[tuple, Layer, float, Any]] = []
+    for layer, (_, rel) in zip(workload, per_layer):
+        key = (layer.shape_key(), rel) if layer.name not in given else (layer.name, rel)
+        if key not in results:
+            results[key] = {}
+            todo.append((key, layer, rel, given.get(layer.name)))
+    iterator = todo
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(todo, desc=f"{workload.name} on {_arch_name(arch)}", unit="layer",
+                        leave=False, file=sys.stderr)
+    for key, layer, rel, layer_mapping in iterator:
+        results[key] = _evaluate(layer, arch, objective, rel, layer_mapping)
+
+    rows = []
+    for layer, (mname, rel) in zip(workload, per_layer):
+        key = (layer.shape_key(), rel) if layer.name not in given else (layer.name, rel)
+        r = results[key]
+        rows.append(LayerReport(layer=layer, energy_pJ=r["energy_pJ"], components=r["components"],
+                                cycles=r["cycles"], utilization=r["utilization"], multiplier=mname,
+                                relative_energy=rel, mapping=r["mapping"]))
+    shape = _report_input_shape(network, input_shape)
+    return EnergyReport(network=workload.name, accelerator=_arch_name(arch), multiplier=default[0],
+                        objective=objective, layers=tuple(rows), input_shape=shape,
+                        wall_s=time.perf_counter() - start,
+                        extra={"distinct_shapes": len(todo)})
+
+
+def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator="eyeriss",
+                        objective: str = "energy", mapping=None, progress: bool = False,
+                        input_shape: Sequence[int] | str | None = None) -> MultiplierComparison:
+    """:func:`estimate_energy` for each multiplier (the mapper runs once per layer shape)."""
+    if not multipliers:
+        raise ApproxDSEError("give at least one multiplier to compare")
+    workload = resolve_network(network, input_shape)
+    arch = resolve_accelerator(accelerator)
+    reports = []
+    for m in multipliers:
+        rep = estimate_energy(workload, arch, m, objective=objective, mapping=mapping, progress=progress)
+        reports.append(replace(rep, input_shape=_report_input_shape(network, input_shape)))
+    return MultiplierComparison(tuple(reports))
+
+
+def _report_input_shape(network, input_shape) -> tuple[int, ...] | None:
+    """The input shape a report should show for ``network`` (None when unknown)."""
+    from accelerators import zoo
+
+    if input_shape is not None:
+        return zoo.normalize_input_shape(input_shape)
+    if isinstance(network, str) and zoo.has(network):
+        return zoo.entry(network).input_shape
+    return None
