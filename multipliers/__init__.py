@@ -15,9 +15,16 @@ from multipliers.multiplier import (
     validate_lut,
 )
 from multipliers.catalog import catalog, get, names
+from multipliers.metrics import ErrorMetrics, error_metrics, weighted_error_metrics
+from multipliers.families import FAMILIES, generate_lut
 
 __all__ = [
     "BITS",
+    "ErrorMetrics",
+    "FAMILIES",
+    "error_metrics",
+    "generate_lut",
+    "weighted_error_metrics",
     "SIZE",
     "InvalidLUTError",
     "Multiplier",

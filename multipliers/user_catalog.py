@@ -1,0 +1,148 @@
+"""The user catalog: multipliers imported by the user, stored under the approxdse home.
+
+The home directory is ``$APPROXDSE_HOME`` when set, else the platform's user data
+directory (``platformdirs.user_data_dir("approxdse")``, e.g.
+``~/.local/share/approxdse`` on Linux). Each imported multiplier is two files in
+``<home>/multipliers/``: ``NAME.npy`` (the int32 LUT, in the index convention of
+:mod:`multipliers.multiplier`) and ``NAME.yaml`` (signedness, family, figures,
+provenance and metrics). Both are written to temporary files and renamed, the
+YAML last, so an interrupted import leaves no entry behind.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from approxdse.errors import ApproxDSEError
+from multipliers.multiplier import Multiplier
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
+
+
+def home() -> Path:
+    """The approxdse home directory (not created)."""
+    env = os.environ.get("APPROXDSE_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("approxdse", appauthor=False))
+
+
+def user_dir() -> Path:
+    """Where imported multipliers live."""
+    return home() / "multipliers"
+
+
+def cache_dir(kind: str) -> Path:
+    """A cache folder under the home (created on demand)."""
+    path = home() / "cache" / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_name(name: str) -> str:
+    """A valid multiplier name for the user catalog (letters, digits, ``_ . + -``)."""
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ApproxDSEError(
+            f"invalid multiplier name {name!r}: use 1-100 letters, digits, '_', '.', '+' or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def user_names() -> list[str]:
+    """Names of the multipliers in the user catalog, sorted."""
+    d = user_dir()
+    if not d.is_dir():
+        return []
+    return sorted(p.stem for p in d.glob("*.yaml") if (d / f"{p.stem}.npy").is_file())
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def entry_of(m: Multiplier) -> dict[str, Any]:
+    """The YAML record of a multiplier (metrics included)."""
+    return {
+        "name": m.name,
+        "signed": m.signed,
+        "family": m.family,
+        "params": dict(m.params),
+        "relative_energy": None if m.relative_energy is None else float(m.relative_energy),
+        "power_mw": m.power_mw,
+        "area_um2": m.area_um2,
+        "delay_ns": m.delay_ns,
+        "provenance": m.provenance,
+        "metrics": {k: round(v, 10) for k, v in m.metrics.as_dict().items()},
+    }
+
+
+def save(m: Multiplier) -> Path:
+    """Write ``m`` into the user catalog (overwriting an entry of the same name)."""
+    import yaml
+
+    check_name(m.name)
+    d = user_dir()
+    lut = np.ascontiguousarray(m.lut, dtype=np.int32)
+    _atomic_write(d / f"{m.name}.npy", lambda fh: np.save(fh, lut))
+    text = yaml.safe_dump(entry_of(m), sort_keys=False)
+    _atomic_write(d / f"{m.name}.yaml", lambda fh: fh.write(text.encode()))
+    return d / f"{m.name}.yaml"
+
+
+def load_entry(name: str) -> dict[str, Any]:
+    import yaml
+
+    path = user_dir() / f"{name}.yaml"
+    try:
+        entry = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ApproxDSEError(f"user multiplier {name!r} cannot be read from {path}: {exc}") from None
+    if not isinstance(entry, dict):
+        raise ApproxDSEError(f"user multiplier file {path} is not a mapping")
+    return entry
+
+
+def load(name: str) -> Multiplier:
+    """The user multiplier ``name`` (which must be in :func:`user_names`)."""
+    entry = load_entry(name)
+    path = user_dir() / f"{name}.npy"
+    try:
+        lut = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ApproxDSEError(f"LUT of user multiplier {name!r} cannot be read from {path}: {exc}") from None
+    return Multiplier(
+        name=name,
+        signed=bool(entry.get("signed", False)),
+        lut=lut,
+        family=entry.get("family", "custom"),
+        params=entry.get("params") or {},
+        relative_energy=entry.get("relative_energy"),
+        power_mw=entry.get("power_mw"),
+        area_um2=entry.get("area_um2"),
+        delay_ns=entry.get("delay_ns"),
+        provenance=entry.get("provenance", ""),
+    )
+
+
+def remove(name: str) -> None:
+    """Delete a user multiplier (its YAML first, so a half-removed entry is invisible)."""
+    d = user_dir()
+    if name not in user_names():
+        raise ApproxDSEError(f"no user multiplier named {name!r}")
+    (d / f"{name}.yaml").unlink(missing_ok=True)
+    (d / f"{name}.npy").unlink(missing_ok=True)
