@@ -71,6 +71,12 @@ def home_dir() -> Path:
     return Path(platformdirs.user_cache_dir("approxdse"))
 
 
+def _umask_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` ``obj`` (a state_dict or a dict of them) atomically: temp file + rename."""
     path = Path(path)
@@ -79,6 +85,7 @@ def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -102,6 +109,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
+    os.chmod(tmp, _umask_mode())
     os.replace(tmp, path)
 
 
@@ -908,6 +916,7 @@ def _write_csv_atomic(table: "pd.DataFrame", path: Path) -> None:
     os.close(fd)
     try:
         table.to_csv(tmp, index=False)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -958,6 +967,7 @@ def plot_accuracy_vs_energy(table: "pd.DataFrame", path: str | os.PathLike, *, t
     os.close(fd)
     try:
         fig.savefig(tmp, format="png")
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     finally:
         plt.close(fig)
