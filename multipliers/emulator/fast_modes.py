@@ -1,0 +1,210 @@
+"""The fast modes: exact decomposition, low-rank error, statistical noise.
+
+All three compute sums of rank-1 terms ``sum_k f(a_k) g(w_k)`` as ordinary
+float convolutions (:func:`term_sums`). Operands are centred on the value at
+the zero point (so padding is a plain zero padding), and the centring is undone
+with window sums. For integer terms the result is exact: a convolution runs in
+float32 only when every partial sum is an integer below 2^24 in magnitude
+(bounded before the call), otherwise the activation operand is split into a
+high and a low digit (two float32 convolutions) or the convolution runs in
+float64.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from multipliers.emulator.decomposition import Decomposition, Term, decompose
+from multipliers.emulator.integer_conv import IntegerOperands, window_sum
+from multipliers.emulator.modes import Mode
+from multipliers.multiplier import operand_values
+
+_FP32_EXACT = float(1 << 24)
+_SPLIT = 16  # digit base when the activation operand is split in two
+
+
+def _conv(x: torch.Tensor, w: torch.Tensor, ops: IntegerOperands) -> torch.Tensor:
+    g = ops.geometry
+    return F.conv2d(x, w, None, g.stride, g.padding, g.dilation, g.groups)
+
+
+def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.ndarray, np.ndarray]],
+              *, exact: bool) -> torch.Tensor:
+    """``sum_t sum_k f_t(a_k) * g_t(w_k)`` over each receptive field, float64 [N, M, P, Q].
+
+    With ``exact=True`` the ``f``, ``g`` must be integer-valued and the result is
+    exact (rounded to integers); otherwise float32 convolutions are used as they are.
+    """
+    a_idx = ops.a_codes + ops.fmt.index_offset  # int64 indices
+    w_idx = ops.w_codes + ops.fmt.index_offset
+    m, cg, r, s = w_idx.shape
+    k = cg * r * s
+    pad = ops.pad_index
+    wz = (ops.w_zero + ops.fmt.index_offset).view(m, 1, 1, 1)
+    total = None
+    for term in terms:
+        f, g = (term.f, term.g) if isinstance(term, Term) else term
+        ft = torch.as_tensor(np.asarray(f, dtype=np.float64))
+        gt = torch.as_tensor(np.asarray(g, dtype=np.float64))
+        cf = ft[pad]
+        cg_m = gt[wz]  # [M, 1, 1, 1]
+        fc = ft[a_idx] - cf  # float64 [N, C, H, W], zero at the padding value
+        gc = gt[w_idx] - cg_m  # float64 [M, C/g, R, S]
+        if exact:
+            main = _exact_conv(fc, gc, ops)
+        else:
+            main = _conv(fc.to(torch.float32), gc.to(torch.float32), ops).to(torch.float64)
+        fmax = float(fc.abs().max()) if fc.numel() else 0.0
+        wdtype = torch.float32 if (not exact or fmax * k < _FP32_EXACT) else torch.float64
+        s_fc = window_sum(fc.to(wdtype), ops.geometry, r, s, m).to(torch.float64)
+        s_gc = gc.reshape(m, -1).sum(dim=1).view(1, m, 1, 1)
+        cgv = cg_m.view(1, m, 1, 1)
+        if exact:
+            s_fc = torch.round(s_fc)
+        part = main + cgv * s_fc + cf * s_gc + k * cf * cgv
+        total = part if total is None else total + part
+    if total is None:
+        n, _, h, w = ops.a_codes.shape
+        p, q = ops.geometry.output_size(h, w, r, s)
+        return torch.zeros((n, m, p, q), dtype=torch.float64)
+    return total
+
+
+def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands) -> torch.Tensor:
+    """Exact ``conv(fc, gc)`` of integer-valued float64 tensors, in float32 where provably exact."""
+    m = gc.shape[0]
+    gsum = float(gc.abs().reshape(m, -1).sum(dim=1).max()) if gc.numel() else 0.0
+    fmax = float(fc.abs().max()) if fc.numel() else 0.0
+    if fmax * gsum < _FP32_EXACT:
+        return torch.round(_conv(fc.to(torch.float32), gc.to(torch.float32), ops).to(torch.float64))
+    hi = torch.floor(fc / _SPLIT)
+    lo = fc - hi * _SPLIT  # 0 .. _SPLIT-1
+    if max(float(hi.abs().max()), _SPLIT - 1) * gsum < _FP32_EXACT:
+        g32 = gc.to(torch.float32)
+        n = fc.shape[0]
+        both = _conv(torch.cat([hi, lo]).to(torch.float32), g32, ops).to(torch.float64)
+        return torch.round(both[:n]) * _SPLIT + torch.round(both[n:])
+    return torch.round(_conv(fc, gc, ops))
+
+
+# --------------------------------------------------------------------- modes
+class ExactDecompositionMode(Mode):
+    """Exact: the LUT as a few integer rank-1 terms (see :mod:`multipliers.emulator.decomposition`)."""
+
+    name = "exact-decomposition"
+    exact = True
+
+    def prepare(self, multiplier, config):
+        return decompose(multiplier)  # raises a clear error when there is no structure
+
+    def lut_sum(self, ops, state: Decomposition, generator=None):
+        return term_sums(ops, state.terms, exact=True).to(torch.int64)
+
+    def report(self, state):
+        return {"mode": self.name, "exact": True, "terms": state.rank, "structure": state.structure}
+
+
+@dataclass(frozen=True)
+class LowRankState:
+    exact_term: Term
+    factors: tuple[tuple[np.ndarray, np.ndarray], ...]
+    rank: int
+    relative_error: float  # ||E - E_r||_F / ||E||_F (0 when E = 0)
+    mean_abs_error: float  # mean |E - E_r| over all 65,536 products
+    max_abs_error: float
+
+
+class LowRankMode(Mode):
+    """Approximate: exact product + the rank-r SVD of the error matrix (rank from ``config.rank``)."""
+
+    name = "low-rank"
+    exact = False
+
+    def prepare(self, multiplier, config):
+        vals = operand_values(multiplier.signed).astype(np.int64)
+        err = multiplier.error_matrix.astype(np.float64)
+        r = int(config.rank)
+        if not np.any(err):
+            return LowRankState(Term(vals, vals), (), 0, 0.0, 0.0, 0.0)
+        u, sv, vt = np.linalg.svd(err)
+        r = min(r, int(np.sum(sv > sv[0] * 1e-12)))
+        factors = tuple((u[:, t] * sv[t], vt[t]) for t in range(r))
+        approx = (u[:, :r] * sv[:r]) @ vt[:r]
+        resid = err - approx
+        return LowRankState(
+            Term(vals, vals), factors, r,
+            float(np.linalg.norm(resid) / np.linalg.norm(err)),
+            float(np.abs(resid).mean()), float(np.abs(resid).max()),
+        )
+
+    def lut_sum(self, ops, state: LowRankState, generator=None):
+        total = term_sums(ops, [state.exact_term], exact=True)
+        if state.factors:
+            total = total + term_sums(ops, state.factors, exact=False)
+        return total
+
+    def report(self, state):
+        return {"mode": self.name, "exact": False, "rank": state.rank, "relative_error": state.relative_error,
+                "mean_abs_error": state.mean_abs_error, "max_abs_error": state.max_abs_error}
+
+
+@dataclass(frozen=True)
+class NoiseState:
+    exact_term: Term
+    error: np.ndarray  # float64 [256, 256] error matrix
+    operand_dependent: bool
+    mean: float  # mean error per product over all operand pairs
+    std: float
+
+
+class NoiseMode(Mode):
+    """Approximate: exact product + Gaussian noise with the multiplier's error mean and variance.
+
+    The mean and variance of ``E[a, w]`` are taken over the layer's weight codes
+    (its histogram, at each call), per activation code when
+    ``config.noise_operand_dependent`` (else over all activation codes too).
+    Each output gets ``sum_k mean(a_k)`` plus a normal sample with variance
+    ``sum_k var(a_k)`` (errors of different products taken as independent).
+    """
+
+    name = "noise"
+    exact = False
+
+    def prepare(self, multiplier, config):
+        vals = operand_values(multiplier.signed).astype(np.int64)
+        err = multiplier.error_matrix.astype(np.float64)
+        return NoiseState(Term(vals, vals), err, bool(config.noise_operand_dependent),
+                          float(err.mean()), float(err.std()))
+
+    def lut_sum(self, ops, state: NoiseState, generator=None):
+        total = term_sums(ops, [state.exact_term], exact=True)
+        if not np.any(state.error):
+            return total
+        w_idx = (ops.w_codes + ops.fmt.index_offset).reshape(-1)
+        hist = torch.bincount(w_idx, minlength=256).to(torch.float64)
+        hist = hist / hist.sum()
+        err = torch.as_tensor(state.error)
+        mean_a = err @ hist  # [256]: mean error per activation index
+        var_a = (err ** 2) @ hist - mean_a ** 2
+        if not state.operand_dependent:
+            mean_a = torch.full_like(mean_a, float(mean_a.mean()))
+            var_a = torch.full_like(var_a, float(((err ** 2) @ hist).mean() - mean_a[0] ** 2))
+        var_a = torch.clamp(var_a, min=0.0)
+        m, _, r, s = ops.w_codes.shape
+        k = ops.reduction
+        a_idx = ops.a_codes + ops.fmt.index_offset
+        pad = ops.pad_index
+        mu = window_sum((mean_a[a_idx] - mean_a[pad]).to(torch.float32), ops.geometry, r, s, m).to(torch.float64)
+        var = window_sum((var_a[a_idx] - var_a[pad]).to(torch.float32), ops.geometry, r, s, m).to(torch.float64)
+        mu = mu + k * mean_a[pad]
+        var = torch.clamp(var + k * var_a[pad], min=0.0)
+        noise = torch.randn(var.shape, generator=generator, dtype=torch.float64)
+        return total + mu + noise * torch.sqrt(var)
+
+    def report(self, state):
+        return {"mode": self.name, "exact": False, "error_mean": state.mean, "error_std": state.std,
+                "operand_dependent": state.operand_dependent}

@@ -1,0 +1,107 @@
+"""The integer pipeline shared by every backend and mode.
+
+For one output position of output channel ``m`` with reduction length ``K``
+(``C/groups * R * S``), activation codes ``a_k`` (zero point ``z_a``) and
+weight codes ``w_k`` (zero point ``z_w[m]``), an integer accelerator computes
+
+    acc = sum_k (a_k - z_a) * (w_k - z_w)
+        = sum_k a_k * w_k - z_w * sum_k a_k - z_a * sum_k w_k + K * z_a * z_w
+
+With an approximate multiplier only the products go through the circuit:
+``sum_k a_k * w_k`` becomes ``sum_k LUT[a_k, w_k]`` (the raw codes index the
+LUT), while the three cross terms are exact integer corrections. Padding
+positions hold the activation zero point ``z_a`` (real value 0), so
+``sum_k a_k = S + K * z_a`` with ``S`` the window sum of ``a - z_a``, and
+
+    acc = sum_k LUT[a_k, w_k] - z_w * S - z_a * sum_k w_k
+
+For signed multipliers both zero points are 0 and ``acc = sum_k LUT[a_k, w_k]``.
+The bias is quantised to ``round(bias / (s_a * s_w[m]))`` and added in the
+accumulator; the output is ``(acc + bias_q) * s_a * s_w[m]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from multipliers.emulator.backends.base import Backend, ConvGeometry
+from multipliers.emulator.quantization import NumberFormat
+
+if TYPE_CHECKING:
+    from multipliers.multiplier import Multiplier
+
+
+@dataclass
+class IntegerOperands:
+    """The quantised operands of one layer call (all on CPU)."""
+
+    a_codes: torch.Tensor  # int64 [N, C, H, W]
+    w_codes: torch.Tensor  # int64 [M, C/g, R, S]
+    a_zero: int
+    w_zero: torch.Tensor  # int64 [M]
+    fmt: NumberFormat
+    geometry: ConvGeometry
+    multiplier: "Multiplier"
+    backend: Backend
+
+    @property
+    def a_index(self) -> torch.Tensor:
+        return (self.a_codes + self.fmt.index_offset).to(torch.uint8)
+
+    @property
+    def w_index(self) -> torch.Tensor:
+        return (self.w_codes + self.fmt.index_offset).to(torch.uint8)
+
+    @property
+    def pad_index(self) -> int:
+        return int(self.a_zero + self.fmt.index_offset)
+
+    @property
+    def reduction(self) -> int:
+        """K: products summed into one output."""
+        _, cg, r, s = self.w_codes.shape
+        return cg * r * s
+
+    @property
+    def is_linear(self) -> bool:
+        n, c, h, w = self.a_codes.shape
+        return h == 1 and w == 1 and self.w_codes.shape[2:] == (1, 1) and self.geometry.groups == 1
+
+
+def window_sum(values: torch.Tensor, geometry: ConvGeometry, r: int, s: int, out_channels: int) -> torch.Tensor:
+    """Sum of ``values`` [N, C, H, W] over each receptive field of each group, zero padded.
+
+    Returns [N, out_channels, P, Q] (each group's sum repeated for its output
+    channels), in the dtype of ``values`` (use float64 for exact integer sums).
+    """
+    n, c, h, w = values.shape
+    g = geometry.groups
+    per_group = values.reshape(n, g, c // g, h, w).sum(dim=2)
+    ones = torch.ones((g, 1, r, s), dtype=values.dtype)
+    sums = F.conv2d(per_group, ones, stride=geometry.stride, padding=geometry.padding,
+                    dilation=geometry.dilation, groups=g)
+    if out_channels != g:
+        sums = sums.repeat_interleave(out_channels // g, dim=1)
+    return sums
+
+
+def zero_point_corrections(ops: IntegerOperands) -> torch.Tensor | None:
+    """``- z_w * S - z_a * sum_k w_k`` as int64 [N, M, P, Q] (None when both zero points are 0)."""
+    if ops.a_zero == 0 and not torch.any(ops.w_zero):
+        return None
+    m, _, r, s = ops.w_codes.shape
+    centred = (ops.a_codes - ops.a_zero).to(torch.float64)
+    s_a = torch.round(window_sum(centred, ops.geometry, r, s, m)).to(torch.int64)
+    s_w = ops.w_codes.reshape(m, -1).sum(dim=1)
+    return -(ops.w_zero.view(1, m, 1, 1) * s_a) - (ops.a_zero * s_w).view(1, m, 1, 1)
+
+
+def quantized_bias(bias: torch.Tensor | None, a_scale: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor | None:
+    """``round(bias / (s_a * s_w))`` as int64 [M], or None."""
+    if bias is None:
+        return None
+    step = a_scale.to(torch.float64) * w_scale.to(torch.float64)
+    return torch.round(bias.detach().to(torch.float64) / step).to(torch.int64)

@@ -1,0 +1,275 @@
+"""``ApproxConv2d`` and ``ApproxLinear``: float layers whose products go through a multiplier's LUT.
+
+Forward pass: quantise the input (calibrated per-tensor scale and zero point,
+or the batch's own range before calibration) and the weight (per output
+channel), compute the int32 accumulators with the configured mode and backend
+(see :mod:`multipliers.emulator.integer_conv`), add the quantised bias and
+dequantise. Backward pass (when gradients are needed): straight-through, the
+gradient of the float layer on the fake-quantised operands.
+
+>>> import torch, multipliers
+>>> from multipliers.emulator import ApproxConv2d
+>>> layer = ApproxConv2d.from_float(torch.nn.Conv2d(3, 4, 3, padding=1), multipliers.get("u8_exact"))
+>>> layer(torch.rand(1, 3, 8, 8)).shape
+torch.Size([1, 4, 8, 8])
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from approxdse.errors import ApproxDSEError
+from multipliers.emulator.backends import get_backend
+from multipliers.emulator.backends.base import ConvGeometry, wrap_int32
+from multipliers.emulator.config import EmulationConfig
+from multipliers.emulator.gradients import straight_through
+from multipliers.emulator.integer_conv import IntegerOperands, quantized_bias, zero_point_corrections
+from multipliers.emulator.modes import get_mode
+from multipliers.emulator.quantization import (
+    NumberFormat,
+    fake_quantize,
+    number_format,
+    qparams_from_range,
+    quantize,
+    shape_for_channels,
+    weight_qparams,
+)
+from multipliers.multiplier import Multiplier
+
+_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+class _ApproxLayer(nn.Module):
+    """What ApproxConv2d and ApproxLinear share: multiplier, format, calibration state, forward."""
+
+    weight: nn.Parameter
+    bias: nn.Parameter | None
+
+    def _init_emulation(self, multiplier: Multiplier, config: EmulationConfig | None, layer_name: str) -> None:
+        if not isinstance(multiplier, Multiplier):
+            raise ApproxDSEError(f"{layer_name}: expected a Multiplier, got {type(multiplier).__name__}")
+        self.config = config or EmulationConfig()
+        self.layer_name = layer_name
+        self.multiplier = multiplier
+        self.fmt: NumberFormat = number_format(self.config.scheme, multiplier.signed, layer=layer_name)
+        self.mode = get_mode(self.config.mode)
+        self._mode_state: Any = self.mode.prepare(multiplier, self.config)
+        get_backend(self.config.backend)  # fail early on an unusable backend
+        self.register_buffer("act_scale", torch.ones((), dtype=torch.float32))
+        self.register_buffer("act_zero_point", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
+        self._observer = None  # set by calibrate()
+        self._generator: torch.Generator | None = None
+
+    # ----------------------------------------------------------------- state
+    def set_multiplier(self, multiplier: Multiplier) -> None:
+        """Swap the multiplier (same signedness as the calibrated format)."""
+        fmt = number_format(self.config.scheme, multiplier.signed, layer=self.layer_name)
+        if fmt != self.fmt and bool(self.calibrated):
+            raise ApproxDSEError(
+                f"{self.layer_name}: cannot swap a {self.fmt.name} multiplier for a {fmt.name} one after "
+                "calibration; convert and calibrate the float model again"
+            )
+        self._mode_state = self.mode.prepare(multiplier, self.config)
+        self.multiplier, self.fmt = multiplier, fmt
+
+    def set_activation_range(self, lo: float, hi: float) -> None:
+        """Fix the activation quantisation to cover ``[lo, hi]`` (what calibrate() does)."""
+        scale, zero = qparams_from_range(torch.tensor(float(lo)), torch.tensor(float(hi)), self.fmt)
+        self.act_scale.copy_(scale)
+        self.act_zero_point.copy_(zero)
+        self.calibrated.fill_(True)
+
+    @property
+    def mode_report(self) -> dict[str, Any]:
+        return self.mode.report(self._mode_state)
+
+    # --------------------------------------------------------------- forward
+    def _geometry(self) -> ConvGeometry:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _float_forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def _to_4d(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def _from_4d(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return y
+
+    def _activation_qparams(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if bool(self.calibrated):
+            return self.act_scale, self.act_zero_point
+        x = x.detach()
+        return qparams_from_range(x.min(), x.max(), self.fmt)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._observer is not None:
+            self._observer.observe(x)
+            return self._float_forward(x, self.weight)
+        if x.device.type != "cpu" and self.config.backend in ("auto", "cuda"):
+            get_backend("cuda", x.device.type)  # raises the clear "needs a CUDA GPU and cupy" error
+        fmt = self.fmt
+        a_scale, a_zero = self._activation_qparams(x)
+        w_scale, w_zero = weight_qparams(self.weight, fmt)
+        wdim = self.weight.dim()
+        w_scale_b, w_zero_b = shape_for_channels(w_scale, wdim), shape_for_channels(w_zero, wdim)
+        x4 = self._to_4d(x)
+        with torch.no_grad():
+            ops = IntegerOperands(
+                a_codes=quantize(x4.cpu(), a_scale, a_zero, fmt),
+                w_codes=quantize(self._weight_4d(self.weight).cpu(), self._w4(w_scale_b), self._w4(w_zero_b), fmt),
+                a_zero=int(a_zero),
+                w_zero=w_zero.cpu(),
+                fmt=fmt,
+                geometry=self._geometry(),
+                multiplier=self.multiplier,
+                backend=get_backend(self.config.backend, x.device.type),
+            )
+            acc = self.accumulate(ops)
+            y = self._dequantize(acc, a_scale, w_scale).to(dtype=x.dtype, device=x.device)
+            y = self._from_4d(y, x)
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            xq = fake_quantize(x, a_scale.to(x.device), a_zero.to(x.device), fmt)
+            wq = fake_quantize(self.weight, w_scale_b, w_zero_b, fmt)
+            y = straight_through(self._float_forward(xq, wq), y)
+        return y
+
+    def _weight_4d(self, w: torch.Tensor) -> torch.Tensor:
+        return w
+
+    def _w4(self, t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    def accumulate(self, ops: IntegerOperands) -> torch.Tensor:
+        """The integer accumulators [N, M, P, Q] before the bias (int32; float64 for approximate modes)."""
+        total = self.mode.lut_sum(ops, self._mode_state, self._noise_generator())
+        corrections = zero_point_corrections(ops)
+        if total.dtype.is_floating_point:
+            return total if corrections is None else total + corrections.to(torch.float64)
+        total = total.to(torch.int64)
+        if corrections is not None:
+            total = total + corrections
+        return wrap_int32(total)
+
+    def _noise_generator(self) -> torch.Generator | None:
+        if self.mode.exact:
+            return None
+        if self._generator is None:
+            seed = (int(self.config.seed) * 1_000_003 + sum(map(ord, self.layer_name))) % (1 << 63)
+            self._generator = torch.Generator().manual_seed(seed)
+        return self._generator
+
+    def _dequantize(self, acc: torch.Tensor, a_scale: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor:
+        m = acc.shape[1]
+        total = acc.to(torch.float64) if acc.dtype.is_floating_point else acc.to(torch.int64)
+        bias_q = quantized_bias(self.bias, a_scale, w_scale)
+        if bias_q is not None:
+            bias_q = torch.clamp(bias_q, _INT32_MIN, _INT32_MAX)
+            total = total + bias_q.view(1, m, 1, 1).to(total.dtype)
+            if not total.dtype.is_floating_point:
+                total = wrap_int32(total)
+        step = (a_scale.to(torch.float64) * w_scale.to(torch.float64)).view(1, m, 1, 1)
+        return total.to(torch.float64) * step
+
+    def extra_repr(self) -> str:
+        return (f"multiplier={self.multiplier.name!r}, format={self.fmt.name}, mode={self.config.mode!r}, "
+                f"backend={self.config.backend!r}, calibrated={bool(self.calibrated)}")
+
+
+class ApproxConv2d(_ApproxLayer):
+    """A ``Conv2d`` (stride, padding, dilation, groups incl. depthwise) with approximate products.
+
+    Build it with :meth:`from_float` or through :func:`multipliers.emulator.approximate`.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, *, multiplier: Multiplier, config: EmulationConfig | None = None,
+                 layer_name: str = "conv") -> None:
+        super().__init__()
+        pair = nn.modules.utils._pair
+        if isinstance(padding, str):
+            raise ApproxDSEError(f"{layer_name}: string padding {padding!r} is not supported; give explicit sizes")
+        if in_channels % groups or out_channels % groups:
+            raise ApproxDSEError(f"{layer_name}: channels ({in_channels}, {out_channels}) must divide by groups={groups}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride = pair(kernel_size), pair(stride)
+        self.padding, self.dilation, self.groups = pair(padding), pair(dilation), int(groups)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+        self._init_emulation(multiplier, config, layer_name)
+
+    @classmethod
+    def from_float(cls, conv: nn.Conv2d, multiplier: Multiplier, config: EmulationConfig | None = None,
+                   layer_name: str = "conv") -> "ApproxConv2d":
+        """An ApproxConv2d with ``conv``'s hyper-parameters and a copy of its weights."""
+        if conv.padding_mode != "zeros":
+            raise ApproxDSEError(f"{layer_name}: padding_mode={conv.padding_mode!r} is not supported (only 'zeros')")
+        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+                    conv.groups, conv.bias is not None, multiplier=multiplier, config=config, layer_name=layer_name)
+        with torch.no_grad():
+            layer.weight.copy_(conv.weight)
+            if conv.bias is not None:
+                layer.bias.copy_(conv.bias)
+        return layer.to(conv.weight.device)
+
+    def _geometry(self) -> ConvGeometry:
+        return ConvGeometry(self.stride, self.padding, self.dilation, self.groups)
+
+    def _float_forward(self, x, weight):
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class ApproxLinear(_ApproxLayer):
+    """A ``Linear`` layer with approximate products (inputs of any leading shape)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, *, multiplier: Multiplier,
+                 config: EmulationConfig | None = None, layer_name: str = "linear") -> None:
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+        self._init_emulation(multiplier, config, layer_name)
+
+    @classmethod
+    def from_float(cls, linear: nn.Linear, multiplier: Multiplier, config: EmulationConfig | None = None,
+                   layer_name: str = "linear") -> "ApproxLinear":
+        """An ApproxLinear with a copy of ``linear``'s weights."""
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, multiplier=multiplier,
+                    config=config, layer_name=layer_name)
+        with torch.no_grad():
+            layer.weight.copy_(linear.weight)
+            if linear.bias is not None:
+                layer.bias.copy_(linear.bias)
+        return layer.to(linear.weight.device)
+
+    def _geometry(self) -> ConvGeometry:
+        return ConvGeometry()
+
+    def _float_forward(self, x, weight):
+        return F.linear(x, weight, self.bias)
+
+    def _to_4d(self, x):
+        if x.shape[-1] != self.in_features:
+            raise ApproxDSEError(
+                f"{self.layer_name}: expected inputs with {self.in_features} features, got shape {tuple(x.shape)}")
+        return x.reshape(-1, self.in_features, 1, 1)
+
+    def _from_4d(self, y, x):
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+    def _weight_4d(self, w):
+        return w[:, :, None, None]
+
+    def _w4(self, t):
+        return t[:, :, None, None]
