@@ -269,12 +269,20 @@ def names() -> list[str]:
     return list(ZOO)
 
 
-_ALIASES = {"mobilenetv2": "mobilenet_v2", "vgg_16": "vgg16", "lenet": "lenet5"}
+_ALIASES = {"lenet": "lenet5"}
+
+
+def _squash(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
 
 
 def _key(name) -> str:
-    key = name.lower().replace("-", "_") if isinstance(name, str) else str(name)
-    return _ALIASES.get(key, key)
+    """Case, ``-`` and ``_`` do not matter: ``MobileNetV2``, ``resnet-18`` work."""
+    if not isinstance(name, str):
+        return str(name)
+    squashed = {_squash(n): n for n in ZOO}
+    key = _squash(name)
+    return squashed.get(key) or _ALIASES.get(key, name)
 
 
 def has(name) -> bool:

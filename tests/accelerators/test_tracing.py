@@ -1,0 +1,112 @@
+"""Tracing torch modules: the zoo's modules trace to the zoo's workloads; the
+traced ResNet-18/AlexNet/VGG-16 match the Timeloop ``layer_shapes/`` files."""
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from accelerators import zoo
+from accelerators.problem_files import load_problems
+from accelerators.tracing import workload_from_module
+from approxdse.errors import ApproxDSEError
+
+torch.set_num_threads(1)
+SHAPES = Path("/work/shared/data/timeloop/layer_shapes")
+DIMS = ("C", "M", "P", "Q", "R", "S", "N", "stride_h", "stride_w", "groups")
+
+
+def _dims(layer):
+    return tuple(getattr(layer, k) for k in DIMS)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "alexnet", "resnet20", "lenet5", "lenet5_digits"])
+def test_traced_zoo_module_equals_zoo_workload(name):
+    traced = workload_from_module(zoo.module(name), zoo.entry(name).input_shape, name=name)
+    assert traced == zoo.workload(name)
+
+
+def test_traced_module_runs_and_restores_training_mode():
+    net = zoo.module("resnet20").train()
+    workload_from_module(net, (2, 3, 32, 32))
+    assert net.training
+    out = net.eval()(torch.zeros(1, 3, 32, 32))
+    assert out.shape == (1, 10)
+
+
+def _reference(folder):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # resnet18/alexnet files spell the strides HStride/WStride
+        return load_problems(SHAPES / folder)
+
+
+@pytest.mark.skipif(not SHAPES.is_dir(), reason="shared Timeloop data not present")
+@pytest.mark.parametrize("network,folder", [("resnet18", "resnet18"), ("alexnet", "alexnet"),
+                                            ("vgg16", "vgg16")])
+def test_zoo_matches_timeloop_layer_shapes(network, folder):
+    reference = _reference(folder)
+    ours = zoo.workload(network)
+    assert len(ours) == len(reference)
+    for mine, theirs in zip(ours, reference):
+        assert _dims(mine) == _dims(theirs), (mine.name, theirs.name)
+
+
+@pytest.mark.skipif(not SHAPES.is_dir(), reason="shared Timeloop data not present")
+def test_tracing_matches_timeloop_resnet18_including_strides():
+    """One traced forward pass of the zoo module gives the layer_shapes/resnet18 loop nests."""
+    reference = _reference("resnet18")
+    traced = workload_from_module(zoo.module("resnet18"), (1, 3, 224, 224))
+    assert [_dims(layer) for layer in traced] == [_dims(layer) for layer in reference]
+
+
+def test_strides_padding_dilation_groups_and_same_padding():
+    net = nn.Sequential(
+        nn.Conv2d(4, 8, 3, stride=(2, 1), padding=(1, 2), dilation=(1, 2)),
+        nn.Conv2d(8, 8, 3, padding="same", groups=8),
+        nn.Conv2d(8, 16, 4, padding="same"),
+    )
+    w = workload_from_module(net, (1, 4, 16, 16), name="mixed")
+    a, b, c = w.layers
+    assert (a.stride_h, a.stride_w, a.pad_h, a.pad_w, a.dilation_h, a.dilation_w) == (2, 1, 1, 2, 1, 2)
+    assert (a.P, a.Q) == (8, 16)
+    assert b.groups == 8 and b.is_depthwise and (b.pad_h, b.P) == (1, 8)
+    assert (c.R, c.P, c.Q) == (4, 8, 16) and c.pad_h == 2  # 'same' with an even kernel, rounded up
+    assert [layer.name for layer in w] == ["0", "1", "2"]
+
+
+def test_linear_on_tokens_conv1d_and_reused_modules():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(3, 6, 5, stride=2)
+            self.proj = nn.Linear(6, 6)
+
+        def forward(self, x):
+            y = self.conv(x).transpose(1, 2)  # (N, L, 6)
+            return self.proj(self.proj(y))
+
+    w = workload_from_module(Net(), (2, 3, 21))
+    conv, p1, p2 = w.layers
+    assert (conv.C, conv.M, conv.P, conv.Q, conv.R, conv.S, conv.stride_w, conv.N) == (3, 6, 1, 9, 1, 5, 2, 2)
+    assert p1.kind == "fc" and p1.N == 2 * 9
+    assert (p1.name, p2.name) == ("proj", "proj#2")
+
+
+def test_bit_widths_are_recorded():
+    w = workload_from_module(nn.Linear(4, 2), (1, 4), input_bits=4, weight_bits=6)
+    assert (w[0].input_bits, w[0].weight_bits, w[0].output_bits) == (4, 6, 8)
+
+
+def test_errors():
+    with pytest.raises(ApproxDSEError, match="forward pass .* failed"):
+        workload_from_module(nn.Linear(4, 2), (1, 5))
+    with pytest.raises(ApproxDSEError, match="ran no Conv1d"):
+        workload_from_module(nn.ReLU(), (1, 5))
+    with pytest.raises(ApproxDSEError, match="does not support.*ConvTranspose2d"):
+        workload_from_module(nn.ConvTranspose2d(2, 2, 3), (1, 2, 4, 4))
+    with pytest.raises(ApproxDSEError, match="torch.nn.Module"):
+        workload_from_module("resnet18", (1, 3, 224, 224))
+    with pytest.raises(ApproxDSEError, match="positive"):
+        workload_from_module(nn.Linear(4, 2), (0, 4))
