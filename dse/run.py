@@ -1,0 +1,328 @@
+"""A search run and its directory: evaluation log, checkpoints, tables, front, plots.
+
+Run directory layout (``--out RUN_DIR``, else ``runs/<name>-<UTC timestamp>``)::
+
+    config.yaml           the resolved config the run uses (resume reads it back)
+    candidates.jsonl      append-only log: one JSON row per evaluation, written as results arrive
+    candidates.parquet    every evaluated candidate (also .csv): genome, multipliers, predicted
+    candidates.csv          and reference energy, accuracy, parameters, time, status, ...
+    front.parquet/.csv    the Pareto front (energy x error) of the feasible candidates
+    hypervolume.csv       hypervolume of the front found so far, after each generation
+    checkpoint.json       generations done, evaluations, state (running/interrupted/complete),
+                          hypervolume reference point
+    summary.json          the final figures (front size, best exact design, savings,
+                          predictor error on the front, times)
+    front.png, hypervolume.png
+    weights/              float weights per genome (shared by its multiplier variants)
+
+**Checkpoint and resume.** After every generation the tables and
+``checkpoint.json`` are rewritten (temp file + rename); every finished
+evaluation is appended to ``candidates.jsonl`` at once. Resuming
+(``--resume RUN_DIR``) re-runs the algorithm from its seed and answers each
+evaluation it asks for from the log by position (generation, index), so the
+replayed generations cost no training and the run continues exactly as the
+uninterrupted run would have (the same candidates, the same front). Ctrl-C or a
+kill at any point leaves such a resumable directory.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from approxdse.errors import ApproxDSEError
+from dse.config import SearchConfig
+from dse.search_space import Candidate, SearchSpace
+
+LOG = "candidates.jsonl"
+CHECKPOINT = "checkpoint.json"
+CONFIG = "config.yaml"
+
+
+def default_run_dir(config: SearchConfig, root: str | Path = "runs") -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{config.name}-{stamp}"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and a rename (never a half-written file)."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_table(df, stem: Path) -> None:
+    """``df`` as ``stem.parquet`` and ``stem.csv``, each written atomically."""
+    for suffix, writer in ((".parquet", lambda p: df.to_parquet(p, index=False)),
+                           (".csv", lambda p: df.to_csv(p, index=False))):
+        path = stem.with_suffix(suffix)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        writer(tmp)
+        os.replace(tmp, path)
+
+
+_EXACT: dict[str, bool] = {}
+
+
+def is_exact(name: str) -> bool:
+    if name not in _EXACT:
+        import multipliers
+
+        _EXACT[name] = bool(multipliers.get(name).is_exact)
+    return _EXACT[name]
+
+
+@dataclass
+class SearchRun:
+    """One search: its config, directory, evaluation log and algorithm.
+
+    >>> run = SearchRun.create(SearchConfig.load("examples/search_digits.yaml"), "runs/demo")  # doctest: +SKIP
+    >>> summary = run.run()                                                                    # doctest: +SKIP
+
+    ``evaluate_fn(settings, candidate_dicts) -> result dicts`` evaluates
+    candidates of one genome (default :func:`dse.evaluation.evaluate_group`;
+    tests substitute cheaper ones); it must be a picklable top-level function
+    when ``parallel.workers > 1``.
+    """
+
+    config: SearchConfig
+    run_dir: Path
+    evaluate_fn: Callable | None = None
+    progress: bool = True
+    rows: dict[tuple[int, int], dict] = field(default_factory=dict, init=False, repr=False)
+
+    # ------------------------------------------------------------------ creating / resuming
+    @classmethod
+    def create(cls, config: SearchConfig, run_dir: str | Path | None = None, **kwargs: Any) -> "SearchRun":
+        """A fresh run in ``run_dir`` (default: a new timestamped folder under ``runs/``)."""
+        config.validate()
+        run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
+        if (run_dir / CHECKPOINT).exists() or (run_dir / LOG).exists():
+            raise ApproxDSEError(f"{str(run_dir)!r} already holds a search run; resume it with --resume {run_dir}")
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ApproxDSEError(f"--out {str(run_dir)!r} exists and is not a directory")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(run_dir / CONFIG, config.to_yaml())
+        run = cls(config, run_dir, **kwargs)
+        run._write_checkpoint(0, "running")
+        return run
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, config: SearchConfig | None = None, *, workers: int | None = None,
+               scheduler: str | None = None, **kwargs: Any) -> "SearchRun":
+        """Reopen ``run_dir``; ``config`` (if given) must match the one the run was started with."""
+        run_dir = Path(run_dir)
+        if not (run_dir / CONFIG).is_file():
+            raise ApproxDSEError(f"{str(run_dir)!r} is not a search run directory (no {CONFIG})")
+        saved = SearchConfig.load(run_dir / CONFIG)
+        if config is not None:
+            a, b = saved.to_dict(), config.to_dict()
+            a.pop("parallel"), b.pop("parallel")
+            diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+            if diff:
+                raise ApproxDSEError(f"the config differs from the one {str(run_dir)!r} was started with "
+                                     f"(in {', '.join(diff)}); resume without changing it")
+        saved = saved.with_overrides(workers=workers, scheduler=scheduler)
+        saved.validate()
+        run = cls(saved, run_dir, **kwargs)
+        run._load_log()
+        return run
+
+    def _load_log(self) -> None:
+        path = self.run_dir / LOG
+        if not path.exists():
+            return
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:  # a line torn by a kill mid-write
+                continue
+            self.rows[(row["generation"], row["index"])] = row
+
+    # ------------------------------------------------------------------ state
+    def checkpoint(self) -> dict:
+        path = self.run_dir / CHECKPOINT
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _write_checkpoint(self, generations_done: int, state: str, **extra: Any) -> None:
+        data = self.checkpoint() if (self.run_dir / CHECKPOINT).exists() else {}
+        data.update({"generations_done": generations_done, "generations": self.config.algorithm.generations,
+                     "evaluations": len(self.rows), "budget": self.config.algorithm.budget, "state": state,
+                     "algorithm": self.config.algorithm.name, "seed": self.config.seed,
+                     "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        data.update(extra)
+        write_atomic(self.run_dir / CHECKPOINT, json.dumps(data, indent=2))
+
+    # ------------------------------------------------------------------ evaluation
+    def settings(self):
+        from dse.evaluation import EvaluationSettings
+
+        cfg = self.config
+        energy = str(cfg.predictor_path()) if cfg.energy.is_file else cfg.energy.predictor
+        return EvaluationSettings(cfg.dataset, cfg.training, energy, cfg.energy.accelerator, cfg.constraints,
+                                  str(self.run_dir / "weights"))
+
+    def _row(self, gen: int, index: int, cand: Candidate, x: dict, result: dict, cached: bool) -> dict:
+        cfg = self.config
+        ok = result["status"] == "ok"
+        acc = result.get("accuracy", math.nan)
+        feasible = ok and (cfg.constraints.min_accuracy is None or acc >= cfg.constraints.min_accuracy)
+        return {
+            "generation": gen, "index": index, "key": cand.key(), "genome_key": cand.genome.key(),
+            "status": result["status"], "feasible": bool(feasible),
+            "energy": result.get("energy", math.nan), "energy_model": cfg.energy.predictor if not cfg.energy.is_file
+            else Path(cfg.energy.predictor).name,
+            "reference_energy": math.nan, "predictor_error": math.nan,
+            "accuracy": acc, "error": (1.0 - acc) if ok else math.nan,
+            "float_accuracy": result.get("float_accuracy", math.nan),
+            "multiplier": cand.multiplier_label, "multipliers": json.dumps(list(cand.multipliers)),
+            "exact": all(is_exact(m) for m in cand.multipliers),
+            "params": int(result.get("params", 0)), "macs": int(result.get("macs", 0)),
+            "n_stages": len(cand.genome.stages), "n_layers": len(cand.genome.conv_specs()),
+            "time_s": 0.0 if cached else result.get("time_s", 0.0),
+            "train_s": 0.0 if cached else result.get("train_s", 0.0),
+            "eval_s": 0.0 if cached else result.get("eval_s", 0.0),
+            "cached": bool(cached), "weights_cached": bool(result.get("weights_cached", False)),
+            "message": result.get("message", ""),
+            "genome": cand.genome.to_json(), "variables": json.dumps(x, sort_keys=True, default=str),
+        }
+
+    def _append(self, rows: Sequence[dict]) -> None:
+        with open(self.run_dir / LOG, "a") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, default=float) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        for row in rows:
+            self.rows[(row["generation"], row["index"])] = row
+
+    def _evaluate_batch(self, candidates: list[Candidate], xs: list[dict]) -> list[dict]:
+        """What the pymoo problem calls: rows for ``candidates`` (from the log, the cache, or evaluated)."""
+        from dse.evaluation import evaluate_group, group_by_genome
+
+        gen = self._generation
+        base = self._next_index
+        self._next_index += len(candidates)
+        out: list[dict | None] = [None] * len(candidates)
+        by_key = {r["key"]: r for r in self.rows.values() if not r["cached"]}
+        todo: list[int] = []
+        replayed: list[dict] = []
+        for i, cand in enumerate(candidates):
+            logged = self.rows.get((gen, base + i))
+            if logged is not None and logged["key"] == cand.key():
+                out[i] = logged
+                continue
+            if cand.key() in by_key:
+                row = self._row(gen, base + i, cand, xs[i], by_key[cand.key()], cached=True)
+                out[i] = row
+                replayed.append(row)
+                continue
+            todo.append(i)
+        if replayed:
+            self._append(replayed)
+        self._bar.update(len(candidates) - len(todo))
+        # each task: the not-yet-evaluated candidates of one genome
+        groups = group_by_genome(candidates[i] for i in todo)
+        first_pos = {}
+        for i in todo:
+            first_pos.setdefault(candidates[i].key(), i)
+        tasks = [(self.settings(), [c.to_dict() for c in group]) for group in groups]
+        fn = self.evaluate_fn or evaluate_group
+        for g, results in self._executor.run(fn, tasks):
+            rows = []
+            for cand, result in zip(groups[g], results):
+                i = first_pos[cand.key()]
+                rows.append(self._row(gen, base + i, cand, xs[i], result, cached=False))
+                out[i] = rows[-1]
+            # duplicates of a candidate inside this batch share its result
+            for i in todo:
+                if out[i] is None and candidates[i].key() in {c.key() for c in groups[g]}:
+                    src = next(r for r in rows if r["key"] == candidates[i].key())
+                    rows.append(self._row(gen, base + i, candidates[i], xs[i], src, cached=True))
+                    out[i] = rows[-1]
+            self._append(rows)
+            self._bar.update(len(rows))
+        return out  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict:
+        """Run (or finish) the search; returns the summary dict (also in ``summary.json``).
+
+        On KeyboardInterrupt the run directory is left resumable (state ``interrupted``)
+        and the interrupt is re-raised.
+        """
+        from tqdm.auto import tqdm
+
+        from dse.algorithms import make_algorithm, make_problem
+        from dse.parallel import make_executor
+
+        cfg = self.config
+        space = SearchSpace.from_config(cfg)
+        problem = make_problem(space, self._evaluate_batch, cfg.constraints.min_accuracy)
+        algorithm = make_algorithm(cfg.algorithm.name, problem, cfg.algorithm.population, cfg.seed)
+        self._executor = make_executor(cfg.parallel.workers, cfg.parallel.scheduler)
+        self._bar = tqdm(total=cfg.algorithm.budget, desc=f"search {cfg.name}", unit="eval",
+                         disable=not self.progress, dynamic_ncols=True)
+        t0 = time.perf_counter()
+        gen = 0
+        state = "interrupted"
+        try:
+            for gen in range(cfg.algorithm.generations):
+                self._generation, self._next_index = gen, 0
+                algorithm.step()
+                self._end_generation(gen)
+            state = "complete"
+        finally:
+            self._bar.close()
+            self._executor.close(wait=state == "complete")
+            if state != "complete":
+                self._write_tables()
+                self._write_checkpoint(gen, state)
+        from dse.report import finish_run
+
+        summary = finish_run(self, wall_s=time.perf_counter() - t0)
+        self._write_checkpoint(cfg.algorithm.generations, "complete")
+        return summary
+
+    def table(self):
+        """Every evaluation so far as a DataFrame, in (generation, index) order."""
+        import pandas as pd
+
+        from dse.report import COLUMNS
+
+        rows = [self.rows[k] for k in sorted(self.rows)]
+        return pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame(columns=COLUMNS)
+
+    def _write_tables(self) -> None:
+        from dse.report import hypervolume_history, pareto_front
+
+        df = self.table()
+        write_table(df, self.run_dir / "candidates")
+        write_table(pareto_front(df), self.run_dir / "front")
+        ref = self.reference_point()
+        if ref is not None:
+            write_table(hypervolume_history(df, ref), self.run_dir / "hypervolume")
+
+    def reference_point(self) -> tuple[float, float] | None:
+        """The hypervolume reference point: the config's, else fixed after generation 1."""
+        if self.config.hypervolume.reference_point is not None:
+            return tuple(self.config.hypervolume.reference_point)
+        ref = self.checkpoint().get("reference_point")
+        return tuple(ref) if ref else None
+
+    def _end_generation(self, gen: int) -> None:
+        extra = {}
+        if self.reference_point() is None:
+            energies = [r["energy"] for r in self.rows.values()
+                        if r["status"] == "ok" and math.isfinite(r["energy"])]
+            if energies:
+                extra["reference_point"] = [1.1 * max(energies), 1.0]
+        if extra:
+            self._write_checkpoint(gen + 1, "running", **extra)
+        self._write_tables()
+        self._write_checkpoint(gen + 1, "running")
