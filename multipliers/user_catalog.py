@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from approxdse.errors import ApproxDSEError
+from multipliers.atomic_files import atomic_write as _atomic_write
 from multipliers.multiplier import Multiplier
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
@@ -61,18 +61,6 @@ def user_names() -> list[str]:
     if not d.is_dir():
         return []
     return sorted(p.stem for p in d.glob("*.yaml") if (d / f"{p.stem}.npy").is_file())
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def entry_of(m: Multiplier) -> dict[str, Any]:

@@ -1,0 +1,224 @@
+"""``approxdse multipliers``: browse, inspect, import and export 8-bit multipliers.
+
+    approxdse multipliers list [--signed|--unsigned] [--family F] [--sort KEY] [--format table|csv|json]
+    approxdse multipliers show NAME [--format table|json|csv] [--plot FILE.png]
+    approxdse multipliers import FILE --name NAME [--power-mw P] [--relative-energy E]
+                                 [--area-um2 A] [--delay-ns D] [--signed|--unsigned] [--function F] [--force]
+    approxdse multipliers export NAME FILE          (.npy, .bin TFApprox layout, .txt)
+    approxdse multipliers remove NAME               (user multipliers only)
+
+Heavy imports stay inside the handlers so ``approxdse --help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+#: Columns of ``list`` (table/CSV; JSON has these and more).
+LIST_COLUMNS = ("name", "signed", "family", "mae_pct", "wce_pct", "mre_pct", "ep_pct", "relative_energy")
+JSON_KEYS = (
+    "name", "signed", "family", "params", "mae_pct", "wce_pct", "mre_pct", "ep_pct", "wcre_pct", "mse",
+    "bias", "std", "relative_energy", "power_mw", "area_um2", "delay_ns", "energy_calibrated", "source",
+)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "multipliers",
+        help="browse, inspect, import and export 8-bit approximate multipliers",
+        description="The multiplier library: built-in generated multipliers (exact, BAM, truncation, DRUM, "
+        "Mitchell, ETM, underdesigned, RoBA; unsigned u8_* and signed s8_*) and your imported ones.",
+    )
+    sub = p.add_subparsers(dest="multipliers_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+
+    ls = sub.add_parser("list", help="list multipliers with their error metrics and energy")
+    sign = ls.add_mutually_exclusive_group()
+    sign.add_argument("--signed", dest="signed", action="store_true", default=None, help="only signed multipliers")
+    sign.add_argument("--unsigned", dest="signed", action="store_false", help="only unsigned multipliers")
+    ls.add_argument("--family", metavar="F", help="only this family (exact, bam, trunc, drum, mitchell, etm, ...)")
+    ls.add_argument("--sort", metavar="KEY", default=None,
+                    help="sort by this column (e.g. relative_energy, mae_pct, mre_pct, name); "
+                    "--sort=-KEY or --reverse for descending")
+    ls.add_argument("--reverse", action="store_true", help="sort in descending order")
+    ls.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    ls.set_defaults(func=run_list)
+
+    show = sub.add_parser("show", help="metrics, energy and provenance of one multiplier")
+    show.add_argument("name", metavar="NAME")
+    show.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    show.add_argument("--plot", metavar="FILE.png", help="write a heat-map of the error matrix")
+    show.set_defaults(func=run_show)
+
+    imp = sub.add_parser("import", help="import a C model (.c) or a LUT (.npy, .bin, .txt) into the user catalog")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--name", required=True, metavar="NAME", help="name to use wherever a multiplier is named")
+    imp.add_argument("--power-mw", type=float, metavar="P", help="power in mW at 45 nm (overrides the C header)")
+    imp.add_argument("--relative-energy", type=float, metavar="E", help="energy per multiplication, exact = 1.0")
+    imp.add_argument("--area-um2", type=float, metavar="A")
+    imp.add_argument("--delay-ns", type=float, metavar="D")
+    isign = imp.add_mutually_exclusive_group()
+    isign.add_argument("--signed", dest="signed", action="store_true", default=None,
+                       help="operands are two's complement (-128..127)")
+    isign.add_argument("--unsigned", dest="signed", action="store_false", help="operands are 0..255")
+    imp.add_argument("--function", metavar="F", help="the C function to use when the file defines several")
+    imp.add_argument("--force", action="store_true", help="replace a user multiplier of the same name")
+    imp.set_defaults(func=run_import)
+
+    exp = sub.add_parser("export", help="write a multiplier's LUT (.npy, .bin TFApprox layout, .txt)")
+    exp.add_argument("name", metavar="NAME")
+    exp.add_argument("file", metavar="FILE")
+    exp.set_defaults(func=run_export)
+
+    rm = sub.add_parser("remove", help="delete a user multiplier")
+    rm.add_argument("name", metavar="NAME")
+    rm.set_defaults(func=run_remove)
+
+
+def _clean(value):
+    import math
+
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _records(df, keys) -> list[dict]:
+    return [{k: _clean(row.get(k)) for k in keys} for row in df.to_dict(orient="records")]
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def _table(rows: list[dict], keys) -> str:
+    cells = [[str(k) for k in keys]] + [[_fmt(r.get(k)) for k in keys] for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(keys))]
+    lines = []
+    for n, c in enumerate(cells):
+        lines.append("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(c, widths))))
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    import json
+
+    from approxdse.errors import ApproxDSEError
+    from multipliers.catalog import catalog
+
+    df = catalog(signed=args.signed)
+    if args.family:
+        known = sorted(set(df["family"]))
+        if args.family not in known:
+            raise ApproxDSEError(f"no multipliers of family {args.family!r}; families present: {', '.join(known)}")
+        df = df[df["family"] == args.family]
+    if args.sort:
+        key = args.sort.lstrip("-")
+        if key not in df.columns:
+            raise ApproxDSEError(f"cannot sort by {key!r}; choose one of: {', '.join(c for c in df.columns if c != 'params')}")
+        descending = args.sort.startswith("-") or args.reverse
+        df = df.sort_values(key, ascending=not descending, kind="stable", na_position="last")
+    elif args.reverse:
+        df = df.iloc[::-1]
+    if args.format == "json":
+        print(json.dumps(_records(df, JSON_KEYS), indent=1))
+    elif args.format == "csv":
+        df.drop(columns=["params"]).to_csv(sys.stdout, index=False)
+    else:
+        print(_table(_records(df, LIST_COLUMNS), LIST_COLUMNS))
+        print(f"{len(df)} multipliers (energy relative to the exact multiplier; % metrics as in EvoApproxLib)")
+    return 0
+
+
+def _describe(m) -> dict:
+    met = m.metrics.as_dict()
+    return {
+        "name": m.name,
+        "signed": m.signed,
+        "family": m.family,
+        "params": dict(m.params),
+        **{k: met[k] for k in ("mae_pct", "wce_pct", "mre_pct", "ep_pct", "wcre_pct", "mae", "wce", "mse", "bias", "std")},
+        "relative_energy": m.relative_energy,
+        "power_mw": m.power_mw,
+        "area_um2": m.area_um2,
+        "delay_ns": m.delay_ns,
+        "provenance": m.provenance,
+    }
+
+
+def run_show(args: argparse.Namespace) -> int:
+    import json
+
+    import multipliers
+    from multipliers.plotting import save_error_heatmap
+
+    m = multipliers.get(args.name)
+    info = _describe(m)
+    if args.plot:
+        save_error_heatmap(m, args.plot)
+    if args.format == "json":
+        print(json.dumps(info, indent=1))
+    elif args.format == "csv":
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=list(info))
+        w.writeheader()
+        w.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in info.items()})
+    else:
+        width = max(len(k) for k in info)
+        for k, v in info.items():
+            print(f"{k.ljust(width)}  {_fmt(v)}")
+    if args.plot:
+        print(f"error heat-map written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from multipliers.importing import import_multiplier
+    from multipliers.user_catalog import user_dir
+
+    m = import_multiplier(
+        args.file, args.name, force=args.force, signed=args.signed, function=args.function,
+        power_mw=args.power_mw, area_um2=args.area_um2, delay_ns=args.delay_ns,
+        relative_energy=args.relative_energy,
+    )
+    met = m.metrics
+    energy = "unknown (give --power-mw or --relative-energy)" if m.relative_energy is None else f"{m.relative_energy:.4g}"
+    print(
+        f"imported {m.name} ({'signed' if m.signed else 'unsigned'}) into {user_dir()}: "
+        f"MAE {met.mae_pct:.4g}%, WCE {met.wce_pct:.4g}%, MRE {met.mre_pct:.4g}%, EP {met.ep_pct:.4g}%, "
+        f"relative energy {energy}"
+    )
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import multipliers
+    from multipliers.lut_io import write_lut
+
+    m = multipliers.get(args.name)
+    path = write_lut(m, args.file)
+    print(f"wrote the LUT of {m.name} to {path}")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from multipliers import user_catalog
+
+    user_catalog.remove(args.name)
+    print(f"removed user multiplier {args.name}")
+    return 0
