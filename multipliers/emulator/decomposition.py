@@ -59,13 +59,23 @@ class Decomposition:
 
     terms: tuple[Term, ...]
     structure: str  # how it was found, e.g. "bit-plane rows", "exact + error rows"
+    #: The terms' integer sum is ``denominator`` times the LUT (1 except for
+    #: skeleton decompositions of a low-rank error).
+    denominator: int = 1
 
     def lut(self) -> np.ndarray:
         """The LUT the terms add up to (int64 [256, 256])."""
-        out = np.zeros((256, 256), dtype=np.int64)
+        out = np.zeros((256, 256), dtype=object)
         for t in self.terms:
-            out += np.multiply.outer(t.f, t.g)
-        return out
+            out += np.multiply.outer(t.f.astype(object), t.g.astype(object))
+        return (out // self.denominator).astype(np.int64) if self.denominator != 1 else out.astype(np.int64)
+
+    def reproduces(self, lut: np.ndarray) -> bool:
+        """Whether the terms add up to ``lut`` exactly (checked in Python integers)."""
+        out = np.zeros((256, 256), dtype=object)
+        for t in self.terms:
+            out += np.multiply.outer(t.f.astype(object), t.g.astype(object))
+        return bool(np.all(out == np.asarray(lut, dtype=np.int64).astype(object) * self.denominator))
 
     @property
     def rank(self) -> int:
@@ -112,6 +122,56 @@ def _bit_plane_matrix(lut: np.ndarray, feats: np.ndarray) -> np.ndarray | None:
     return c if np.array_equal(feats @ c @ feats.T, lut) else None
 
 
+#: Largest |f| * |g| of a skeleton term (keeps float64 sums exact for K up to 2^16).
+_SKELETON_LIMIT = 1 << 36
+
+
+def _skeleton(err: np.ndarray, max_rank: int) -> tuple[list[Term], int] | None:
+    """Integer terms and denominator ``D`` with ``D * err = sum_t f_t g_t^T`` for a low-rank ``err``.
+
+    Skeleton (CUR) form ``err = err[:, J] err[I, J]^-1 err[I, :]`` with the inverse
+    written as adjugate / determinant, in exact Python integers.
+    """
+    from fractions import Fraction
+
+    from scipy.linalg import qr
+
+    r = int(np.linalg.matrix_rank(err.astype(np.float64)))
+    if r == 0 or r > max_rank:
+        return None
+    cols = qr(err.astype(np.float64), pivoting=True, mode="r")[1][:r]
+    rows = qr(err.T.astype(np.float64), pivoting=True, mode="r")[1][:r]
+    core = [[Fraction(int(err[i, j])) for j in cols] for i in rows]
+    # Gauss-Jordan inverse in exact rationals
+    aug = [row + [Fraction(int(i == k)) for k in range(r)] for i, row in enumerate(core)]
+    for c in range(r):
+        piv = next((i for i in range(c, r) if aug[i][c] != 0), None)
+        if piv is None:
+            return None
+        aug[c], aug[piv] = aug[piv], aug[c]
+        pv = aug[c][c]
+        aug[c] = [x / pv for x in aug[c]]
+        for i in range(r):
+            if i != c and aug[i][c] != 0:
+                fac = aug[i][c]
+                aug[i] = [x - fac * y for x, y in zip(aug[i], aug[c])]
+    inv = [row[r:] for row in aug]
+    den = 1
+    for row in inv:
+        for x in row:
+            den = den * x.denominator // gcd(den, x.denominator)
+    inv_int = np.array([[int(x * den) for x in row] for row in inv], dtype=object)
+    g_all = inv_int.dot(err[rows, :].astype(object))  # [r, 256]
+    terms = []
+    for t in range(r):
+        f = err[:, cols[t]].astype(np.int64)
+        g = g_all[t]
+        if max(abs(int(x)) for x in f) * max(abs(int(x)) for x in g) > _SKELETON_LIMIT:
+            return None
+        terms.append(Term(f, np.array([int(x) for x in g], dtype=np.int64)))
+    return terms, int(den)
+
+
 def _candidates(lut: np.ndarray, signed: bool) -> list[Decomposition]:
     vals = operand_values(signed).astype(np.int64)
     exact_term = Term(vals, vals)
@@ -132,10 +192,14 @@ def _candidates(lut: np.ndarray, signed: bool) -> list[Decomposition]:
         add([exact_term], "exact product")
         return out
     for mat, prefix, base in ((lut, "", []), (err, "exact + error ", [exact_term])):
-        if len(_row_groups(mat)) <= MAX_TERMS or len(_row_groups(mat.T)) <= MAX_TERMS:
-            rows, cols = grouped(mat, direct)
-            add(base + rows, prefix + "rows")
-            add(base + cols, prefix + "columns")
+        rows, cols = grouped(mat, direct)
+        add(base + rows, prefix + "rows")
+        add(base + cols, prefix + "columns")
+    skeleton = _skeleton(err, MAX_TERMS - 1)
+    if skeleton is not None:
+        terms, den = skeleton
+        vals_d = vals * den
+        out.append(Decomposition(tuple([Term(vals_d, vals)] + terms), "exact + low-rank error skeleton", den))
     feats = _bit_features(signed)
     lift = lambda f, g: Term(feats @ f, feats @ g)  # noqa: E731
     c_lut = _bit_plane_matrix(lut, feats)
@@ -149,7 +213,7 @@ def _candidates(lut: np.ndarray, signed: bool) -> list[Decomposition]:
 
 
 def _magnitude(d: Decomposition) -> float:
-    return float(sum(np.abs(t.f).max() * np.abs(t.g).max() for t in d.terms))
+    return float(sum(float(np.abs(t.f).max()) * float(np.abs(t.g).max()) for t in d.terms))
 
 
 def decompose(multiplier: Multiplier | np.ndarray, signed: bool | None = None) -> Decomposition:
@@ -165,13 +229,13 @@ def decompose(multiplier: Multiplier | np.ndarray, signed: bool | None = None) -
             raise ApproxDSEError("decompose() needs signed=True/False when given a bare LUT")
         lut, name = np.asarray(multiplier), "LUT"
     lut = np.asarray(lut, dtype=np.int64)
-    found = _candidates(lut, bool(signed))
+    found = [d for d in _candidates(lut, bool(signed)) if d.reproduces(lut)]
     if not found:
         raise ApproxDSEError(
             f"multiplier {name!r} has no exact decomposition (no low-rank or bit-plane structure with at most "
             f"{MAX_TERMS} terms); use mode='lut' (exact) or mode='low-rank' (approximate)"
         )
-    best = min(found, key=lambda d: (d.rank, _magnitude(d)))
-    if not np.array_equal(best.lut(), lut):  # pragma: no cover - guarded by construction
+    best = min(found, key=lambda d: (d.rank, d.denominator != 1, _magnitude(d)))
+    if not best.reproduces(lut):  # pragma: no cover - guarded by construction
         raise ApproxDSEError(f"internal error: the decomposition of {name!r} does not reproduce its LUT")
     return best

@@ -18,12 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from approxdse.errors import ApproxDSEError
 from multipliers.emulator.decomposition import Decomposition, Term, decompose
 from multipliers.emulator.integer_conv import IntegerOperands, window_sum
 from multipliers.emulator.modes import Mode
 from multipliers.multiplier import operand_values
 
 _FP32_EXACT = float(1 << 24)
+_FP64_EXACT = float(1 << 53)
 _SPLIT = 16  # digit base when the activation operand is split in two
 
 
@@ -54,41 +56,47 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
         cg_m = gt[wz]  # [M, 1, 1, 1]
         fc = ft[a_idx] - cf  # float64 [N, C, H, W], zero at the padding value
         gc = gt[w_idx] - cg_m  # float64 [M, C/g, R, S]
+        fmax = float(fc.abs().max()) if fc.numel() else 0.0
         if exact:
             main = _exact_conv(fc, gc, ops)
+            wdtype = torch.float32 if fmax * k < _FP32_EXACT else torch.float64
+            s_fc = torch.round(window_sum(fc.to(wdtype), ops.geometry, r, s, m).to(torch.float64)).to(torch.int64)
+            s_gc = gc.reshape(m, -1).sum(dim=1).round().to(torch.int64).view(1, m, 1, 1)
+            cgi = cg_m.round().to(torch.int64).view(1, m, 1, 1)
+            cfi = int(round(float(cf)))
+            part = main + cgi * s_fc + cfi * s_gc + k * cfi * cgi
         else:
             main = _conv(fc.to(torch.float32), gc.to(torch.float32), ops).to(torch.float64)
-        fmax = float(fc.abs().max()) if fc.numel() else 0.0
-        wdtype = torch.float32 if (not exact or fmax * k < _FP32_EXACT) else torch.float64
-        s_fc = window_sum(fc.to(wdtype), ops.geometry, r, s, m).to(torch.float64)
-        s_gc = gc.reshape(m, -1).sum(dim=1).view(1, m, 1, 1)
-        cgv = cg_m.view(1, m, 1, 1)
-        if exact:
-            s_fc = torch.round(s_fc)
-        part = main + cgv * s_fc + cf * s_gc + k * cf * cgv
+            s_fc = window_sum(fc.to(torch.float32), ops.geometry, r, s, m).to(torch.float64)
+            s_gc = gc.reshape(m, -1).sum(dim=1).view(1, m, 1, 1)
+            cgv = cg_m.view(1, m, 1, 1)
+            part = main + cgv * s_fc + cf * s_gc + k * cf * cgv
         total = part if total is None else total + part
     if total is None:
         n, _, h, w = ops.a_codes.shape
         p, q = ops.geometry.output_size(h, w, r, s)
-        return torch.zeros((n, m, p, q), dtype=torch.float64)
+        return torch.zeros((n, m, p, q), dtype=torch.int64 if exact else torch.float64)
     return total
 
 
 def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands) -> torch.Tensor:
-    """Exact ``conv(fc, gc)`` of integer-valued float64 tensors, in float32 where provably exact."""
+    """Exact ``conv(fc, gc)`` (int64) of integer-valued float64 tensors, in float32 where provably exact."""
     m = gc.shape[0]
     gsum = float(gc.abs().reshape(m, -1).sum(dim=1).max()) if gc.numel() else 0.0
     fmax = float(fc.abs().max()) if fc.numel() else 0.0
     if fmax * gsum < _FP32_EXACT:
-        return torch.round(_conv(fc.to(torch.float32), gc.to(torch.float32), ops).to(torch.float64))
+        return torch.round(_conv(fc.to(torch.float32), gc.to(torch.float32), ops)).to(torch.int64)
     hi = torch.floor(fc / _SPLIT)
     lo = fc - hi * _SPLIT  # 0 .. _SPLIT-1
     if max(float(hi.abs().max()), _SPLIT - 1) * gsum < _FP32_EXACT:
         g32 = gc.to(torch.float32)
         n = fc.shape[0]
         both = _conv(torch.cat([hi, lo]).to(torch.float32), g32, ops).to(torch.float64)
-        return torch.round(both[:n]) * _SPLIT + torch.round(both[n:])
-    return torch.round(_conv(fc, gc, ops))
+        return torch.round(both[:n]).to(torch.int64) * _SPLIT + torch.round(both[n:]).to(torch.int64)
+    if fmax * gsum >= _FP64_EXACT:
+        raise ApproxDSEError(
+            "this layer's sums are too large for an exact decomposition in float64; use mode='lut'")
+    return torch.round(_conv(fc, gc, ops)).to(torch.int64)
 
 
 # --------------------------------------------------------------------- modes
@@ -102,7 +110,8 @@ class ExactDecompositionMode(Mode):
         return decompose(multiplier)  # raises a clear error when there is no structure
 
     def lut_sum(self, ops, state: Decomposition, generator=None):
-        return term_sums(ops, state.terms, exact=True).to(torch.int64)
+        total = term_sums(ops, state.terms, exact=True)
+        return total // state.denominator if state.denominator != 1 else total
 
     def report(self, state):
         return {"mode": self.name, "exact": True, "terms": state.rank, "structure": state.structure}
@@ -142,7 +151,7 @@ class LowRankMode(Mode):
         )
 
     def lut_sum(self, ops, state: LowRankState, generator=None):
-        total = term_sums(ops, [state.exact_term], exact=True)
+        total = term_sums(ops, [state.exact_term], exact=True).to(torch.float64)
         if state.factors:
             total = total + term_sums(ops, state.factors, exact=False)
         return total
@@ -181,7 +190,7 @@ class NoiseMode(Mode):
                           float(err.mean()), float(err.std()))
 
     def lut_sum(self, ops, state: NoiseState, generator=None):
-        total = term_sums(ops, [state.exact_term], exact=True)
+        total = term_sums(ops, [state.exact_term], exact=True).to(torch.float64)
         if not np.any(state.error):
             return total
         w_idx = (ops.w_codes + ops.fmt.index_offset).reshape(-1)
