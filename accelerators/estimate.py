@@ -9,17 +9,15 @@ architecture and objective), evaluate it with the analytical model
 collect an :class:`~accelerators.report.EnergyReport`.
 
 The multiplier enters only as its ``relative_energy`` (exact = 1.0), which
-scales the multiplier part of every MAC. Changing the multiplier never re-runs
-the mapper here: the mapping is searched for the architecture's own (exact)
-multiplier, and for the default ``energy`` objective this is also the best
-mapping for any multiplier, since every legal mapping performs the same number
-of multiplications (the multiplier adds the same energy to every candidate).
-For ``edp`` the mapper's choice could in principle shift with the MAC energy;
-see ``docs/energy.md``.
+scales the multiplier part of every MAC. For the ``energy`` (default)
+and ``latency`` objectives, changing the multiplier never re-runs the mapper:
+every legal mapping performs the same multiplications, so the multiplier adds
+the same energy to every candidate, and cycles do not depend on energy. For
+``edp`` the MAC energy weighs against the cycles, so the search is re-run with
+the multiplier's energy in the MAC (see :func:`_search_arch`).
 
-Grouped convolutions (depthwise included) are evaluated as ``groups`` runs of the
-per-group nest (C/groups x M/groups), one after another, unless the model says it
-handles groups itself.
+Grouped convolutions (depthwise included) go to the model as they are: its loop
+nest has a ``G`` dimension (groups) beside the per-group ``C`` and ``M``.
 
 >>> report = estimate_energy("lenet5", accelerator="eyeriss", multiplier="exact")  # doctest: +SKIP
 >>> report.energy_pJ, report.by_component()                                         # doctest: +SKIP
@@ -139,19 +137,13 @@ def resolve_network(network: NetworkLike, input_shape: Sequence[int] | str | Non
 
 def resolve_accelerator(accelerator):
     """A built-in architecture name, a YAML path or an ``Architecture`` -> ``Architecture``."""
-    from accelerators.architecture import Architecture, available_architectures, load_architecture
+    from accelerators.architecture import Architecture, load_architecture
 
     if isinstance(accelerator, Architecture):
         return accelerator
     if not isinstance(accelerator, (str, Path)):
         raise ApproxDSEError(f"accelerator must be a name or a YAML file, got {type(accelerator).__name__}")
-    text = str(accelerator)
-    if text not in available_architectures() and not Path(text).exists():
-        if text.endswith((".yaml", ".yml")):
-            raise ApproxDSEError(f"architecture file {text!r} does not exist")
-        raise UnknownNameError(
-            f"unknown accelerator {text!r}; built in: {', '.join(available_architectures())} (or give a YAML file)")
-    return load_architecture(text)
+    return load_architecture(str(accelerator))
 
 
 def _arch_name(arch) -> str:
@@ -191,15 +183,7 @@ def _load_mapping(mapping, layer: Layer, arch):
     path = Path(mapping)
     if not path.is_file():
         raise ApproxDSEError(f"mapping file {str(path)!r} does not exist")
-    params = inspect.signature(load_timeloop_mapping).parameters
-    kwargs = {}
-    if "layer" in params:
-        kwargs["layer"] = layer
-    if "arch" in params:
-        kwargs["arch"] = arch
-    elif "architecture" in params:
-        kwargs["architecture"] = arch
-    return load_timeloop_mapping(path, **kwargs)
+    return load_timeloop_mapping(path, layer, arch)
 
 
 def _mapping_for(mapping, workload: Workload) -> dict[str, Any]:
@@ -222,27 +206,27 @@ def _mapping_for(mapping, workload: Workload) -> dict[str, Any]:
 # ------------------------------------------------------------------ evaluation
 
 
-def _per_group(layer: Layer) -> tuple[Layer, int]:
-    """The nest a grouped layer repeats, and how often; ``(layer, 1)`` for ordinary layers."""
-    if layer.groups == 1:
-        return layer, 1
-    return replace(layer, C=layer.C_per_group, M=layer.M_per_group, groups=1), layer.groups
-
-
-def _model_handles_groups() -> bool:
-    from accelerators import model
-
-    return bool(getattr(model, "SUPPORTS_GROUPS", False))
-
-
-def _mapping_text(mapping) -> str:
+def _mapping_text(mapping, arch) -> str:
     if mapping is None:
         return ""
-    to_text = getattr(mapping, "to_text", None)
     try:
-        return to_text() if callable(to_text) else str(mapping)
+        return mapping.to_text(arch)
     except Exception:  # a readable form is a convenience; never fail a report on it
         return str(mapping)
+
+
+def _search_arch(arch, objective: str, rel: float):
+    """The architecture the mapper searches on.
+
+    Energy: every legal mapping does the same multiplications, so the multiplier adds the
+    same energy to every candidate and the exact-multiplier search (cached) is also the
+    best for any multiplier. Latency: cycles do not depend on energy. EDP: the MAC energy
+    weighs against the cycles, so the search runs with the multiplier's energy in the MAC
+    (a different architecture id, hence its own cache entry).
+    """
+    if objective != "edp" or rel == 1.0 or not hasattr(arch, "with_mac_energy"):
+        return arch
+    return arch.with_mac_energy(multiplier=arch.compute.energy.multiplier * rel)
 
 
 def _evaluate(layer: Layer, arch, objective: str, rel: float, mapping=None) -> dict:
@@ -250,18 +234,14 @@ def _evaluate(layer: Layer, arch, objective: str, rel: float, mapping=None) -> d
     from accelerators.mapper import map_layer
     from accelerators.model import evaluate
 
-    nest, repeats = (layer, 1) if _model_handles_groups() else _per_group(layer)
     if mapping is None:
-        mapping = map_layer(nest, arch, objective=objective)
+        mapping = map_layer(layer, _search_arch(arch, objective, rel), objective=objective)
     else:
-        mapping = _load_mapping(mapping, nest, arch)
-    res = evaluate(nest, arch, mapping, multiplier_energy=rel)
-    components = {k: float(v) * repeats for k, v in res.components.items()}
-    text = _mapping_text(getattr(res, "mapping", None) or mapping)
-    if repeats > 1:
-        text = f"# {repeats} groups, one after another, each:\n{text}"
-    return {"energy_pJ": float(res.energy_pJ) * repeats, "components": components,
-            "cycles": int(res.cycles) * repeats, "utilization": float(res.utilization), "mapping": text}
+        mapping = _load_mapping(mapping, layer, arch)
+    res = evaluate(layer, arch, mapping, multiplier_energy=rel)
+    return {"energy_pJ": float(res.energy_pJ), "components": {k: float(v) for k, v in res.components.items()},
+            "cycles": int(res.cycles), "utilization": float(res.utilization),
+            "mapping": _mapping_text(getattr(res, "mapping", None) or mapping, arch)}
 
 
 def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
