@@ -1,0 +1,297 @@
+"""Timeloop-style access counting, vectorised over a batch of candidate mappings.
+
+Every function here takes ``bounds[K, L, 8]`` (loop bound of each problem
+dimension at each architecture level, for K candidate mappings) and
+``rank[K, L, 8]`` (temporal loop order at each storage level, 0 = innermost)
+and returns numpy arrays over K. The single-mapping model
+(:func:`accelerators.model.evaluate`) and the mapper both call
+:func:`analyze`, so the mapper optimises exactly what the model reports.
+
+Counting conventions (those of Timeloop v3, checked against its stats.txt):
+
+* A storage level's *tile* of a tensor is the projection of all loops at and
+  below it; inputs use the sliding-window extent ``(P-1)*stride + (R-1)*dilation + 1``.
+* Fills (writes from the parent) per instance: walking the temporal loops above
+  the level from the innermost outwards, the tile stays resident across the
+  loops irrelevant to the tensor that lie inside the innermost relevant loop;
+  every other iteration brings a whole new tile, except that when that
+  innermost relevant loop is also the innermost non-trivial loop and slides an
+  input window (P, Q, R or S), consecutive iterations fetch only the new part
+  of the window (Timeloop resets this sliding reuse whenever the tile's stride
+  changes, so it never spans an outer loop).
+* Reads of a level serve its child's fills (or, for the innermost level keeping
+  the tensor, every MAC), once per *distinct* child tile: children whose tiles
+  are equal are served by one multicast read; partially overlapping tiles are
+  not merged. Multicast is found separately at each spatial level.
+* Outputs: the first write of an output element needs no read (no fill) of the
+  old partial sum; the innermost output level is read by the MAC for every
+  update except the first one of each element; a level's updates are its
+  children's write-backs after spatial reduction (children holding the same
+  outputs are reduced in the network); write-backs are not counted as reads of
+  the child.
+* Energy per access = the component's energy per vector access / block size
+  (words per vector); accesses are charged as whole vectors (``ceil(scalar / block)``
+  per instance), and a clustered level (``cluster_size`` > 1) is charged once
+  per cluster of every cluster, like Timeloop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
+
+N, G, C, M, P, Q, R, S = range(8)
+#: Which problem dimensions index each tensor.
+RELEVANT = {
+    "Weights": np.array([0, 1, 1, 1, 0, 0, 1, 1], dtype=bool),
+    "Inputs": np.array([1, 1, 1, 0, 1, 1, 1, 1], dtype=bool),
+    "Outputs": np.array([1, 1, 0, 1, 1, 1, 0, 0], dtype=bool),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The numeric loop-nest description of a layer."""
+
+    dims: tuple[int, ...]  # in DIMS order
+    stride_h: int = 1
+    stride_w: int = 1
+    dilation_h: int = 1
+    dilation_w: int = 1
+
+    @property
+    def macs(self) -> int:
+        return int(np.prod(self.dims, dtype=np.int64))
+
+    @staticmethod
+    def from_layer(layer) -> "Problem":
+        from accelerators.mapping import layer_dims
+
+        d = layer_dims(layer)
+        return Problem(tuple(d[k] for k in DIMS), layer.stride_h, layer.stride_w, layer.dilation_h, layer.dilation_w)
+
+
+def _tile_sizes(ext: np.ndarray, prob: Problem) -> dict[str, np.ndarray]:
+    """Tile size of each tensor from extents ``ext[..., 8]``."""
+    h = (ext[..., P] - 1) * prob.stride_h + (ext[..., R] - 1) * prob.dilation_h + 1
+    w = (ext[..., Q] - 1) * prob.stride_w + (ext[..., S] - 1) * prob.dilation_w + 1
+    return {
+        "Weights": ext[..., G] * ext[..., C] * ext[..., M] * ext[..., R] * ext[..., S],
+        "Inputs": ext[..., N] * ext[..., G] * ext[..., C] * h * w,
+        "Outputs": ext[..., N] * ext[..., G] * ext[..., M] * ext[..., P] * ext[..., Q],
+    }, h, w
+
+
+def _distinct_offsets(fa: np.ndarray, a: np.ndarray, fb: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Number of distinct values of ``i*a + j*b`` for i < fa, j < fb (vectorised via unique rows)."""
+    out = fa * fb
+    both = (fa > 1) & (fb > 1)
+    if not both.any():
+        return out
+    rows = np.stack([fa[both], a[both], fb[both], b[both]], axis=1)
+    uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+    counts = np.empty(len(uniq), dtype=np.int64)
+    for k, (x, ax, y, by) in enumerate(uniq):
+        counts[k] = len(np.unique((np.arange(x)[:, None] * ax + np.arange(y)[None, :] * by).ravel()))
+    out = out.copy()
+    out[both] = counts[inv.ravel()]
+    return out
+
+
+def _unique_children(bounds: np.ndarray, ext: np.ndarray, j: int, prob: Problem, ds: str) -> np.ndarray:
+    """Distinct child tiles of tensor ``ds`` under spatial level ``j`` (multicast / reduction groups)."""
+    f = bounds[:, j, :]
+    inner = ext[:, j + 1, :]
+    if ds == "Weights":
+        return f[:, G] * f[:, C] * f[:, M] * f[:, R] * f[:, S]
+    if ds == "Outputs":
+        return f[:, N] * f[:, G] * f[:, M] * f[:, P] * f[:, Q]
+    hh = _distinct_offsets(f[:, P], inner[:, P] * prob.stride_h, f[:, R], inner[:, R] * prob.dilation_h)
+    ww = _distinct_offsets(f[:, Q], inner[:, Q] * prob.stride_w, f[:, S], inner[:, S] * prob.dilation_w)
+    return f[:, N] * f[:, G] * f[:, C] * hh * ww
+
+
+def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndarray,
+            keep: dict[str, frozenset[str]] | None = None, detail: bool = False) -> dict:
+    """Access counts and energy for K mappings (see the module docstring).
+
+    Returns a dict with ``energy`` (pJ, shape K), ``components`` ({name: K}),
+    ``cycles``, ``utilization`` and, if ``detail``, ``accesses``:
+    ``{(level, tensor): {"reads","fills","updates","instances", "tile"}}`` (per instance).
+    """
+    K, L, _ = bounds.shape
+    levels = arch.levels
+    if keep is None:
+        keep = {lv.name: lv.keep for lv in arch.storage_levels}
+    # ext[:, i, d]: extent of dimension d in the tile at level i (loops at i and below)
+    ext = np.ones((K, L + 1, 8), dtype=np.int64)
+    for i in range(L - 1, -1, -1):
+        ext[:, i, :] = ext[:, i + 1, :] * bounds[:, i, :]
+    spatial_idx = [i for i, lv in enumerate(levels) if isinstance(lv, SpatialLevel)]
+    storage_idx = [i for i, lv in enumerate(levels) if isinstance(lv, StorageLevel)]
+    used = np.ones((K, L + 1), dtype=np.int64)  # utilised instances of level i
+    for i in range(L):
+        used[:, i + 1] = used[:, i] * (bounds[:, i, :].prod(axis=1) if isinstance(levels[i], SpatialLevel) else 1)
+    compute_instances = used[:, L]
+    temporal = np.ones(K, dtype=np.int64)
+    for i in storage_idx:
+        temporal = temporal * bounds[:, i, :].prod(axis=1)
+    macs = prob.macs
+    # per storage level: temporal loops sorted innermost first
+    sorted_b, sorted_d = {}, {}
+    for i in storage_idx:
+        order = np.argsort(rank[:, i, :], axis=1, kind="stable")
+        sorted_b[i] = np.take_along_axis(bounds[:, i, :], order, axis=1)
+        sorted_d[i] = order
+
+    tiles: dict[int, dict[str, np.ndarray]] = {}
+    hw: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for i in storage_idx:
+        t, h, w = _tile_sizes(ext[:, i, :], prob)
+        tiles[i], hw[i] = t, (h, w)
+
+    loads: dict[tuple[int, str], np.ndarray] = {}
+    fills: dict[tuple[int, str], np.ndarray] = {}
+    distinct: dict[tuple[int, str], np.ndarray] = {}
+    for pos, i in enumerate(storage_idx):
+        above = [j for j in reversed(storage_idx[:pos])]
+        if above:
+            seq_b = np.concatenate([sorted_b[j] for j in above], axis=1)
+            seq_d = np.concatenate([sorted_d[j] for j in above], axis=1)
+        else:
+            seq_b = np.ones((K, 1), dtype=np.int64)
+            seq_d = np.zeros((K, 1), dtype=np.int64)
+        cp = np.cumprod(seq_b, axis=1)
+        total = cp[:, -1]
+        nontriv = seq_b > 1
+        first_nt = np.argmax(nontriv, axis=1)
+        for ds in DATASPACES:
+            if ds not in keep[levels[i].name]:
+                continue
+            T = tiles[i][ds]
+            relmask = RELEVANT[ds][seq_d]
+            mask = relmask & nontriv
+            has = mask.any(axis=1)
+            first = np.argmax(mask, axis=1)
+            before = np.where(first > 0, np.take_along_axis(cp, np.maximum(first - 1, 0)[:, None], axis=1)[:, 0], 1)
+            nld = np.where(has, total // before, 1)
+            loads[(i, ds)] = nld
+            distinct[(i, ds)] = T * np.where(relmask, seq_b, 1).prod(axis=1)
+            f = nld * T
+            if ds == "Inputs":
+                dim = np.take_along_axis(seq_d, first[:, None], axis=1)[:, 0]
+                n = np.take_along_axis(seq_b, first[:, None], axis=1)[:, 0]
+                slide = has & (first == first_nt) & (dim >= P)
+                if slide.any():
+                    h, w = hw[i]
+                    e = ext[:, i, :]
+                    step = np.select([dim == P, dim == Q, dim == R, dim == S],
+                                     [e[:, P] * prob.stride_h, e[:, Q] * prob.stride_w,
+                                      e[:, R] * prob.dilation_h, e[:, S] * prob.dilation_w], 1)
+                    span = np.where((dim == P) | (dim == R), h, w)
+                    delta = (T // span) * np.minimum(step, span)
+                    f = np.where(slide, (nld // np.maximum(n, 1)) * (T + (n - 1) * delta), f)
+            if ds == "Outputs":
+                f = nld * T - distinct[(i, ds)]
+            fills[(i, ds)] = f
+
+    reads: dict[tuple[int, str], np.ndarray] = {}
+    updates: dict[tuple[int, str], np.ndarray] = {}
+    compute_reads: dict[str, np.ndarray] = {}
+    for ds in DATASPACES:
+        chain = [i for i in storage_idx if ds in keep[levels[i].name]]
+        if not chain or chain[0] != storage_idx[0]:
+            raise ValueError(f"the outermost level must keep {ds}")
+        fills[(chain[0], ds)] = np.zeros(K, dtype=np.int64)
+        for k, p in enumerate(chain):
+            c = chain[k + 1] if k + 1 < len(chain) else L
+            uniq = np.ones(K, dtype=np.int64)
+            for j in spatial_idx:
+                if p < j < c:
+                    uniq = uniq * _unique_children(bounds, ext, j, prob, ds)
+            if c == L:
+                child_load = temporal  # one operand per MAC
+                if ds == "Outputs":
+                    rel = RELEVANT[ds]
+                    dist = np.ones(K, dtype=np.int64)
+                    for i in storage_idx:
+                        dist = dist * np.where(rel, bounds[:, i, :], 1).prod(axis=1)
+                    child_fill = temporal - dist
+                else:
+                    child_fill = temporal
+            else:
+                child_load = loads[(c, ds)] * tiles[c][ds]
+                child_fill = fills[(c, ds)]
+            reads[(p, ds)] = child_fill * uniq
+            updates[(p, ds)] = child_load * uniq if ds == "Outputs" else np.zeros(K, dtype=np.int64)
+
+    components: dict[str, np.ndarray] = {}
+    accesses = {}
+    for i in storage_idx:
+        lv = levels[i]
+        e = lv.energy
+        per_inst = np.zeros(K)
+        for ds in DATASPACES:
+            if ds not in keep[lv.name]:
+                continue
+            r, f, u = reads[(i, ds)], fills[(i, ds)], updates[(i, ds)]
+            b = lv.block_size  # Timeloop charges whole vector accesses: ceil(scalar / block)
+            per_inst = per_inst + (-(-r // b)) * e.read + (-(-f // b)) * e.write + (-(-u // b)) * e.update
+            if detail:
+                accesses[(lv.name, ds)] = {"reads": r, "fills": f, "updates": u, "instances": used[:, i],
+                                           "tile": tiles[i][ds]}
+        if lv.cluster_size > 1:
+            # Timeloop charges every cluster of a clustered level, used or not
+            components[lv.name] = per_inst * (arch.instances(i) // lv.cluster_size)
+        else:
+            components[lv.name] = per_inst * used[:, i]
+    ce = arch.compute.energy
+    components["multiplier"] = np.full(K, macs * ce.multiplier, dtype=float)
+    components["adder"] = np.full(K, macs * ce.adder, dtype=float)
+    energy = sum(components.values())
+    out = {
+        "energy": energy,
+        "components": components,
+        "cycles": temporal,
+        "utilization": compute_instances / arch.num_macs,
+        "macs": macs,
+        "compute_instances": compute_instances,
+    }
+    if detail:
+        out["accesses"] = accesses
+    return out
+
+
+def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
+             keep: dict[str, frozenset[str]] | None = None) -> tuple[np.ndarray, list[str]]:
+    """A boolean mask of legal mappings and, for the first illegal one, why (one sentence each)."""
+    K, L, _ = bounds.shape
+    if keep is None:
+        keep = {lv.name: lv.keep for lv in arch.storage_levels}
+    ok = np.ones(K, dtype=bool)
+    reasons: list[str] = []
+
+    def fail(mask: np.ndarray, msg: str) -> None:
+        nonlocal ok
+        if (~mask & ok).any() and not reasons:
+            reasons.append(msg)
+        ok &= mask
+
+    prod = bounds.prod(axis=1)
+    for d, name in enumerate(DIMS):
+        fail(prod[:, d] == prob.dims[d], f"the loop bounds of {name} do not multiply to the layer's {name}={prob.dims[d]}")
+    ext = np.ones((K, L + 1, 8), dtype=np.int64)
+    for i in range(L - 1, -1, -1):
+        ext[:, i, :] = ext[:, i + 1, :] * bounds[:, i, :]
+    for i, lv in enumerate(arch.levels):
+        for dim, v in lv.factors:
+            fail(bounds[:, i, DIMS.index(dim)] == v, f"level {lv.name} may not have a {dim} loop (factor constraint {dim}={v})")
+        if isinstance(lv, SpatialLevel):
+            fail(bounds[:, i, :].prod(axis=1) <= lv.fanout, f"spatial level {lv.name} unrolls more than its fan-out {lv.fanout}")
+        elif lv.depth is not None:
+            t, _, _ = _tile_sizes(ext[:, i, :], prob)
+            need = sum(t[ds] for ds in DATASPACES if ds in keep[lv.name])
+            fail(need <= lv.capacity_words, f"the tiles kept in {lv.name} exceed its capacity of {int(lv.capacity_words)} words")
+    return ok, reasons

@@ -1,0 +1,79 @@
+"""Readers for Timeloop outputs: ``stats.txt`` and problem instances, used to validate the model.
+
+:func:`read_stats` returns, per storage level and tensor, the per-instance
+scalar reads / fills / updates, utilised instances and energy, plus the
+per-component fJ/MAC summary and cycles.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from approxdse.errors import ApproxDSEError
+
+
+@dataclass
+class TimeloopStats:
+    """The parts of a Timeloop ``stats.txt`` the validation compares."""
+
+    levels: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    level_energy_pJ: dict[str, float] = field(default_factory=dict)
+    fj_per_compute: dict[str, float] = field(default_factory=dict)
+    computes: int = 0
+    cycles: int = 0
+    utilization: float = 0.0
+    energy_uJ: float = 0.0
+
+    def component_energy_pJ(self, name: str) -> float:
+        """Energy of a component (pJ) from the fJ/Compute summary."""
+        return self.fj_per_compute[name] * self.computes / 1000.0
+
+
+def read_stats(path: str | Path) -> TimeloopStats:
+    text = Path(path).read_text()
+    st = TimeloopStats()
+    body = text.split("\nNetworks")[0]
+    for chunk in re.split(r"\nLevel \d+\n-+\n", body)[1:]:
+        m = re.search(r"=== (\S+) ===", chunk)
+        if not m:
+            continue
+        name = m.group(1)
+        for ds in re.finditer(r"(?m)^    (Weights|Inputs|Outputs):\n((?:        .*\n?)+)", chunk):
+            vals = {}
+            for key, label in (("reads", r"Scalar reads \(per-instance\)"), ("fills", r"Scalar fills \(per-instance\)"),
+                               ("updates", r"Scalar updates \(per-instance\)"),
+                               ("instances", r"Utilized instances \(max\)"), ("energy", r"Energy \(total\)"),
+                               ("capacity", r"Utilized capacity")):
+                mm = re.search(label + r"\s*:\s*([\d.eE+-]+)", ds.group(2))
+                if mm:
+                    vals[key] = float(mm.group(1))
+            st.levels[(name, ds.group(1))] = vals
+            st.level_energy_pJ[name] = st.level_energy_pJ.get(name, 0.0) + vals.get("energy", 0.0)
+    summ = text.split("Summary Stats")[-1]
+    for key, attr, cast in (("Computes", "computes", int), ("Cycles", "cycles", int), ("Utilization", "utilization", float)):
+        mm = re.search(rf"\n{key}\s*[:=]\s*([\d.eE+-]+)", summ)
+        if mm:
+            setattr(st, attr, cast(float(mm.group(1))))
+    mm = re.search(r"Energy:\s*([\d.eE+-]+) uJ", summ)
+    if mm:
+        st.energy_uJ = float(mm.group(1))
+    fj = summ.split("fJ/Compute")[-1]
+    for line in fj.splitlines():
+        mm = re.match(r"\s+(\S.*?)\s+=\s+([\d.eE+-]+)\s*$", line)
+        if mm and "<==>" not in mm.group(1):
+            st.fj_per_compute[mm.group(1).strip()] = float(mm.group(2))
+    if not st.levels:
+        raise ApproxDSEError(f"{path}: no storage levels found; is it a Timeloop stats.txt?")
+    return st
+
+
+def read_problem_instance(path: str | Path) -> dict[str, int]:
+    """The ``problem.instance`` mapping of a Timeloop problem / parsed-processed-input file."""
+    doc = yaml.safe_load(Path(path).read_text())
+    inst = doc.get("problem", {}).get("instance")
+    if inst is None:
+        raise ApproxDSEError(f"{path}: no problem.instance")
+    return {k: int(v) for k, v in inst.items() if isinstance(v, (int, float))}
