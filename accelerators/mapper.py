@@ -1,0 +1,229 @@
+"""A deterministic, vectorised mapper: the least-energy (or EDP, latency) mapping of a layer.
+
+The map-space is every perfect factorisation of the layer's dimensions over
+the architecture's levels (temporal loops at storage levels, spatial loops at
+fan-outs) that respects the factor constraints, the fan-outs and the buffer
+capacities, together with a loop order per storage level. Loop orders are
+searched as *reuse classes*: for the counting model only the loops irrelevant
+to a tensor that sit innermost matter, and (for inputs) which loop is
+innermost, so each level chooses among orders that put the irrelevant
+dimensions of one tensor innermost (output-stationary ``R S C``, ``S R C``,
+``C R S``; weight-stationary ``Q P N``, ``P Q N``; input-stationary ``M``).
+
+Search: a steepest-descent over the whole neighbourhood, evaluated in one
+numpy batch per step by :func:`accelerators.nest_analysis.analyze` (the model
+itself, so the mapper optimises exactly what is reported): move any divisor of
+a loop bound from one level to any other level allowed for that dimension,
+swap factors of two dimensions between two levels, or change a level's loop
+order. It runs from several deterministic seeds (everything in DRAM; the
+spatial fan-outs filled greedily) and keeps the best legal result. Results
+are cached per ``(layer.shape_key(), architecture id, objective)``.
+
+Swapping only the multiplier never reruns the search for the ``energy`` and
+``latency`` objectives: the multiplier's energy is the same for every mapping
+of a layer (one multiplication per MAC), so it cannot change the choice.
+"""
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+import numpy as np
+
+from accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
+from accelerators.mapping import Mapping, layer_dims, mapping_from_arrays
+from accelerators.nest_analysis import Problem, analyze, legality
+from approxdse.errors import ApproxDSEError
+
+OBJECTIVES = ("energy", "edp", "latency")
+
+#: Loop-order classes (innermost first); the remaining dimensions follow in DIMS order.
+ORDER_CLASSES: tuple[tuple[str, ...], ...] = (
+    ("R", "S", "C"), ("S", "R", "C"), ("C", "R", "S"),
+    ("Q", "P", "N"), ("P", "Q", "N"),
+    ("M", "G"),
+)
+
+
+def _rank_of(order: tuple[str, ...]) -> np.ndarray:
+    full = list(order) + [d for d in DIMS if d not in order]
+    rank = np.empty(len(DIMS), dtype=np.int64)
+    for pos, d in enumerate(full):
+        rank[DIMS.index(d)] = pos
+    return rank
+
+
+ORDER_RANKS = np.stack([_rank_of(o) for o in ORDER_CLASSES])
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(2, n + 1) if n % d == 0]
+
+
+class _Search:
+    """State for one layer x architecture x objective search."""
+
+    def __init__(self, prob: Problem, arch: Architecture, objective: str):
+        self.prob, self.arch, self.objective = prob, arch, objective
+        self.L = len(arch.levels)
+        self.allowed = np.ones((self.L, len(DIMS)), dtype=bool)
+        for i, lv in enumerate(arch.levels):
+            for dim, v in lv.factors:
+                if v == 1:
+                    self.allowed[i, DIMS.index(dim)] = False
+        self.storage = [i for i, lv in enumerate(arch.levels) if isinstance(lv, StorageLevel)]
+        self.spatial = [i for i, lv in enumerate(arch.levels) if isinstance(lv, SpatialLevel)]
+        self.keep = {lv.name: lv.keep for lv in arch.storage_levels}
+        self.evaluated = 0
+
+    # -- scoring
+    def score(self, bounds: np.ndarray, orders: np.ndarray) -> np.ndarray:
+        rank = np.tile(np.arange(len(DIMS)), (bounds.shape[0], self.L, 1))
+        for i in self.storage:
+            rank[:, i, :] = ORDER_RANKS[orders[:, i]]
+        ok, _ = legality(self.prob, self.arch, bounds, self.keep)
+        out = np.full(bounds.shape[0], np.inf)
+        if ok.any():
+            res = analyze(self.prob, self.arch, bounds[ok], rank[ok], self.keep)
+            e, cyc = res["energy"], res["cycles"].astype(float)
+            if self.objective == "energy":
+                s = e
+            elif self.objective == "edp":
+                s = e * cyc
+            else:
+                s = cyc * (1 + 1e-9 * e / (1 + e.max()))
+            out[ok] = s
+        self.evaluated += bounds.shape[0]
+        return out
+
+    # -- neighbourhood
+    def neighbours(self, b: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nb, no = [], []
+        for d in range(len(DIMS)):
+            src_levels = [i for i in range(self.L) if b[i, d] > 1]
+            dst_levels = [i for i in range(self.L) if self.allowed[i, d]]
+            for a in src_levels:
+                for f in _divisors(int(b[a, d])):
+                    for c in dst_levels:
+                        if c == a:
+                            continue
+                        x = b.copy()
+                        x[a, d] //= f
+                        x[c, d] *= f
+                        nb.append(x)
+                        no.append(o)
+        # swap a factor of dim d at level a for a factor of dim e at level c (keeps fan-outs full)
+        for a, c in itertools.permutations(range(self.L), 2):
+            for d in range(len(DIMS)):
+                if b[a, d] == 1 or not self.allowed[c, d]:
+                    continue
+                for e in range(len(DIMS)):
+                    if e == d or b[c, e] == 1 or not self.allowed[a, e]:
+                        continue
+                    for f in _divisors(int(b[a, d]))[:3]:
+                        for g in _divisors(int(b[c, e]))[:3]:
+                            x = b.copy()
+                            x[a, d] //= f
+                            x[c, d] *= f
+                            x[c, e] //= g
+                            x[a, e] *= g
+                            nb.append(x)
+                            no.append(o)
+        for i in self.storage:
+            for k in range(len(ORDER_CLASSES)):
+                if k != o[i]:
+                    y = o.copy()
+                    y[i] = k
+                    nb.append(b)
+                    no.append(y)
+        return np.array(nb), np.array(no)
+
+    def descend(self, b: np.ndarray, o: np.ndarray, max_steps: int = 200) -> tuple[np.ndarray, np.ndarray, float]:
+        best = float(self.score(b[None], o[None])[0])
+        for _ in range(max_steps):
+            nb, no = self.neighbours(b, o)
+            if len(nb) == 0:
+                break
+            s = self.score(nb, no)
+            k = int(np.argmin(s))
+            if not s[k] < best * (1 - 1e-12):
+                break
+            b, o, best = nb[k], no[k], float(s[k])
+        return b, o, best
+
+    # -- seeds
+    def seed_dram(self) -> tuple[np.ndarray, np.ndarray]:
+        b = np.ones((self.L, len(DIMS)), dtype=np.int64)
+        b[self.storage[0], :] = self.prob.dims
+        return b, np.zeros(self.L, dtype=np.int64)
+
+    def seed_spatial(self) -> tuple[np.ndarray, np.ndarray]:
+        """Fill each fan-out (outer first) with the largest allowed divisors, the rest in DRAM."""
+        b, o = self.seed_dram()
+        top = self.storage[0]
+        for j in self.spatial:
+            fan = self.arch.levels[j].fanout
+            for d in sorted(range(len(DIMS)), key=lambda d: -b[top, d]):
+                if not self.allowed[j, d]:
+                    continue
+                room = fan // int(b[j, :].prod())
+                fits = [f for f in _divisors(int(b[top, d])) if f <= room]
+                if fits:
+                    f = max(fits)
+                    b[top, d] //= f
+                    b[j, d] *= f
+        return b, o
+
+
+def _search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping, int]:
+    s = _Search(prob, arch, objective)
+    best = None
+    for seed in (s.seed_dram(), s.seed_spatial()):
+        b, o, val = s.descend(*seed)
+        if best is None or val < best[2]:
+            best = (b, o, val)
+    b, o, val = best
+    if not np.isfinite(val):
+        ok, reasons = legality(prob, arch, b[None], s.keep)
+        raise ApproxDSEError(f"no legal mapping on {arch.name}: {reasons[0] if reasons else 'no candidate fits'}")
+    rank = np.tile(np.arange(len(DIMS)), (s.L, 1))
+    for i in s.storage:
+        rank[i] = ORDER_RANKS[o[i]]
+    return mapping_from_arrays(arch, b, rank, source=f"approxdse mapper ({objective})"), s.evaluated
+
+
+_ARCH_BY_ID: dict[str, Architecture] = {}
+
+
+@lru_cache(maxsize=4096)
+def _cached(shape: tuple, dims: tuple, strides: tuple, arch_id: str, objective: str) -> tuple[Mapping, int]:
+    prob = Problem(dims, *strides)
+    return _search(prob, _ARCH_BY_ID[arch_id], objective)
+
+
+def map_layer(layer, arch: Architecture, objective: str = "energy") -> Mapping:
+    """The best mapping of ``layer`` on ``arch`` for ``objective`` ("energy", "edp" or "latency").
+
+    Deterministic and cached per ``(layer.shape_key(), arch.id, objective)``.
+    Raises :class:`ApproxDSEError` naming the violated constraint when no legal
+    mapping exists.
+    """
+    return map_layer_with_stats(layer, arch, objective)[0]
+
+
+def map_layer_with_stats(layer, arch: Architecture, objective: str = "energy") -> tuple[Mapping, int]:
+    """:func:`map_layer` plus the number of candidate mappings evaluated (0 when cached)."""
+    if objective not in OBJECTIVES:
+        raise ApproxDSEError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    prob = Problem.from_layer(layer)
+    aid = arch.id
+    _ARCH_BY_ID[aid] = arch
+    before = _cached.cache_info().hits
+    mapping, n = _cached(layer.shape_key(), prob.dims,
+                         (prob.stride_h, prob.stride_w, prob.dilation_h, prob.dilation_w), aid, objective)
+    return mapping, (0 if _cached.cache_info().hits > before else n)
+
+
+def clear_cache() -> None:
+    """Forget every cached mapping (for cold-cache timing)."""
+    _cached.cache_clear()
