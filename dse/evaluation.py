@@ -113,9 +113,9 @@ def _energy_model(settings: EvaluationSettings) -> EnergyObjective:
     return _ENERGY[key]
 
 
-def load_splits(dataset: DatasetConfig):
-    """``(train, val)`` TensorDatasets of the config's dataset (cached per process)."""
-    key = json.dumps(asdict(dataset), sort_keys=True, default=str)
+def load_splits(dataset: DatasetConfig, device: str = "cpu"):
+    """``(train, val)`` TensorDatasets of the config's dataset on ``device`` (cached per process)."""
+    key = json.dumps([asdict(dataset), device], sort_keys=True, default=str)
     if key in _DATA:
         return _DATA[key]
     import torch
@@ -133,6 +133,8 @@ def load_splits(dataset: DatasetConfig):
         return TensorDataset(*(t[idx] for t in ds.tensors))
 
     out = (cap(train, dataset.max_train_samples, 1), cap(val, dataset.max_validation_samples, 2))
+    if device != "cpu":
+        out = tuple(TensorDataset(*(t.to(device) for t in ds.tensors)) for ds in out)
     _DATA[key] = out
     return out
 
@@ -147,24 +149,25 @@ def _float_model(genome, settings: EvaluationSettings, train, val):
     """The trained float model of ``genome`` (from the weights cache when there), accuracy, time, cached?"""
     import torch
 
-    model = genome.to_module()
+    device = settings.training.device
+    model = genome.to_module().to(device)
     path = None
     if settings.weights_dir:
         path = Path(settings.weights_dir) / f"{genome.key()}_{settings.training_hash()}.pt"
         if path.is_file():
             try:
-                blob = torch.load(path, map_location="cpu", weights_only=True)
+                blob = torch.load(path, map_location=device, weights_only=True)
                 model.load_state_dict(blob["state_dict"])
                 model.eval()
                 return model, float(blob["float_accuracy"]), 0.0, True
             except Exception:  # a torn or stale file: retrain and overwrite
-                model = genome.to_module()
+                model = genome.to_module().to(device)
     from multipliers.emulator.training import evaluate_accuracy, train_float
 
     t0 = time.perf_counter()
     seed = genome_seed(settings.training.seed, genome.key())
     torch.manual_seed(seed)
-    model = genome.to_module()
+    model = genome.to_module().to(device)
     t = settings.training
     train_float(model, (train, val), epochs=t.epochs, lr=t.learning_rate, weight_decay=t.weight_decay,
                 batch_size=t.batch_size, seed=seed)
@@ -173,7 +176,8 @@ def _float_model(genome, settings: EvaluationSettings, train, val):
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"state_dict": model.state_dict(), "float_accuracy": float_acc}, tmp)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save({"state_dict": state, "float_accuracy": float_acc}, tmp)
         os.replace(tmp, path)
     return model, float_acc, elapsed, False
 
@@ -242,7 +246,7 @@ def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> 
     if not pending:
         return [r.to_dict() for r in results]
     try:
-        train, val = load_splits(settings.dataset)
+        train, val = load_splits(settings.dataset, settings.training.device)
         model, float_acc, train_s, cached = _float_model(genome, settings, train, val)
     except Exception as exc:
         msg = _describe(exc)

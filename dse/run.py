@@ -127,6 +127,7 @@ class SearchRun:
             if diff:
                 raise ApproxDSEError(f"the config differs from the one {str(run_dir)!r} was started with "
                                      f"(in {', '.join(diff)}); resume without changing it")
+            saved = saved.replace(parallel=config.parallel)
         saved = saved.with_overrides(workers=workers, scheduler=scheduler)
         saved.validate()
         run = cls(saved, run_dir, **kwargs)

@@ -1,0 +1,72 @@
+"""Helpers of the search tests: a cheap analytic evaluator and small configs.
+
+The analytic evaluator stands in for training when a test exercises the
+search machinery (algorithms, run directory, resume, determinism): its
+"accuracy" grows with the network's MACs and falls with the multiplier's mean
+absolute error, so the energy x error trade-off is real but costs microseconds.
+The real pipeline (training on digits, the emulator) is tested separately.
+"""
+from __future__ import annotations
+
+import math
+
+import yaml
+
+import multipliers
+from dse.search_space import Candidate
+
+STATE = {"calls": 0, "interrupt_after": None, "fail_genomes": set()}
+
+
+def analytic_eval(settings, cands):
+    """Evaluate candidates of one genome analytically (same keys as ``dse.evaluation.evaluate_group``)."""
+    out = []
+    for d in cands:
+        c = Candidate.from_dict(d)
+        w = c.genome.to_workload()
+        per_layer = c.layer_multipliers()
+        mults = {n: multipliers.get(n) for n in set(c.multipliers)}
+        energy = float(sum(l.macs * mults[per_layer[l.name]].relative_energy for l in w.layers))
+        mae = sum(mults[per_layer[l.name]].metrics.mae_pct * l.macs for l in w.layers) / w.macs
+        acc = 1.0 - 0.5 / (1.0 + math.log1p(w.macs) / 3.0) - 0.03 * mae
+        row = {"key": c.key(), "status": "ok", "accuracy": acc, "float_accuracy": acc + 0.01 * mae,
+               "energy": energy, "params": w.weights, "macs": w.macs, "time_s": 0.001}
+        if c.genome.key() in STATE["fail_genomes"]:
+            row.update(status="failed", accuracy=math.nan, message="training diverged (injected)")
+        out.append(row)
+    return out
+
+
+def interrupting_eval(settings, cands):
+    """:func:`analytic_eval`, raising KeyboardInterrupt once ``STATE['interrupt_after']`` calls are done."""
+    STATE["calls"] += 1
+    limit = STATE["interrupt_after"]
+    if limit is not None and STATE["calls"] > limit:
+        raise KeyboardInterrupt
+    return analytic_eval(settings, cands)
+
+
+def small_config(**overrides) -> dict:
+    """A small digits search config (as a dict) with the analytic-friendly multiplications energy."""
+    cfg = {
+        "name": "test",
+        "seed": 3,
+        "dataset": {"name": "digits"},
+        "space": {
+            "network": {"preset": "digits", "max_stages": 3, "max_blocks_per_stage": 2, "max_channels": 64},
+            "multipliers": {"families": ["bam", "trunc"], "signed": False},
+        },
+        "energy": {"predictor": "multiplications", "reference_front": False},
+        "algorithm": {"name": "nsga2", "population": 8, "generations": 4},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+            cfg[key] = {**cfg[key], **value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def write_config(path, **overrides):
+    path.write_text(yaml.safe_dump(small_config(**overrides)))
+    return path

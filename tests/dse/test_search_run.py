@@ -1,0 +1,130 @@
+"""The run directory: outputs, determinism, resume after an interruption, failed candidates, report."""
+import json
+
+import pandas as pd
+import pytest
+
+import search_helpers
+from approxdse.cli import main
+from approxdse.errors import ApproxDSEError
+from dse.config import SearchConfig
+from dse.run import SearchRun
+from search_helpers import analytic_eval, interrupting_eval, small_config
+
+COLS = ["generation", "index", "key", "status", "energy", "accuracy", "cached"]
+
+
+def _run(tmp_path, name, evaluate_fn=analytic_eval, **overrides):
+    cfg = SearchConfig.from_dict(small_config(**overrides))
+    return SearchRun.create(cfg, tmp_path / name, evaluate_fn=evaluate_fn, progress=False)
+
+
+def test_outputs_and_determinism(tmp_path):
+    summary = _run(tmp_path, "a").run()
+    run_dir = tmp_path / "a"
+    for name in ("config.yaml", "candidates.parquet", "candidates.csv", "front.parquet", "front.csv",
+                 "hypervolume.csv", "summary.json", "front.png", "hypervolume.png", "checkpoint.json"):
+        assert (run_dir / name).is_file(), name
+    df = pd.read_parquet(run_dir / "candidates.parquet")
+    assert len(df) == summary["evaluations"] == 32
+    assert {"genome", "multipliers", "energy", "reference_energy", "accuracy", "params", "time_s",
+            "status"} <= set(df.columns)
+    front = pd.read_csv(run_dir / "front.csv")
+    assert len(front) == summary["front_size"] >= 3
+    # the front is non-dominated and sorted by energy with rising accuracy
+    assert front["energy"].is_monotonic_increasing and front["accuracy"].is_monotonic_increasing
+    hv = pd.read_csv(run_dir / "hypervolume.csv")
+    assert len(hv) == 4 and hv["hypervolume"].is_monotonic_increasing and 0 < hv["hypervolume"].iloc[-1] < 1
+    assert json.loads((run_dir / "checkpoint.json").read_text())["state"] == "complete"
+    # same seed, same everything; another seed, another search
+    _run(tmp_path, "b").run()
+    other = pd.read_parquet(tmp_path / "b" / "candidates.parquet")
+    assert df[COLS].equals(other[COLS])
+    _run(tmp_path, "c", seed=4).run()
+    assert not df["key"].equals(pd.read_parquet(tmp_path / "c" / "candidates.parquet")["key"])
+
+
+@pytest.mark.parametrize("algorithm", ["nsga2", "random"])
+def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, algorithm):
+    full = _run(tmp_path, "full", algorithm={"name": algorithm})
+    full.run()
+    search_helpers.STATE.update(calls=0, interrupt_after=13)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _run(tmp_path, "cut", interrupting_eval, algorithm={"name": algorithm}).run()
+    finally:
+        search_helpers.STATE["interrupt_after"] = None
+    ckpt = json.loads((tmp_path / "cut" / "checkpoint.json").read_text())
+    assert ckpt["state"] == "interrupted" and ckpt["evaluations"] == 13
+    # the partial tables are there and readable, and the report works on them
+    assert len(pd.read_parquet(tmp_path / "cut" / "candidates.parquet")) == 13
+    with pytest.raises(ApproxDSEError, match="already holds a search run"):
+        _run(tmp_path, "cut")
+    search_helpers.STATE["calls"] = 0
+    SearchRun.resume(tmp_path / "cut", evaluate_fn=interrupting_eval, progress=False).run()
+    assert search_helpers.STATE["calls"] == 32 - 13  # only the missing candidates were evaluated
+    a = pd.read_parquet(tmp_path / "full" / "candidates.parquet")
+    b = pd.read_parquet(tmp_path / "cut" / "candidates.parquet")
+    assert a[COLS].equals(b[COLS])
+    assert json.loads((tmp_path / "cut" / "summary.json").read_text())["front_size"] == \
+        json.loads((tmp_path / "full" / "summary.json").read_text())["front_size"]
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    _run(tmp_path, "a").run()
+    changed = SearchConfig.from_dict(small_config(training={"epochs": 9}))
+    with pytest.raises(ApproxDSEError, match=r"differs .*\(in training\)"):
+        SearchRun.resume(tmp_path / "a", changed)
+    same = SearchConfig.from_dict(small_config(parallel={"workers": 2}))
+    assert SearchRun.resume(tmp_path / "a", same).config.parallel.workers == 2
+
+
+def test_failed_candidates_are_recorded_and_the_run_goes_on(tmp_path):
+    from dse.search_space import SearchSpace
+    import numpy as np
+
+    cfg = SearchConfig.from_dict(small_config())
+    space = SearchSpace.from_config(cfg)
+    # fail every third genome the first generation will draw (any genome key works: pick by sampling)
+    keys = {space.decode(space.sample(np.random.default_rng(i))).genome.key() for i in range(200)}
+    search_helpers.STATE["fail_genomes"] = set(sorted(keys)[::3])
+    try:
+        summary = _run(tmp_path, "f").run()
+    finally:
+        search_helpers.STATE["fail_genomes"] = set()
+    df = pd.read_parquet(tmp_path / "f" / "candidates.parquet")
+    assert len(df) == 32 and summary["failed"] == (df["status"] == "failed").sum()
+    failed = df[df["status"] == "failed"]
+    if len(failed):
+        assert failed["message"].str.contains("injected").all()
+        assert not failed["key"].isin(pd.read_parquet(tmp_path / "f" / "front.parquet")["key"]).any()
+
+
+def test_constraints_mark_candidates_infeasible(tmp_path):
+    from dse.evaluation import EvaluationSettings, evaluate_group
+    from dse.generator import GeneratorSpace, sample_genome
+    from dse.search_space import Candidate
+
+    cfg = SearchConfig.from_dict(small_config(constraints={"max_params": 1000}))
+    g = sample_genome(0, GeneratorSpace.preset("digits", max_channels=64))
+    settings = EvaluationSettings(cfg.dataset, cfg.training, "multiplications", "eyeriss", cfg.constraints)
+    (row,) = evaluate_group(settings, [Candidate(g, ("u8_trunc_2",)).to_dict()])
+    assert row["status"] == "infeasible" and "max_params" in row["message"] and row["energy"] > 0
+
+
+def test_cli_search_and_report(tmp_path, monkeypatch, capsys):
+    import dse.evaluation
+
+    cfg = search_helpers.write_config(tmp_path / "cfg.yaml", algorithm={"population": 6, "generations": 2})
+    monkeypatch.setattr(dse.evaluation, "evaluate_group", analytic_eval)
+    out = tmp_path / "run"
+    assert main(["search", str(cfg), "--out", str(out), "--quiet", "--seed", "7"]) == 0
+    printed = capsys.readouterr().out
+    assert "Pareto front" in printed and str(out) in printed
+    assert json.loads((out / "summary.json").read_text())["seed"] == 7
+    (out / "front.png").unlink()
+    assert main(["search", "report", str(out)]) == 0
+    assert "Pareto front" in capsys.readouterr().out and (out / "front.png").is_file()
+    # resuming a finished run only re-reports it
+    assert main(["search", str(cfg), "--resume", str(out), "--quiet", "--seed", "7"]) == 0
+    assert main(["search", "--resume", str(out), "--quiet"]) == 0
