@@ -77,3 +77,13 @@ def read_problem_instance(path: str | Path) -> dict[str, int]:
     if inst is None:
         raise ApproxDSEError(f"{path}: no problem.instance")
     return {k: int(v) for k, v in inst.items() if isinstance(v, (int, float))}
+
+
+def layer_from_problem(path: str | Path, name: str | None = None):
+    """A :class:`~accelerators.workload.Layer` from a Timeloop ``problem.instance`` (CNN-layer shape)."""
+    from accelerators.workload import Layer
+
+    inst = read_problem_instance(path)
+    return Layer(name or Path(path).stem, C=inst["C"], M=inst["M"], P=inst["P"], Q=inst["Q"], R=inst["R"],
+                 S=inst["S"], N=inst.get("N", 1), stride_h=inst.get("Hstride", 1), stride_w=inst.get("Wstride", 1),
+                 dilation_h=inst.get("Hdilation", 1), dilation_w=inst.get("Wdilation", 1))
