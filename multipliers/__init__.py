@@ -4,6 +4,14 @@
 >>> m = multipliers.get("u8_exact")
 >>> m.metrics.mae_pct
 0.0
+>>> multipliers.get("u8_mitchell").metrics.wcre_pct > 11
+True
+
+Main entry points: :func:`get`, :func:`names`, :func:`catalog` (built-in and user
+multipliers by name); :func:`error_metrics`, :func:`weighted_error_metrics`;
+:func:`generate_lut` (the families); :func:`load` (``.c`` models and LUT files),
+:func:`from_callable`, :func:`import_multiplier` (into the user catalog) and
+:func:`export` (``.npy``, TFApprox ``.bin``, ``.txt``).
 """
 from multipliers.multiplier import (
     BITS,
@@ -15,23 +23,31 @@ from multipliers.multiplier import (
     validate_lut,
 )
 from multipliers.catalog import catalog, get, names
-from multipliers.metrics import ErrorMetrics, error_metrics, weighted_error_metrics
 from multipliers.families import FAMILIES, generate_lut
+from multipliers.importing import import_multiplier, load
+from multipliers.lut_io import from_callable, read_lut
+from multipliers.lut_io import write_lut as export
+from multipliers.metrics import ErrorMetrics, error_metrics, weighted_error_metrics
 
 __all__ = [
     "BITS",
+    "SIZE",
     "ErrorMetrics",
     "FAMILIES",
-    "error_metrics",
-    "generate_lut",
-    "weighted_error_metrics",
-    "SIZE",
     "InvalidLUTError",
     "Multiplier",
     "catalog",
+    "error_metrics",
     "exact_lut",
+    "export",
+    "from_callable",
+    "generate_lut",
     "get",
+    "import_multiplier",
+    "load",
     "names",
     "operand_values",
+    "read_lut",
     "validate_lut",
+    "weighted_error_metrics",
 ]
