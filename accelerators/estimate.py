@@ -158,7 +158,15 @@ def resolve_multiplier(multiplier) -> tuple[str, float]:
         return (f"rel{float(multiplier):g}", float(multiplier))
     import multipliers
 
-    m = multipliers.get(multiplier)
+    try:
+        m = multipliers.get(multiplier)
+    except UnknownNameError:
+        import difflib
+
+        known = multipliers.names()
+        close = difflib.get_close_matches(str(multiplier), known, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise UnknownNameError(f"unknown multiplier {multiplier!r}{hint}; known: {', '.join(known)}") from None
     rel = getattr(m, "relative_energy", None)
     if rel is None:
         raise ApproxDSEError(f"multiplier {m.name!r} has no relative energy; it cannot be costed")
@@ -231,17 +239,23 @@ def _search_arch(arch, objective: str, rel: float):
 
 def _evaluate(layer: Layer, arch, objective: str, rel: float, mapping=None) -> dict:
     """Map (unless ``mapping``) and evaluate one layer; the results as plain values."""
-    from accelerators.mapper import map_layer
+    from accelerators import mapper
     from accelerators.model import evaluate
 
+    explored = 0
     if mapping is None:
-        mapping = map_layer(layer, _search_arch(arch, objective, rel), objective=objective)
+        search_arch = _search_arch(arch, objective, rel)
+        if hasattr(mapper, "map_layer_with_stats"):
+            mapping, explored = mapper.map_layer_with_stats(layer, search_arch, objective=objective)
+        else:
+            mapping = mapper.map_layer(layer, search_arch, objective=objective)
     else:
         mapping = _load_mapping(mapping, layer, arch)
     res = evaluate(layer, arch, mapping, multiplier_energy=rel)
     return {"energy_pJ": float(res.energy_pJ), "components": {k: float(v) for k, v in res.components.items()},
             "cycles": int(res.cycles), "utilization": float(res.utilization),
-            "mapping": _mapping_text(getattr(res, "mapping", None) or mapping, arch)}
+            "mapping": _mapping_text(getattr(res, "mapping", None) or mapping, arch),
+            "explored": int(explored)}
 
 
 def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
@@ -327,7 +341,8 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
     return EnergyReport(network=workload.name, accelerator=_arch_name(arch), multiplier=default[0],
                         objective=objective, layers=tuple(rows), input_shape=shape,
                         wall_s=time.perf_counter() - start,
-                        extra={"distinct_shapes": len(todo)})
+                        extra={"distinct_shapes": len(todo),
+                               "mappings_evaluated": sum(r["explored"] for r in results.values())})
 
 
 def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator="eyeriss",

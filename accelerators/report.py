@@ -26,6 +26,14 @@ JSON_LAYER_KEYS = ("name", "C", "M", "P", "Q", "R", "S", "N", "stride", "groups"
                    "components", "cycles", "utilization", "multiplier", "relative_energy", "mapping")
 
 
+def format_count(n: float) -> str:
+    """``1814073344`` -> ``1.81 G``; ``416520`` -> ``416.5 k``."""
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {unit}" if n / scale < 100 else f"{n / scale:,.1f} {unit}"
+    return f"{n:g} "
+
+
 def write_atomic(path: str | Path, text: str | None = None, data: bytes | None = None) -> Path:
     """Write ``text`` (or bytes ``data``) to ``path`` through a temporary file and a rename."""
     path = Path(path)
@@ -247,17 +255,18 @@ class EnergyReport:
     def layer_table(self) -> str:
         """One line per layer: shape, MACs, energy, pJ/MAC, cycles, utilisation, main components."""
         comps = self.component_names
-        short = {c: c[:10] for c in comps}
+        short = {c: c[:14] for c in comps}
         nw = max([len(r.name) for r in self.layers] + [5])
         head = (f"{'layer':<{nw}}  {'shape':<30} {'MMACs':>9} {'uJ':>10} {'pJ/MAC':>7} {'cycles':>11} {'util':>5}"
-                + "".join(f" {short[c]:>10}" for c in comps))
+                + "".join(f" {short[c]:>{max(10, len(short[c]))}}" for c in comps))
         lines = [head]
         for r in self.layers:
             mult = "" if len(self.multipliers) == 1 else f"  [{r.multiplier}]"
             lines.append(
                 f"{r.name:<{nw}}  {r.layer.describe():<30} {r.macs / 1e6:9.2f} {r.energy_pJ * 1e-6:10.3f} "
                 f"{r.pJ_per_mac:7.3f} {r.cycles:11d} {r.utilization:5.2f}"
-                + "".join(f" {r.components.get(c, 0.0) * 1e-6:10.3f}" for c in comps) + mult)
+                + "".join(f" {r.components.get(c, 0.0) * 1e-6:{max(10, len(short[c]))}.3f}" for c in comps)
+                + mult)
         return "\n".join(lines) + f"\n(component columns in uJ)"
 
     def table(self, per_layer: bool = False) -> str:
@@ -266,7 +275,7 @@ class EnergyReport:
         if per_layer:
             parts += ["", self.layer_table()]
         parts += ["", self.component_table(), "",
-                  f"{len(self.layers)} layers, {self.macs / 1e9:.3f} G MACs, {self.energy_uJ:.2f} uJ, "
+                  f"{len(self.layers)} layers, {format_count(self.macs)}MACs, {self.energy_uJ:,.2f} uJ, "
                   f"{self.cycles:,} cycles, utilisation {self.utilization:.2f}, computed in {self.wall_s:.2f} s"]
         return "\n".join(parts)
 
@@ -368,7 +377,7 @@ class MultiplierComparison:
 
     def table(self) -> str:
         b = self.baseline
-        lines = [f"{b.network} on {b.accelerator}, mapper objective {b.objective}: {b.macs / 1e9:.3f} G MACs", ""]
+        lines = [f"{b.network} on {b.accelerator}, mapper objective {b.objective}: {format_count(b.macs)}MACs", ""]
         w = max(len(r.multiplier) for r in self.reports)
         w = max(w, 10)
         lines.append(f"{'multiplier':<{w}}  {'rel. energy':>11}  {'total (uJ)':>11}  {'multiplier (uJ)':>15}  "

@@ -1,0 +1,122 @@
+"""``approxdse energy``: formats, comparison, plot, mapping files, errors (exit 2), speed."""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import multipliers
+from approxdse.cli import main
+
+APPROX = "u8_drum_4" if "u8_drum_4" in multipliers.names() else "s8_exact"
+SHARED = Path("/work/shared/data/timeloop")
+
+
+def run(capsys, *argv):
+    status = main(["energy", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_table_by_default(capsys):
+    status, out, _ = run(capsys, "lenet5")
+    assert status == 0
+    assert "lenet5" in out and "eyeriss" in out and "u8_exact" in out
+    for word in ("component", "DRAM", "multiplier", "adder", "total"):
+        assert word in out
+
+
+def test_per_layer_table(capsys):
+    status, out, _ = run(capsys, "lenet5", "--per-layer", "--accelerator", "simba", "--multiplier", APPROX)
+    assert status == 0 and "fc2" in out and APPROX in out and "simba" in out
+
+
+def test_json_and_csv(capsys, tmp_path):
+    status, out, _ = run(capsys, "resnet20", "--format", "json", "--objective", "edp")
+    data = json.loads(out)
+    assert status == 0 and data["objective"] == "edp" and len(data["layers"]) == 20
+    for key in ("name", "C", "M", "P", "Q", "R", "S", "stride", "groups", "macs", "energy_pJ", "components",
+                "cycles", "utilization"):
+        assert key in data["layers"][0]
+    assert data["totals"]["macs"] == sum(layer["macs"] for layer in data["layers"])
+    target = tmp_path / "out.csv"
+    status, out, _ = run(capsys, "lenet5", "--format", "csv", "--output", str(target))
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert status == 0 and out == "" and [r["name"] for r in rows][-1] == "TOTAL"
+
+
+def test_compare_multipliers_with_plot(capsys, tmp_path):
+    png = tmp_path / "cmp.png"
+    status, out, err = run(capsys, "lenet5", "--compare-multipliers", f"exact,{APPROX}", "--plot", str(png))
+    assert status == 0 and "saving" in out and APPROX in out
+    assert png.read_bytes()[:4] == b"\x89PNG" and "plot written" in err
+    status, out, _ = run(capsys, "lenet5", "--compare-multipliers", f"exact,{APPROX}", "--format", "json")
+    assert [row["multiplier"] for row in json.loads(out)["comparison"]][1] == APPROX
+
+
+def test_input_shape_and_problem_file_warning(capsys, tmp_path):
+    status, out, _ = run(capsys, "resnet20", "--input-shape", "2,3,32,32", "--format", "json")
+    assert json.loads(out)["layers"][0]["N"] == 2 and json.loads(out)["input_shape"] == [2, 3, 32, 32]
+    problem = tmp_path / "05.yaml"
+    problem.write_text("problem:\n  instance: {C: 64, M: 128, P: 28, Q: 28, R: 3, S: 3, HStride: 2, WStride: 2}\n")
+    status, out, err = run(capsys, str(problem), "--format", "json")
+    assert status == 0 and "warning" in err and "HStride" in err
+    assert json.loads(out)["layers"][0]["stride"] == 2
+    status, _, err = run(capsys, str(problem), "--strict")
+    assert status == 2 and "did you mean Hstride" in err
+
+
+@pytest.mark.skipif(not (SHARED / "our_runs/head_eyeriss_like_VGG02_layer5").is_dir(),
+                    reason="shared Timeloop data not present")
+def test_timeloop_mapping_file(capsys):
+    run_dir = SHARED / "our_runs/head_eyeriss_like_VGG02_layer5"
+    layer = SHARED / "layer_shapes/CONV/VGG02/VGG02_layer5.yaml"
+    status, out, err = run(capsys, str(layer), "--mapping", str(run_dir / "timeloop-mapper.map.yaml"),
+                           "--format", "json")
+    assert status == 0, err
+    data = json.loads(out)
+    timeloop = json.loads((run_dir / "result.json").read_text())
+    # Timeloop's own total for its mapping (fJ/compute x computes), within the model's 1%
+    expected_pJ = float(timeloop["fJ_per_compute"]["Total"]) * 1e-3 * int(timeloop["computes"])
+    assert data["totals"]["energy_pJ"] == pytest.approx(expected_pJ, rel=0.01)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["resnet19"], "unknown network 'resnet19'"),
+    (["lenet5", "--accelerator", "tpu"], "eyeriss"),
+    (["lenet5", "--multiplier", "nope"], "u8_exact"),
+    (["lenet5", "--input-shape", "1,1,a,32"], "not a list of integers"),
+    (["lenet5", "--input-shape", "1,1,2,2"], "too small"),
+    (["lenet5", "--plot", "x.pdf"], "PNG"),
+    (["lenet5", "--mapping", "map.yaml"], "one mapping was given for 5 layers"),
+    (["missing/net.py:build"], "does not exist"),
+    (["lenet5", "--accelerator", "missing.yaml"], "does not exist"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert err.startswith("approxdse: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_installed_command_prints_a_table_quickly():
+    """The issue's 'done when': resnet18 on eyeriss with a multiplier, a fresh process, in under 2 s.
+
+    Asserted with headroom (the test machine is shared); the measured time is printed.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "approxdse", "energy", "resnet18", "--accelerator", "eyeriss",
+                          "--multiplier", APPROX], capture_output=True, text=True, env=env, timeout=120)
+    elapsed = time.perf_counter() - t0
+    print(f"approxdse energy resnet18 (fresh process): {elapsed:.2f} s")
+    assert out.returncode == 0, out.stderr
+    assert "multiplier" in out.stdout and "DRAM" in out.stdout
+    assert elapsed < 6.0
