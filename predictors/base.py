@@ -1,0 +1,184 @@
+"""What every energy predictor shares: input normalisation, scoring, the accelerator check.
+
+``predict(networks, multipliers, accelerator)``:
+
+* ``networks``: one network or a list of them; a network is a
+  :class:`~accelerators.workload.Workload`, a :class:`~dse.genome.Genome`, a zoo
+  name, or a genome/workload mapping;
+* ``multipliers``: one multiplier for every network (a name, a
+  :class:`~multipliers.Multiplier`, or a relative energy as a float), or a list
+  with one entry per network, where an entry may itself be a *per-layer
+  assignment* (a list with one multiplier per workload layer, or a mapping
+  layer name -> multiplier with ``"*"`` as the default); with a single network,
+  a list of multipliers gives one prediction per multiplier, so wrap a
+  per-layer list for one network: ``predict(net, [[m1, m2, ...]])``;
+* ``accelerator``: must be the one the predictor was fitted for.
+
+It returns a ``numpy`` array of energies in pJ, one per network.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from approxdse.errors import ApproxDSEError
+
+
+@dataclass(frozen=True)
+class Query:
+    """One normalised prediction request: a workload and its per-layer relative energies."""
+
+    workload: Any
+    rel: np.ndarray  # relative energy per layer
+    multiplier: Any  # the original multiplier spec (name/object/float or per-layer assignment)
+
+    @property
+    def layer_macs(self) -> np.ndarray:
+        from predictors.features import layer_macs
+
+        return layer_macs(self.workload)
+
+
+def _is_network(x: Any) -> bool:
+    from accelerators.workload import Workload
+    from dse.genome import Genome
+
+    return isinstance(x, (Workload, Genome, str)) or (isinstance(x, dict) and ("layers" in x or "stages" in x))
+
+
+def normalise(networks: Any, multipliers: Any) -> list[Query]:
+    """Turn ``predict``'s arguments into :class:`Query` objects (see the module docstring)."""
+    from predictors.features import per_layer_relative_energy
+    from predictors.networks import as_workload
+
+    nets = [networks] if _is_network(networks) else list(networks)
+    if not nets:
+        return []
+    workloads = [as_workload(n) for n in nets]
+    if isinstance(multipliers, (list, tuple)) and not _is_network(networks):
+        if len(multipliers) != len(workloads):
+            raise ApproxDSEError(
+                f"got {len(workloads)} networks but {len(multipliers)} multipliers; pass one per network or one for all"
+            )
+        specs = list(multipliers)
+    elif isinstance(multipliers, (list, tuple)):
+        # One network, several multipliers: one prediction per entry (wrap a
+        # per-layer assignment in a list: predict(net, [[m1, m2, ...]])).
+        specs = list(multipliers)
+        workloads = workloads * len(specs)
+    else:
+        specs = [multipliers] * len(workloads)
+    return [Query(w, per_layer_relative_energy(w, s), s) for w, s in zip(workloads, specs)]
+
+
+class EnergyPredictor:
+    """Base class: scikit-learn-style ``fit`` / ``predict`` / ``score`` for one accelerator."""
+
+    kind: str = "base"
+
+    def __init__(self, accelerator: str | None = None) -> None:
+        self.accelerator = accelerator
+        self.reference_info: dict = {}
+        self.fit_seconds: float | None = None
+        self.training_networks: list[str] = []
+
+    # ---------------------------------------------------------------- checks
+    def _check_accelerator(self, accelerator: str | None) -> str:
+        if self.accelerator is None:
+            raise ApproxDSEError(f"this {self.kind} predictor is not fitted yet; call fit() or load a model")
+        if accelerator is not None and accelerator != self.accelerator:
+            raise ApproxDSEError(
+                f"this predictor was trained for accelerator {self.accelerator!r}, not {accelerator!r}"
+            )
+        return self.accelerator
+
+    @staticmethod
+    def _dataset_for(dataset: Any, accelerator: str | None):
+        from predictors.dataset import Dataset
+
+        if not isinstance(dataset, Dataset):
+            dataset = Dataset.load(dataset)
+        accs = dataset.accelerators
+        if accelerator is None:
+            if len(accs) != 1:
+                raise ApproxDSEError(
+                    f"the dataset holds several accelerators ({', '.join(accs)}); name one with accelerator="
+                )
+            accelerator = accs[0]
+        return dataset.for_accelerator(accelerator), accelerator
+
+    def _record_reference(self, dataset) -> None:
+        self.reference_info = {
+            "reference": dataset.manifest.get("reference"),
+            "architecture_sha256": dataset.architecture_hash(self.accelerator),
+        }
+        self.training_networks = sorted(set(dataset.energy["network"]))
+
+    def check_dataset(self, dataset) -> None:
+        """Refuse a dataset made by another reference version or architecture."""
+        want = self.reference_info.get("architecture_sha256")
+        got = dataset.architecture_hash(self.accelerator)
+        if want and got and want != got:
+            raise ApproxDSEError(
+                f"dataset {dataset.directory!r} was made from different {self.accelerator!r} architecture files "
+                "than this predictor's training data"
+            )
+        if self.reference_info.get("reference") and dataset.manifest.get("reference") != self.reference_info["reference"]:
+            raise ApproxDSEError(
+                f"dataset {dataset.directory!r} comes from reference {dataset.manifest.get('reference')!r}, "
+                f"but this predictor was trained on {self.reference_info['reference']!r}"
+            )
+
+    # ---------------------------------------------------------------- API
+    def predict(self, networks: Any, multipliers: Any = "u8_exact", accelerator: str | None = None) -> np.ndarray:
+        acc = self._check_accelerator(accelerator)
+        return self._predict_queries(normalise(networks, multipliers), acc)
+
+    def _predict_queries(self, queries: Sequence[Query], accelerator: str) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def predict_dataset(self, dataset) -> np.ndarray:
+        """Predictions for every energy row of a (loaded, single-accelerator) dataset, in row order."""
+        self.check_dataset(dataset)
+        queries = [Query(dataset.workload(n), None, m) for n, m in zip(dataset.energy["network"], dataset.energy["multiplier"])]
+        from predictors.features import per_layer_relative_energy
+
+        queries = [Query(q.workload, per_layer_relative_energy(q.workload, q.multiplier), q.multiplier) for q in queries]
+        return self._predict_queries(queries, self.accelerator)
+
+    def score(self, dataset) -> float:
+        """R^2 of the predicted vs reference energies of a dataset (scikit-learn convention)."""
+        from sklearn.metrics import r2_score
+
+        ds, _ = self._dataset_for(dataset, self.accelerator)
+        return float(r2_score(ds.energy["total_energy_pJ"].to_numpy(), self.predict_dataset(ds)))
+
+    def save(self, path: str) -> None:
+        from predictors.io import save_predictor
+
+        save_predictor(self, path)
+
+    # subclasses implement to_dict / from_dict
+    def _base_dict(self) -> dict:
+        return {"kind": self.kind, "accelerator": self.accelerator, "reference_info": self.reference_info,
+                "fit_seconds": self.fit_seconds, "training_networks": list(self.training_networks)}
+
+    def _load_base(self, data: dict) -> None:
+        self.accelerator = data["accelerator"]
+        self.reference_info = dict(data.get("reference_info") or {})
+        self.fit_seconds = data.get("fit_seconds")
+        self.training_networks = list(data.get("training_networks") or [])
+
+
+class Timer:
+    """``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start

@@ -1,0 +1,143 @@
+"""``approxdse dataset``, ``approxdse train-predictor`` and ``approxdse compare``.
+
+Heavy imports stay inside the handlers so ``approxdse --help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from approxdse.errors import ApproxDSEError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "dataset",
+        help="reference energies of many networks x multipliers x accelerators (resumable)",
+        description="Evaluate every (network, multiplier, accelerator) with the reference energy model and "
+        "write chunked Parquet plus a manifest. Re-running resumes: finished rows are skipped.",
+    )
+    p.add_argument("--accelerator", required=True, help="comma-separated accelerators, e.g. eyeriss,simba")
+    p.add_argument("--networks", required=True,
+                   help="comma-separated: nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, zoo-resnets, zoo names")
+    p.add_argument("--multipliers", default="all", help="all, or comma-separated multiplier names (default all)")
+    p.add_argument("--out", required=True, help="dataset directory (created, or resumed)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated networks (default 0)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in this process)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (instead of local workers)")
+    p.add_argument("--chunk-size", type=int, default=4, help="(network, accelerator) tasks per Parquet part (default 4)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_dataset)
+
+    p = subparsers.add_parser(
+        "train-predictor",
+        help="fit a summing or learned energy predictor on a dataset",
+        description="Fit a predictor for one accelerator and save it as JSON (or UBJSON for .ubj), never pickle.",
+    )
+    p.add_argument("--data", required=True, help="dataset directory (approxdse dataset --out)")
+    p.add_argument("--kind", required=True, choices=["summing", "xgboost", "hgb"], help="predictor kind")
+    p.add_argument("--accelerator", required=True, help="accelerator to fit for")
+    p.add_argument("--out", required=True, help="model file (.json or .ubj)")
+    p.add_argument("--granularity", default="auto", choices=["auto", "layer", "network"],
+                   help="learned predictors: per-layer model or network-level model (default auto: layer)")
+    p.add_argument("--form", default="auto", choices=["auto", "free", "anchored"],
+                   help="summing predictor form (default auto: anchored where the exact energy is known)")
+    p.add_argument("--holdout", type=float, default=0.0,
+                   help="hold out this fraction of the networks (split by network); compare then uses them")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and of the trees (default 0)")
+    p.add_argument("--n-estimators", type=int, default=800, help="boosting rounds (default 800)")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="summary format")
+    p.set_defaults(func=_train)
+
+    p = subparsers.add_parser(
+        "compare",
+        help="predictor vs reference: R^2, MAPE, rank correlations, speed, plots",
+        description="Compare a saved predictor with a dataset's reference energies. Networks the predictor "
+        "was trained on are left out when the dataset has others.",
+    )
+    p.add_argument("--predictor", required=True, help="model file from approxdse train-predictor")
+    p.add_argument("--data", required=True, help="dataset directory")
+    p.add_argument("--plot", default=None, help="write a scatter plot + error histogram PNG here")
+    p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
+    p.add_argument("--networks", choices=["held-out", "all"], default="held-out",
+                   help="held-out (default: networks the predictor did not see, if any) or all")
+    p.add_argument("--reference-networks", type=int, default=10,
+                   help="networks on which the reference and the predictor are timed (default 10; 0: no timing)")
+    p.add_argument("--seed", type=int, default=0, help="seed choosing the timed networks")
+    p.set_defaults(func=_compare)
+
+
+def _dataset(args: argparse.Namespace) -> int:
+    from predictors.dataset import generate_dataset
+
+    summary = generate_dataset(
+        args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=args.workers,
+        scheduler=args.scheduler, chunk_size=args.chunk_size, progress=not args.no_progress,
+    )
+    print(f"{summary.directory}: {summary.tasks_run} of {summary.tasks_total} (network, accelerator) tasks run, "
+          f"{summary.rows_written} rows written, {summary.rows_skipped} already there, {summary.seconds:.1f} s")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from predictors.dataset import Dataset
+    from predictors.learned import LearnedPredictor
+    from predictors.summing import SummingPredictor
+
+    if args.n_estimators < 1:
+        raise ApproxDSEError(f"--n-estimators must be a positive integer, got {args.n_estimators}")
+    ds = Dataset.load(args.data).for_accelerator(args.accelerator)
+    test_names: list[str] = []
+    if args.holdout:
+        train, test = ds.split_by_network(args.holdout, seed=args.seed)
+        test_names = sorted(set(test.energy["network"]))
+        ds = train
+    if args.kind == "summing":
+        pred = SummingPredictor(form=args.form).fit(ds, args.accelerator)
+        detail = {"a": pred.a, "b": pred.b, "c": pred.c}
+    else:
+        pred = LearnedPredictor(kind=args.kind, granularity=args.granularity, n_estimators=args.n_estimators,
+                                seed=args.seed).fit(ds, args.accelerator)
+        detail = {"granularity": pred.granularity, "c": pred.c}
+    pred.save(args.out)
+    summary = {"model": args.out, "kind": args.kind, "accelerator": args.accelerator,
+               "training_networks": len(pred.training_networks), "training_rows": int(len(ds.energy)),
+               "held_out_networks": len(test_names), "fit_seconds": pred.fit_seconds, **detail}
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"{args.kind} predictor for {args.accelerator}: {summary['training_networks']} networks, "
+              f"{summary['training_rows']} rows, fitted in {pred.fit_seconds:.2f} s -> {args.out}"
+              + (f" ({len(test_names)} networks held out)" if test_names else ""))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from predictors.compare import compare_predictor
+    from predictors.dataset import Dataset
+    from predictors.io import load_predictor
+
+    if args.reference_networks < 0:
+        raise ApproxDSEError(f"--reference-networks must be non-negative, got {args.reference_networks}")
+    pred = load_predictor(args.predictor)
+    ds = Dataset.load(args.data)
+    note = ""
+    if args.networks == "held-out" and pred.training_networks:
+        seen = set(pred.training_networks)
+        unseen = sorted(set(ds.energy["network"]) - seen)
+        if unseen:
+            ds = ds.subset(unseen)
+        else:
+            note = "note: every network in the dataset was used in training; comparing on all of them"
+    result = compare_predictor(pred, ds, reference_networks=args.reference_networks, seed=args.seed)
+    if args.plot:
+        result.plot(args.plot)
+    if args.format == "json":
+        print(result.to_json())
+    else:
+        print(result.table())
+    if note:
+        print(note, file=sys.stderr)
+    return 0

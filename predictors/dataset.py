@@ -1,0 +1,523 @@
+"""Reference-energy datasets: generation (parallel, resumable) and loading.
+
+Layout of a dataset directory::
+
+    manifest.json              versions, seed, network specs, accelerators with the
+                               SHA-256 of their architecture files, multipliers with
+                               their relative energy and LUT hash
+    energy/part-*.parquet      one row per (network, accelerator, multiplier): total and
+                               per-component energy (pJ), MACs, reference seconds
+    layers/part-*.parquet      one row per (network, accelerator, layer), exact multiplier:
+                               per-layer total and per-component energy
+    networks/part-*.parquet    one row per network: name, kind, shape key, workload JSON,
+                               genome JSON (generated networks)
+
+A *task* is one (network, accelerator) pair evaluated for every multiplier
+(the mapping is found once; the multipliers only change the MAC energy).
+Finished tasks are buffered and written every ``chunk_size`` tasks as one
+Parquet part in each folder (networks and layers first, energy last, each file
+written to a temporary name and renamed), so a killed run loses at most the
+chunk in flight. Re-running with the same arguments skips every
+(network, accelerator, multiplier) row already present.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from approxdse.errors import ApproxDSEError
+
+DATASET_FORMAT = 1
+MANIFEST = "manifest.json"
+PARTS = ("networks", "layers", "energy")
+
+
+# --------------------------------------------------------------------------- manifest
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def architecture_hash(accelerator: str) -> str:
+    """SHA-256 of the accelerator's architecture YAML file (built-in or a path).
+
+    Falls back to a hash of the parsed architecture when the file cannot be found.
+    """
+    from importlib import resources
+
+    from accelerators import architecture
+
+    builtin = getattr(architecture, "_BUILTIN", {})
+    try:
+        if accelerator in builtin:
+            text = resources.files("accelerators.data").joinpath(builtin[accelerator]).read_bytes()
+            return hashlib.sha256(text).hexdigest()
+        if Path(accelerator).is_file():
+            return _sha256_file(Path(accelerator))
+    except OSError:
+        pass
+    arch = architecture.load_architecture(accelerator)
+    return hashlib.sha256(str(arch.id).encode()).hexdigest()
+
+
+def _reference_version() -> str:
+    """The reference model's version string (package version + model version if it has one)."""
+    import accelerators
+    from approxdse import __version__
+
+    try:
+        from accelerators import estimate
+    except ImportError:  # pragma: no cover - checked before any generation
+        raise ApproxDSEError("the reference energy model (accelerators.estimate) is not installed") from None
+    model = getattr(estimate, "MODEL_VERSION", None) or getattr(accelerators, "__version__", None)
+    return f"approxdse {__version__}" + (f", model {model}" if model else "")
+
+
+def _multiplier_record(name: str) -> dict:
+    import multipliers
+
+    m = multipliers.get(name)
+    return {
+        "relative_energy": m.relative_energy,
+        "signed": m.signed,
+        "family": m.family,
+        "lut_sha256": hashlib.sha256(m.lut.tobytes()).hexdigest()[:16],
+    }
+
+
+def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], multiplier_names: Sequence[str], seed: int) -> dict:
+    import numpy
+    import pandas
+
+    from dse.genome import GENOME_VERSION
+
+    return {
+        "format": DATASET_FORMAT,
+        "reference": _reference_version(),
+        "genome_version": GENOME_VERSION,
+        "seed": int(seed),
+        "networks": list(network_specs),
+        "accelerators": {a: {"architecture_sha256": architecture_hash(a)} for a in accelerators},
+        "multipliers": {m: _multiplier_record(m) for m in multiplier_names},
+        "software": {"python": platform.python_version(), "numpy": numpy.__version__, "pandas": pandas.__version__},
+    }
+
+
+def read_manifest(directory: str | Path) -> dict:
+    path = Path(directory) / MANIFEST
+    if not Path(directory).is_dir():
+        raise ApproxDSEError(f"dataset directory {str(directory)!r} does not exist")
+    if not path.is_file():
+        raise ApproxDSEError(f"{str(directory)!r} is not a dataset: it has no {MANIFEST}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApproxDSEError(f"the manifest of dataset {str(directory)!r} is corrupt ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != DATASET_FORMAT:
+        raise ApproxDSEError(
+            f"dataset {str(directory)!r} has format {data.get('format') if isinstance(data, dict) else '?'}; "
+            f"this approxdse reads format {DATASET_FORMAT}"
+        )
+    return data
+
+
+def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
+    """Merge a new run's manifest into an existing one, or raise on any mismatch."""
+    where = f"dataset {str(directory)!r}"
+    for key in ("reference", "genome_version", "seed"):
+        if old.get(key) != new.get(key):
+            raise ApproxDSEError(
+                f"{where} was made with {key}={old.get(key)!r} but this run has {key}={new.get(key)!r}; "
+                "write to a new --out directory"
+            )
+    for acc, rec in new["accelerators"].items():
+        if acc in old["accelerators"] and old["accelerators"][acc] != rec:
+            raise ApproxDSEError(
+                f"{where} holds {acc!r} results from different architecture files; write to a new --out directory"
+            )
+    for name, rec in new["multipliers"].items():
+        prev = old["multipliers"].get(name)
+        if prev is not None and prev != rec:
+            raise ApproxDSEError(
+                f"{where} holds results for a different multiplier named {name!r}; write to a new --out directory"
+            )
+    merged = dict(old)
+    merged["accelerators"] = {**old["accelerators"], **new["accelerators"]}
+    merged["multipliers"] = {**old["multipliers"], **new["multipliers"]}
+    merged["networks"] = list(dict.fromkeys(list(old["networks"]) + list(new["networks"])))
+    return merged
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _write_parquet_atomic(df, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- tasks
+def _evaluate_task(task: dict) -> dict:
+    """Worker entry point (process pool or Dask): one (network, accelerator) for its multipliers."""
+    from predictors import reference
+    from predictors.networks import workload_from_json
+
+    workload = workload_from_json(task["workload_json"])
+    result = reference.evaluate(workload, task["accelerator"], task["multipliers"], task["network"], task["kind"])
+    return {"task": task, "rows": result.rows, "layer_rows": result.layer_rows}
+
+
+@dataclass
+class GenerationSummary:
+    """What one :func:`generate_dataset` call did."""
+
+    directory: str
+    tasks_total: int
+    tasks_run: int
+    rows_written: int
+    rows_skipped: int
+    seconds: float
+    parts: list[str] = field(default_factory=list)
+
+
+def existing_rows(directory: str | Path) -> set[tuple[str, str, str]]:
+    """(network, accelerator, multiplier) triples already in the dataset."""
+    import pandas as pd
+
+    folder = Path(directory) / "energy"
+    done: set[tuple[str, str, str]] = set()
+    for part in sorted(folder.glob("part-*.parquet")):
+        try:
+            df = pd.read_parquet(part, columns=["network", "accelerator", "multiplier"])
+        except Exception as exc:
+            raise ApproxDSEError(f"dataset part {part.name} is unreadable ({type(exc).__name__}); delete it and re-run") from None
+        done.update(zip(df["network"], df["accelerator"], df["multiplier"]))
+    return done
+
+
+def existing_layer_tasks(directory: str | Path) -> set[tuple[str, str]]:
+    import pandas as pd
+
+    done: set[tuple[str, str]] = set()
+    for part in sorted((Path(directory) / "layers").glob("part-*.parquet")):
+        df = pd.read_parquet(part, columns=["network", "accelerator"])
+        done.update(zip(df["network"], df["accelerator"]))
+    return done
+
+
+def resolve_multiplier_names(spec: str | Sequence[str]) -> list[str]:
+    """``all`` -> every catalogued multiplier; otherwise the given names (checked)."""
+    import multipliers
+
+    if isinstance(spec, str):
+        items = [s.strip() for s in spec.split(",") if s.strip()]
+    else:
+        items = list(spec)
+    if not items:
+        raise ApproxDSEError("no multipliers given; use --multipliers all or a comma-separated list")
+    if items == ["all"]:
+        return list(multipliers.names())
+    names = []
+    for item in items:
+        names.append(multipliers.get(item).name)  # UnknownNameError lists the catalog
+    return list(dict.fromkeys(names))
+
+
+def resolve_accelerators(spec: str | Sequence[str]) -> list[str]:
+    from accelerators.architecture import available_architectures
+
+    items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else list(spec)
+    if not items:
+        raise ApproxDSEError("no accelerators given; use e.g. --accelerator eyeriss,simba")
+    known = list(available_architectures())
+    for a in items:
+        if a not in known:
+            raise ApproxDSEError(f"unknown accelerator {a!r}; known: {', '.join(known)}")
+    return list(dict.fromkeys(items))
+
+
+def generate_dataset(
+    out: str | Path,
+    accelerators: str | Sequence[str],
+    networks: str | Sequence[str],
+    multipliers: str | Sequence[str] = "all",
+    seed: int = 0,
+    workers: int = 1,
+    scheduler: Any = None,
+    chunk_size: int = 4,
+    progress: bool = True,
+    max_tasks: int | None = None,
+) -> GenerationSummary:
+    """Evaluate every (network, accelerator, multiplier) with the reference; resume what exists.
+
+    ``workers`` > 1 runs a local process pool; ``scheduler`` (a ``tcp://host:port``
+    address or a ``distributed.Client``) runs the tasks on a Dask cluster instead.
+    ``max_tasks`` stops after that many tasks (for tests of resuming).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from predictors.networks import resolve_networks, workload_to_json
+    from predictors.reference import EXACT
+
+    if not isinstance(seed, int) or seed < 0:
+        raise ApproxDSEError(f"--seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ApproxDSEError(f"--workers must be a positive integer, got {workers!r}")
+    if chunk_size < 1:
+        raise ApproxDSEError(f"chunk size must be at least 1, got {chunk_size}")
+    t_start = time.perf_counter()
+    accs = resolve_accelerators(accelerators)
+    mult_names = resolve_multiplier_names(multipliers)
+    if EXACT not in mult_names:
+        mult_names = [EXACT] + mult_names
+    net_specs = [s.strip() for s in networks.split(",") if s.strip()] if isinstance(networks, str) else list(networks)
+    entries = resolve_networks(net_specs, seed=seed)
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ApproxDSEError(f"--out {str(out)!r} exists and is not a directory")
+    manifest = build_manifest(accs, net_specs, mult_names, seed)
+    if (out / MANIFEST).exists():
+        manifest = check_compatible(read_manifest(out), manifest, out)
+    elif out.exists() and any(out.iterdir()):
+        raise ApproxDSEError(f"--out {str(out)!r} is a non-empty directory without a dataset manifest")
+    for sub in PARTS:
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    _write_json_atomic(out / MANIFEST, manifest)
+
+    done = existing_rows(out)
+    layer_done = existing_layer_tasks(out)
+    known_networks = _known_networks(out)
+    tasks = []
+    skipped = 0
+    for entry in entries:
+        for acc in accs:
+            missing = [m for m in mult_names if (entry.name, acc, m) not in done]
+            skipped += len(mult_names) - len(missing)
+            if not missing and (entry.name, acc) in layer_done:
+                continue
+            tasks.append({
+                "network": entry.name, "kind": entry.kind, "accelerator": acc,
+                "multipliers": missing or [EXACT], "workload_json": workload_to_json(entry.workload),
+                "genome_json": entry.genome_json, "key": entry.key,
+                "want_rows": bool(missing),
+            })
+    total_tasks = len(tasks)
+    if max_tasks is not None:
+        tasks = tasks[:max_tasks]
+
+    run_id = f"{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    summary = GenerationSummary(str(out), total_tasks, 0, 0, skipped, 0.0)
+    buffer: list[dict] = []
+
+    def flush() -> None:
+        if not buffer:
+            return
+        seq = len(summary.parts)
+        name = f"part-{run_id}-{seq:05d}.parquet"
+        nets, layer_rows, rows = [], [], []
+        for res in buffer:
+            t = res["task"]
+            if t["network"] not in known_networks:
+                known_networks.add(t["network"])
+                nets.append({"network": t["network"], "network_kind": t["kind"], "key": t["key"],
+                             "workload_json": t["workload_json"], "genome_json": t["genome_json"]})
+            if (t["network"], t["accelerator"]) not in layer_done:
+                layer_done.add((t["network"], t["accelerator"]))
+                layer_rows += res["layer_rows"]
+            if t["want_rows"]:
+                rows += [r for r in res["rows"] if r["multiplier"] in set(t["multipliers"])]
+        if nets:
+            _write_parquet_atomic(pd.DataFrame(nets), out / "networks" / name)
+        if layer_rows:
+            _write_parquet_atomic(pd.DataFrame(layer_rows), out / "layers" / name)
+        if rows:
+            _write_parquet_atomic(pd.DataFrame(rows), out / "energy" / name)
+        summary.rows_written += len(rows)
+        summary.parts.append(name)
+        buffer.clear()
+
+    bar = tqdm(total=len(tasks), desc="reference energy", unit="net", disable=not progress)
+    try:
+        for res in _run_tasks(tasks, workers, scheduler):
+            buffer.append(res)
+            summary.tasks_run += 1
+            bar.update(1)
+            if len(buffer) >= chunk_size:
+                flush()
+        flush()
+    finally:
+        bar.close()
+    summary.seconds = time.perf_counter() - t_start
+    return summary
+
+
+def _known_networks(directory: Path) -> set[str]:
+    import pandas as pd
+
+    names: set[str] = set()
+    for part in sorted((directory / "networks").glob("part-*.parquet")):
+        names.update(pd.read_parquet(part, columns=["network"])["network"])
+    return names
+
+
+def _run_tasks(tasks: list[dict], workers: int, scheduler: Any) -> Iterable[dict]:
+    """Results of the tasks in completion order: in-process, process pool, or Dask."""
+    if not tasks:
+        return
+    if scheduler is not None:
+        yield from _run_dask(tasks, scheduler)
+        return
+    if workers == 1:
+        for task in tasks:
+            yield _evaluate_task(task)
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_evaluate_task, t) for t in tasks]
+        try:
+            for fut in cf.as_completed(futures):
+                yield fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def _run_dask(tasks: list[dict], scheduler: Any) -> Iterable[dict]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover
+        raise ApproxDSEError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+    own = False
+    if isinstance(scheduler, Client):
+        client = scheduler
+    else:
+        if not isinstance(scheduler, str) or "://" not in scheduler:
+            raise ApproxDSEError(f"--scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise ApproxDSEError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+        own = True
+    try:
+        futures = client.map(_evaluate_task, tasks, pure=False)
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        if own:
+            client.close()
+
+
+# --------------------------------------------------------------------------- loading
+@dataclass
+class Dataset:
+    """A loaded dataset: ``energy``, ``layers`` and ``networks`` DataFrames and the manifest."""
+
+    directory: str
+    manifest: dict
+    energy: Any
+    layers: Any
+    networks: Any
+    _workloads: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Dataset":
+        import pandas as pd
+
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        frames = {}
+        for sub in PARTS:
+            parts = sorted((directory / sub).glob("part-*.parquet"))
+            dfs = []
+            for part in parts:
+                try:
+                    dfs.append(pd.read_parquet(part))
+                except Exception as exc:
+                    raise ApproxDSEError(
+                        f"dataset {str(directory)!r}: {sub}/{part.name} is unreadable ({type(exc).__name__})"
+                    ) from None
+            frames[sub] = pd.concat(dfs, ignore_index=True) if dfs else pd.DataFrame()
+        if frames["energy"].empty:
+            raise ApproxDSEError(f"dataset {str(directory)!r} holds no energy rows yet; run approxdse dataset first")
+        energy = frames["energy"].drop_duplicates(["network", "accelerator", "multiplier"], keep="last")
+        layers = frames["layers"]
+        if not layers.empty:
+            layers = layers.drop_duplicates(["network", "accelerator", "layer_index"], keep="last")
+        networks = frames["networks"].drop_duplicates("network", keep="last")
+        missing = set(energy["network"]) - set(networks["network"])
+        if missing:
+            raise ApproxDSEError(
+                f"dataset {str(directory)!r} is corrupt: {len(missing)} networks have energies but no description"
+            )
+        if not energy["total_energy_pJ"].map(lambda v: v == v and v not in (float("inf"), float("-inf"))).all():
+            raise ApproxDSEError(f"dataset {str(directory)!r} holds NaN or infinite energies")
+        return cls(str(directory), manifest, energy.reset_index(drop=True), layers.reset_index(drop=True),
+                   networks.reset_index(drop=True))
+
+    @property
+    def accelerators(self) -> list[str]:
+        return sorted(self.energy["accelerator"].unique())
+
+    def workload(self, network: str):
+        """The Workload of a network in this dataset."""
+        from predictors.networks import workload_from_json
+
+        if network not in self._workloads:
+            rec = self.networks.loc[self.networks["network"] == network]
+            if rec.empty:
+                raise ApproxDSEError(f"dataset {self.directory!r} has no network {network!r}")
+            self._workloads[network] = workload_from_json(rec["workload_json"].iloc[0])
+        return self._workloads[network]
+
+    def for_accelerator(self, accelerator: str) -> "Dataset":
+        """The rows of one accelerator (error if the dataset has none)."""
+        if accelerator not in self.accelerators:
+            raise ApproxDSEError(
+                f"dataset {self.directory!r} has no results for accelerator {accelerator!r} "
+                f"(it has {', '.join(self.accelerators)})"
+            )
+        energy = self.energy[self.energy["accelerator"] == accelerator].reset_index(drop=True)
+        layers = self.layers[self.layers["accelerator"] == accelerator].reset_index(drop=True) if not self.layers.empty else self.layers
+        return Dataset(self.directory, self.manifest, energy, layers, self.networks, self._workloads)
+
+    def subset(self, networks: Iterable[str]) -> "Dataset":
+        keep = set(networks)
+        energy = self.energy[self.energy["network"].isin(keep)].reset_index(drop=True)
+        layers = self.layers[self.layers["network"].isin(keep)].reset_index(drop=True) if not self.layers.empty else self.layers
+        return Dataset(self.directory, self.manifest, energy, layers, self.networks, self._workloads)
+
+    def split_by_network(self, test_fraction: float = 0.25, seed: int = 0) -> tuple["Dataset", "Dataset"]:
+        """Train/test datasets with no network in both (networks shuffled by ``seed``)."""
+        import numpy as np
+
+        if not 0 < test_fraction < 1:
+            raise ApproxDSEError(f"the test fraction must lie in (0, 1), got {test_fraction}")
+        names = sorted(self.energy["network"].unique())
+        if len(names) < 2:
+            raise ApproxDSEError("a split by network needs at least two networks")
+        order = np.random.default_rng(seed).permutation(len(names))
+        n_test = min(max(1, int(round(test_fraction * len(names)))), len(names) - 1)
+        test = {names[i] for i in order[:n_test]}
+        return self.subset(set(names) - test), self.subset(test)
+
+    def architecture_hash(self, accelerator: str) -> str | None:
+        rec = self.manifest.get("accelerators", {}).get(accelerator)
+        return rec.get("architecture_sha256") if rec else None

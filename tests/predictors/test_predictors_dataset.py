@@ -1,0 +1,140 @@
+"""Dataset generation through the real reference: layout, manifest, resume, Dask, bad input."""
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from approxdse.errors import ApproxDSEError
+from predictors.dataset import Dataset, generate_dataset, read_manifest
+from predictors.reference import EXACT, reference_energy
+
+from conftest import MULTIPLIERS, NETWORKS
+
+N_MULT = len(MULTIPLIERS.split(","))
+
+
+def _sorted_energy(ds):
+    cols = ["network", "accelerator", "multiplier", "total_energy_pJ"]
+    return ds.energy[cols].sort_values(cols[:3]).reset_index(drop=True)
+
+
+def test_layout_manifest_and_values(small_dataset, small_dataset_dir):
+    ds = small_dataset
+    assert len(ds.energy) == 6 * N_MULT
+    assert ds.energy.groupby("network").size().eq(N_MULT).all()
+    m = read_manifest(small_dataset_dir)
+    assert m["seed"] == 0 and m["networks"] == [NETWORKS]
+    assert len(m["accelerators"]["eyeriss"]["architecture_sha256"]) == 64
+    assert set(m["multipliers"]) == set(MULTIPLIERS.split(","))
+    assert m["reference"].startswith("approxdse")
+    # components add up to the total
+    comp = [c for c in ds.energy.columns if c.startswith("energy_") and c.endswith("_pJ")]
+    assert "energy_multiplier_pJ" in comp
+    np.testing.assert_allclose(ds.energy[comp].sum(axis=1), ds.energy["total_energy_pJ"], rtol=1e-9)
+    # derived rows equal a direct reference call
+    row = ds.energy[ds.energy["multiplier"] == "u8_drum_4"].iloc[0]
+    direct = reference_energy(ds.workload(row["network"]), "eyeriss", "u8_drum_4")
+    assert row["total_energy_pJ"] == pytest.approx(direct.energy_pJ, rel=1e-9)
+    # layers of the exact multiplier add up to the network's exact energy
+    exact = ds.energy[ds.energy["multiplier"] == EXACT].set_index("network")["total_energy_pJ"]
+    per_layer = ds.layers.groupby("network")["total_energy_pJ"].sum()
+    np.testing.assert_allclose(per_layer[exact.index], exact, rtol=1e-9)
+    for name in ds.networks["network"]:
+        assert len(ds.layers[ds.layers["network"] == name]) == len(ds.workload(name).layers)
+
+
+def test_resume_after_partial_run_skips_finished_rows(tmp_path, small_dataset):
+    out = tmp_path / "resume"
+    first = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, chunk_size=1, max_tasks=2)
+    assert first.tasks_run == 2 and first.rows_written == 2 * N_MULT
+    second = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, chunk_size=1)
+    assert second.tasks_run == 4 and second.rows_skipped == 2 * N_MULT
+    third = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
+    assert third.tasks_run == 0 and third.rows_written == 0
+    resumed = Dataset.load(out)
+    pd.testing.assert_frame_equal(_sorted_energy(resumed), _sorted_energy(small_dataset))
+    # adding a multiplier later computes only its rows
+    fourth = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS + ",u8_trunc_4", seed=0, progress=False)
+    assert fourth.rows_written == 6 and fourth.rows_skipped == 6 * N_MULT
+
+
+def test_dask_local_cluster_gives_the_same_rows(tmp_path, small_dataset):
+    from distributed import Client, LocalCluster
+
+    # processes=False: two thread workers in this process (no extra interpreters on a 2-core box);
+    # the tasks still go through the scheduler by its tcp address like a remote cluster.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        out = tmp_path / "dask"
+        summary = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False,
+                                   scheduler=cluster.scheduler_address, chunk_size=3)
+        assert summary.tasks_run == 6
+        with Client(cluster) as client:
+            again = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, scheduler=client)
+            assert again.tasks_run == 0
+    pd.testing.assert_frame_equal(_sorted_energy(Dataset.load(out)), _sorted_energy(small_dataset))
+
+
+def test_manifest_mismatch_refused(tmp_path, small_dataset_dir):
+    out = tmp_path / "copy"
+    shutil.copytree(small_dataset_dir, out)
+    with pytest.raises(ApproxDSEError, match="seed"):
+        generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=1, progress=False)
+    m = json.loads((out / "manifest.json").read_text())
+    m["accelerators"]["eyeriss"]["architecture_sha256"] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ApproxDSEError, match="architecture"):
+        generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
+    m["reference"] = "approxdse 0.0.1"
+    (out / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ApproxDSEError, match="reference"):
+        generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
+
+
+def test_bad_directories(tmp_path, small_dataset_dir):
+    with pytest.raises(ApproxDSEError, match="does not exist"):
+        Dataset.load(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ApproxDSEError, match="no manifest"):
+        Dataset.load(tmp_path / "empty")
+    broken = tmp_path / "broken"
+    shutil.copytree(small_dataset_dir, broken)
+    part = sorted((broken / "energy").glob("part-*.parquet"))[0]
+    part.write_bytes(b"not parquet at all")
+    with pytest.raises(ApproxDSEError, match="unreadable"):
+        Dataset.load(broken)
+    (broken / "manifest.json").write_text("{ not json")
+    with pytest.raises(ApproxDSEError, match="corrupt"):
+        Dataset.load(broken)
+    noenergy = tmp_path / "noenergy"
+    shutil.copytree(small_dataset_dir, noenergy)
+    for p in (noenergy / "energy").glob("*.parquet"):
+        p.unlink()
+    with pytest.raises(ApproxDSEError, match="no energy rows"):
+        Dataset.load(noenergy)
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "x.txt").write_text("x")
+    with pytest.raises(ApproxDSEError, match="non-empty"):
+        generate_dataset(tmp_path / "stuff", "eyeriss", NETWORKS, "u8_exact", progress=False)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(accelerators="tpu"), "unknown accelerator"),
+    (dict(networks="nas:x"), "count"),
+    (dict(networks="bogus"), "unknown network"),
+    (dict(multipliers="u8_nonexistent"), "unknown multiplier"),
+    (dict(workers=0), "workers"),
+    (dict(scheduler="localhost"), "tcp://"),
+])
+def test_bad_arguments(tmp_path, kwargs, match):
+    args = dict(accelerators="eyeriss", networks="nas-digits:1", multipliers="u8_exact", progress=False)
+    args.update(kwargs)
+    with pytest.raises(ApproxDSEError, match=match):
+        generate_dataset(tmp_path / "bad", **args)
+
+
+def test_split_by_network_has_no_overlap(small_dataset):
+    train, test = small_dataset.split_by_network(0.34, seed=3)
+    a, b = set(train.energy["network"]), set(test.energy["network"])
+    assert a and b and not (a & b) and a | b == set(small_dataset.energy["network"])
