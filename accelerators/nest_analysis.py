@@ -155,35 +155,49 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     loads: dict[tuple[int, str], np.ndarray] = {}
     fills: dict[tuple[int, str], np.ndarray] = {}
     distinct: dict[tuple[int, str], np.ndarray] = {}
+    # One sequence of all temporal loops, innermost level first; the loops above
+    # storage level i are the suffix that starts at the level just above it.
+    inner_first = list(reversed(storage_idx))
+    gb = np.concatenate([sorted_b[j] for j in inner_first], axis=1)
+    gd = np.concatenate([sorted_d[j] for j in inner_first], axis=1)
+    width = gb.shape[1]
+    offset = {j: 8 * k for k, j in enumerate(inner_first)}
+    ones = np.ones((K, 1), dtype=np.int64)
+    rows = np.arange(K)
+
+    def suffix_prod(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.cumprod(x[:, ::-1], axis=1)[:, ::-1], ones], axis=1)
+
+    def next_true(mask: np.ndarray) -> np.ndarray:
+        v = np.where(mask, np.arange(width), width)
+        v = np.minimum.accumulate(v[:, ::-1], axis=1)[:, ::-1]
+        return np.concatenate([v, np.full((K, 1), width)], axis=1)
+
+    nontriv = gb > 1
+    suf = suffix_prod(gb)
+    nxt_nt = next_true(nontriv)
+    gd_pad = np.concatenate([gd, np.zeros((K, 1), dtype=gd.dtype)], axis=1)
+    gb_pad = np.concatenate([gb, ones], axis=1)
+    per_ds = {}
+    for ds in DATASPACES:
+        rel = RELEVANT[ds][gd]
+        per_ds[ds] = (next_true(rel & nontriv), suffix_prod(np.where(rel, gb, 1)))
     for pos, i in enumerate(storage_idx):
-        above = [j for j in reversed(storage_idx[:pos])]
-        if above:
-            seq_b = np.concatenate([sorted_b[j] for j in above], axis=1)
-            seq_d = np.concatenate([sorted_d[j] for j in above], axis=1)
-        else:
-            seq_b = np.ones((K, 1), dtype=np.int64)
-            seq_d = np.zeros((K, 1), dtype=np.int64)
-        cp = np.cumprod(seq_b, axis=1)
-        total = cp[:, -1]
-        nontriv = seq_b > 1
-        first_nt = np.argmax(nontriv, axis=1)
+        start = offset[storage_idx[pos - 1]] if pos > 0 else width
         for ds in DATASPACES:
             if ds not in keep[levels[i].name]:
                 continue
             T = tiles[i][ds]
-            relmask = RELEVANT[ds][seq_d]
-            mask = relmask & nontriv
-            has = mask.any(axis=1)
-            first = np.argmax(mask, axis=1)
-            before = np.where(first > 0, np.take_along_axis(cp, np.maximum(first - 1, 0)[:, None], axis=1)[:, 0], 1)
-            nld = np.where(has, total // before, 1)
+            nxt, sufrel = per_ds[ds]
+            first = nxt[:, start]
+            nld = suf[rows, first]  # = 1 when no relevant loop lies above (first == width)
             loads[(i, ds)] = nld
-            distinct[(i, ds)] = T * np.where(relmask, seq_b, 1).prod(axis=1)
+            distinct[(i, ds)] = T * sufrel[:, start]
             f = nld * T
             if ds == "Inputs":
-                dim = np.take_along_axis(seq_d, first[:, None], axis=1)[:, 0]
-                n = np.take_along_axis(seq_b, first[:, None], axis=1)[:, 0]
-                slide = has & (first == first_nt) & (dim >= P)
+                dim = gd_pad[rows, first]
+                n = gb_pad[rows, first]
+                slide = (first < width) & (first == nxt_nt[:, start]) & (dim >= P)
                 if slide.any():
                     h, w = hw[i]
                     e = ext[:, i, :]
