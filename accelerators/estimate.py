@@ -28,6 +28,7 @@ import importlib.util
 import inspect
 import sys
 import time
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping as TMapping, Sequence
@@ -237,25 +238,59 @@ def _search_arch(arch, objective: str, rel: float):
     return arch.with_mac_energy(multiplier=arch.compute.energy.multiplier * rel)
 
 
-def _evaluate(layer: Layer, arch, objective: str, rel: float, mapping=None) -> dict:
-    """Map (unless ``mapping``) and evaluate one layer; the results as plain values."""
+#: Evaluated layers at the exact multiplier, keyed by (shape, architecture id, objective,
+#: search multiplier energy): a swap of multiplier only rescales the multiplier component.
+_EVALUATED: "OrderedDict[tuple, tuple[Any, str, int]]" = OrderedDict()
+_EVALUATED_MAX = 8192
+
+
+def clear_cache() -> None:
+    """Forget cached evaluations and the mapper's cached mappings (for cold-cache timing)."""
+    from accelerators import mapper
+
+    _EVALUATED.clear()
+    if hasattr(mapper, "clear_cache"):
+        mapper.clear_cache()
+
+
+def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float) -> tuple[Any, str, int]:
+    """(LayerEnergy at the exact multiplier, mapping text, mappings explored) for a searched layer."""
     from accelerators import mapper
     from accelerators.model import evaluate
 
-    explored = 0
+    search_rel = rel if objective == "edp" else 1.0
+    key = (layer.shape_key(), arch_id, objective, search_rel)
+    hit = _EVALUATED.get(key)
+    if hit is not None:
+        _EVALUATED.move_to_end(key)
+        return hit[0], hit[1], 0
+    search_arch = _search_arch(arch, objective, rel)
+    if hasattr(mapper, "map_layer_with_stats"):
+        mapping, explored = mapper.map_layer_with_stats(layer, search_arch, objective=objective)
+    else:
+        mapping, explored = mapper.map_layer(layer, search_arch, objective=objective), 0
+    res = evaluate(layer, arch, mapping, multiplier_energy=1.0)
+    entry = (res, _mapping_text(getattr(res, "mapping", None) or mapping, arch))
+    _EVALUATED[key] = entry
+    if len(_EVALUATED) > _EVALUATED_MAX:
+        _EVALUATED.popitem(last=False)
+    return entry[0], entry[1], int(explored)
+
+
+def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapping=None) -> dict:
+    """Map (unless ``mapping``) and evaluate one layer; the results as plain values."""
+    from accelerators.model import evaluate
+
     if mapping is None:
-        search_arch = _search_arch(arch, objective, rel)
-        if hasattr(mapper, "map_layer_with_stats"):
-            mapping, explored = mapper.map_layer_with_stats(layer, search_arch, objective=objective)
-        else:
-            mapping = mapper.map_layer(layer, search_arch, objective=objective)
+        base, text, explored = _searched(layer, arch, arch_id, objective, rel)
+        res = base.with_multiplier(rel, arch) if rel != 1.0 else base
     else:
         mapping = _load_mapping(mapping, layer, arch)
-    res = evaluate(layer, arch, mapping, multiplier_energy=rel)
+        res = evaluate(layer, arch, mapping, multiplier_energy=rel)
+        text, explored = _mapping_text(mapping, arch), 0
     return {"energy_pJ": float(res.energy_pJ), "components": {k: float(v) for k, v in res.components.items()},
-            "cycles": int(res.cycles), "utilization": float(res.utilization),
-            "mapping": _mapping_text(getattr(res, "mapping", None) or mapping, arch),
-            "explored": int(explored)}
+            "cycles": int(res.cycles), "utilization": float(res.utilization), "mapping": text,
+            "explored": explored}
 
 
 def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
@@ -312,6 +347,7 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
     default = resolve_multiplier(multiplier)
     per_layer = _layer_multiplier_table(workload, default, layer_multipliers)
     given = _mapping_for(mapping, workload)
+    arch_id = getattr(arch, "id", None) or repr(arch)
 
     # one mapper call per distinct (shape, multiplier energy) unless a mapping is given
     results: dict[tuple, dict] = {}
@@ -328,7 +364,7 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
         iterator = tqdm(todo, desc=f"{workload.name} on {_arch_name(arch)}", unit="layer",
                         leave=False, file=sys.stderr)
     for key, layer, rel, layer_mapping in iterator:
-        results[key] = _evaluate(layer, arch, objective, rel, layer_mapping)
+        results[key] = _evaluate(layer, arch, arch_id, objective, rel, layer_mapping)
 
     rows = []
     for layer, (mname, rel) in zip(workload, per_layer):

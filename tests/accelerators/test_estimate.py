@@ -157,3 +157,20 @@ def test_errors():
         estimate_energy("lenet5", mapping="map.yaml")
     with pytest.raises(ApproxDSEError, match="negative"):
         estimate_energy("lenet5", multiplier=-1.0)
+
+
+def test_cached_multiplier_swap_equals_a_direct_evaluation():
+    from accelerators.architecture import load_architecture
+    from accelerators.mapper import map_layer
+    from accelerators.model import evaluate
+
+    layer = Layer("c", C=32, M=48, P=14, Q=14, R=3, S=3, pad_h=1, pad_w=1)
+    arch = load_architecture("simba")
+    estimate_energy(layer, "simba", "exact")  # fills the cache at the exact multiplier
+    swapped = estimate_energy(layer, "simba", 0.3).layers[0]
+    direct = evaluate(layer, arch, map_layer(layer, arch), multiplier_energy=0.3)
+    assert swapped.energy_pJ == pytest.approx(direct.energy_pJ, rel=1e-12)
+    for comp, value in direct.components.items():
+        assert swapped.components[comp] == pytest.approx(value, rel=1e-12)
+    edp = estimate_energy(layer, "simba", 0.3, objective="edp").layers[0]
+    assert edp.components["multiplier"] == pytest.approx(direct.components["multiplier"], rel=1e-12)
