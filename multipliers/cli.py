@@ -75,6 +75,17 @@ def register(subparsers) -> None:
     rm.set_defaults(func=run_remove)
 
 
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that closed the pipe early (``| head``) is not an error."""
+    import os
+
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _clean(value):
     import math
 
@@ -135,12 +146,13 @@ def run_list(args: argparse.Namespace) -> int:
     elif args.reverse:
         df = df.iloc[::-1]
     if args.format == "json":
-        print(json.dumps(_records(df, JSON_KEYS), indent=1))
+        _emit(json.dumps(_records(df, JSON_KEYS), indent=1))
     elif args.format == "csv":
-        df.drop(columns=["params"]).to_csv(sys.stdout, index=False)
+        _emit(df.drop(columns=["params"]).to_csv(index=False).rstrip("\n"))
     else:
-        print(_table(_records(df, LIST_COLUMNS), LIST_COLUMNS))
-        print(f"{len(df)} multipliers (energy relative to the exact multiplier; % metrics as in EvoApproxLib)")
+        columns = LIST_COLUMNS + (("source",) if (df["source"] != "builtin").any() else ())
+        _emit(_table(_records(df, columns), columns))
+        _emit(f"{len(df)} multipliers (energy relative to the exact multiplier; % metrics as in EvoApproxLib)")
     return 0
 
 
