@@ -121,6 +121,10 @@ class Architecture:
     compute: ComputeLevel
     description: str = ""
     source: str = ""
+    #: Timeloop v3 skips reading (filling) a partial sum that was never written
+    #: (the first write of an output); the Timeloop of the 2022 exercises fills it
+    #: from the parent (charged as a parent read less the parent's own first writes).
+    elide_first_output_fill: bool = True
 
     @property
     def storage_levels(self) -> list[StorageLevel]:
@@ -168,7 +172,8 @@ class Architecture:
         e = self.compute.energy
         new = ComputeEnergy(e.multiplier if multiplier is None else multiplier, e.adder if adder is None else adder)
         compute = ComputeLevel(self.compute.name, self.compute.multiplier_width, self.compute.adder_width, new, "user")
-        return Architecture(self.name, self.technology, self.levels, compute, self.description, self.source)
+        return Architecture(self.name, self.technology, self.levels, compute, self.description, self.source,
+                            self.elide_first_output_fill)
 
 
 def _arch_to_plain(arch: Architecture) -> dict:
@@ -179,7 +184,7 @@ def _arch_to_plain(arch: Architecture) -> dict:
             d["keep"] = sorted(lv.keep)
             d["energy"] = lv.energy.as_dict()
         levels.append(d)
-    return {"levels": levels, "compute": [arch.compute.multiplier_width, arch.compute.adder_width,
+    return {"levels": levels, "elide": arch.elide_first_output_fill, "compute": [arch.compute.multiplier_width, arch.compute.adder_width,
                                           arch.compute.energy.multiplier, arch.compute.energy.adder]}
 
 
@@ -297,7 +302,7 @@ _STORAGE_KEYS = {"name", "type", "class", "depth", "width", "datawidth", "keep",
                  "n_banks", "read_bandwidth", "write_bandwidth", "factors", "allowed", "dram_type", "technology"}
 _SPATIAL_KEYS = {"name", "type", "meshX", "meshY", "factors", "allowed"}
 _COMPUTE_KEYS = {"name", "multiplier_width", "adder_width", "energy"}
-_TOP_KEYS = {"name", "description", "source", "technology", "levels", "compute"}
+_TOP_KEYS = {"name", "description", "source", "technology", "levels", "compute", "conventions"}
 
 
 def parse_architecture(data: Any, origin: str = "<yaml>") -> Architecture:
@@ -384,5 +389,11 @@ def parse_architecture(data: Any, origin: str = "<yaml>") -> Architecture:
     else:
         cenergy, csrc = ComputeEnergy(ce.get("multiplier", est.multiplier), ce.get("adder", est.adder)), "table"
     compute = ComputeLevel(comp_raw.get("name", "mac"), mw, aw, cenergy, csrc)
+    elide = True
+    if top.get("conventions") is not None:
+        conv = _check_keys(top["conventions"], {"elide_first_output_fill"}, f"{root}.conventions")
+        elide = conv.get("elide_first_output_fill", True)
+        if not isinstance(elide, bool):
+            raise _err(f"{root}.conventions.elide_first_output_fill", f"must be true or false, got {elide!r}")
     return Architecture(name, f"{node}nm", tuple(levels), compute, str(top.get("description", "")),
-                        str(top.get("source", "")))
+                        str(top.get("source", "")), elide)

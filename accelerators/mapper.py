@@ -179,8 +179,27 @@ class _Search:
         return b, o
 
 
+def _precheck(s: "_Search") -> None:
+    """Name a dimension that no level may hold (before searching)."""
+    for d, size in enumerate(s.prob.dims):
+        if size == 1:
+            continue
+        if any(s.allowed[i, d] for i in s.storage):
+            continue
+        room = 1
+        for j in s.spatial:
+            if s.allowed[j, d]:
+                room *= s.arch.levels[j].fanout
+        if room < size:
+            where = [s.arch.levels[j].name for j in s.spatial if s.allowed[j, d]]
+            raise ApproxDSEError(
+                f"no legal mapping on {s.arch.name}: dimension {DIMS[d]}={size} is fixed to 1 at every storage level"
+                + (f" and the fan-out of {', '.join(where)} ({room}) is smaller" if where else " and may not be unrolled"))
+
+
 def _search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping, int]:
     s = _Search(prob, arch, objective)
+    _precheck(s)
     starts = [s.seed_dram(), s.seed_spatial()]
     if objective != "edp":
         # a start that already uses the fan-outs well: EDP rewards parallelism,

@@ -200,3 +200,58 @@ def load_timeloop_mapping(path: str | Path, layer: "Layer", arch: Architecture) 
 
     check_mapping(layer, arch, mapping)
     return mapping
+
+
+_BLOCK_RE = re.compile(r"^(\S+) \[.*\]\s*$")
+_LOOP_RE = re.compile(r"for (\w) in \[0:(\d+)\)( \(Spatial-[XY]\))?")
+
+
+def load_timeloop_map_txt(path: str | Path, layer: "Layer", arch: Architecture) -> Mapping:
+    """Read a Timeloop ``map.txt`` loop nest (older Timeloop versions write no ``map.yaml``).
+
+    Loops listed under a storage level are its temporal loops; spatial loops
+    listed under a storage level belong to the first spatial level below it in
+    ``arch``; a block named after a spatial level of ``arch`` (e.g. the 2022
+    Eyeriss ``DummyBuffer``) gives that level's spatial loops.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ApproxDSEError(f"mapping file {str(path)!r} does not exist")
+    names = [lv.name for lv in arch.levels]
+    temporal: dict[str, list[tuple[str, int]]] = {n: [] for n in names}
+    spatial: dict[str, list[tuple[str, int]]] = {n: [] for n in names}
+    current = None
+    for line in p.read_text().splitlines():
+        m = _BLOCK_RE.match(line.strip())
+        if m and not line.startswith("|"):
+            current = m.group(1)
+            if current not in names:
+                raise ApproxDSEError(f"{path}: level {current!r} is not in architecture {arch.name!r}")
+            continue
+        lm = _LOOP_RE.search(line)
+        if not lm or current is None:
+            continue
+        dim, bound, sp = lm.group(1), int(lm.group(2)), bool(lm.group(3))
+        if dim not in DIMS:
+            raise ApproxDSEError(f"{path}: unknown dimension {dim!r}")
+        if bound == 1:
+            continue
+        idx = names.index(current)
+        if isinstance(arch.levels[idx], SpatialLevel):
+            if not sp:
+                raise ApproxDSEError(f"{path}: temporal loop {dim} on spatial level {current!r}")
+            spatial[current].append((dim, bound))
+        elif sp:
+            below = next((n for n in names[idx + 1:] if isinstance(arch.levels[names.index(n)], SpatialLevel)), None)
+            if below is None:
+                raise ApproxDSEError(f"{path}: spatial loop {dim} under {current!r} but no fan-out below it")
+            spatial[below].append((dim, bound))
+        else:
+            temporal[current].append((dim, bound))
+    levels = tuple(LevelLoops(n, spatial=tuple(spatial[n])) if isinstance(lv, SpatialLevel)
+                   else LevelLoops(n, temporal=tuple(temporal[n])) for n, lv in zip(names, arch.levels))
+    mapping = Mapping(arch.name, levels, source=str(path))
+    from accelerators.model import check_mapping
+
+    check_mapping(layer, arch, mapping)
+    return mapping

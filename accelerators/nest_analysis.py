@@ -207,7 +207,7 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
                     span = np.where((dim == P) | (dim == R), h, w)
                     delta = (T // span) * np.minimum(step, span)
                     f = np.where(slide, (nld // np.maximum(n, 1)) * (T + (n - 1) * delta), f)
-            if ds == "Outputs":
+            if ds == "Outputs" and arch.elide_first_output_fill:
                 f = nld * T - distinct[(i, ds)]
             fills[(i, ds)] = f
 
@@ -238,7 +238,12 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
             else:
                 child_load = loads[(c, ds)] * tiles[c][ds]
                 child_fill = fills[(c, ds)]
-            reads[(p, ds)] = child_fill * uniq
+            if ds == "Outputs" and not arch.elide_first_output_fill:
+                # older Timeloop: the child fills every partial sum; the parent skips its own first writes
+                own = distinct[(p, ds)] if p != chain[0] else tiles[p][ds]
+                reads[(p, ds)] = child_load * uniq - own
+            else:
+                reads[(p, ds)] = child_fill * uniq
             updates[(p, ds)] = child_load * uniq if ds == "Outputs" else np.zeros(K, dtype=np.int64)
 
     components: dict[str, np.ndarray] = {}

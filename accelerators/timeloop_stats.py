@@ -53,18 +53,20 @@ def read_stats(path: str | Path) -> TimeloopStats:
             st.levels[(name, ds.group(1))] = vals
             st.level_energy_pJ[name] = st.level_energy_pJ.get(name, 0.0) + vals.get("energy", 0.0)
     summ = text.split("Summary Stats")[-1]
-    for key, attr, cast in (("Computes", "computes", int), ("Cycles", "cycles", int), ("Utilization", "utilization", float)):
+    for key, attr, cast in (("Computes", "computes", int), ("MACCs", "computes", int), ("Cycles", "cycles", int),
+                            ("Utilization", "utilization", float)):
         mm = re.search(rf"\n{key}\s*[:=]\s*([\d.eE+-]+)", summ)
         if mm:
             setattr(st, attr, cast(float(mm.group(1))))
     mm = re.search(r"Energy:\s*([\d.eE+-]+) uJ", summ)
     if mm:
         st.energy_uJ = float(mm.group(1))
-    fj = summ.split("fJ/Compute")[-1]
-    for line in fj.splitlines():
+    # Timeloop v3 prints fJ/Compute; older versions pJ/MACC
+    unit, scale = ("fJ/Compute", 1.0) if "fJ/Compute" in summ else ("pJ/MACC", 1000.0)
+    for line in summ.split(unit)[-1].splitlines():
         mm = re.match(r"\s+(\S.*?)\s+=\s+([\d.eE+-]+)\s*$", line)
         if mm and "<==>" not in mm.group(1):
-            st.fj_per_compute[mm.group(1).strip()] = float(mm.group(2))
+            st.fj_per_compute[mm.group(1).strip()] = float(mm.group(2)) * scale
     if not st.levels:
         raise ApproxDSEError(f"{path}: no storage levels found; is it a Timeloop stats.txt?")
     return st
