@@ -95,3 +95,27 @@ def test_export_formats(approxdse_home, tmp_path):
     bad = run(approxdse_home, "export", "s8_etm_3", str(tmp_path / "lut.xlsx"))
     assert bad.returncode == 2 and "cannot export to '.xlsx'" in bad.stderr
     assert not (tmp_path / "lut.xlsx").exists()
+
+
+def test_cli_in_process(approxdse_home, tmp_path, capsys):
+    from approxdse.cli import main
+
+    assert main(["multipliers", "list", "--family", "drum", "--sort", "mre_pct", "--reverse", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["family"] for r in rows} == {"drum"} and len(rows) == 8
+    assert [r["mre_pct"] for r in rows] == sorted((r["mre_pct"] for r in rows), reverse=True)
+    assert main(["multipliers", "list", "--family", "booth"]) == 2
+    assert "no multipliers of family 'booth'" in capsys.readouterr().err
+    assert main(["multipliers", "list", "--unsigned", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("name,signed,family") and len(lines) == 1 + len(multipliers.names(signed=False))
+    np.save(tmp_path / "l.npy", multipliers.get("u8_trunc_2").lut)
+    assert main(["multipliers", "import", str(tmp_path / "l.npy"), "--name", "t2", "--relative-energy", "0.5"]) == 0
+    assert "relative energy 0.5" in capsys.readouterr().out
+    assert main(["multipliers", "show", "t2", "--format", "csv"]) == 0
+    assert "lut-file" in capsys.readouterr().out
+    assert main(["multipliers", "import", str(tmp_path / "l.npy"), "--name", "exact"]) == 2
+    assert "built-in multiplier name" in capsys.readouterr().err
+    assert main(["multipliers", "remove", "t2"]) == 0
+    assert main(["multipliers", "remove", "t2"]) == 2
+    assert "no user multiplier named 't2'" in capsys.readouterr().err
