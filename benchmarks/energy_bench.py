@@ -13,6 +13,7 @@ layer on Eyeriss and 83-284 s per layer on Simba; ZigZag ~101 s for ResNet-18.
     python benchmarks/energy_bench.py            # the three goal cases (~1 min)
     python benchmarks/energy_bench.py --quick    # resnet18 on eyeriss only
     python benchmarks/energy_bench.py --case mobilenet_v2:simba --json out.json
+    python benchmarks/energy_bench.py --quick --per-layer   # each distinct layer's search time
 """
 from __future__ import annotations
 
@@ -43,17 +44,26 @@ warm = time.perf_counter() - t0
 t0 = time.perf_counter()
 swapped = estimate_energy(network, accelerator, 0.5)
 swap = time.perf_counter() - t0
-print(json.dumps({"cold_s": cold, "warm_s": warm, "swap_s": swap, "layers": len(report.layers),
+per_layer = []
+if sys.argv[4] == "1":  # each distinct shape's search alone, cold
+    from accelerators import zoo
+    accelerators.mapper.clear_cache()
+    arch = accelerators.architecture.load_architecture(accelerator)
+    for layers in zoo.workload(network).unique_shapes().values():
+        t0 = time.perf_counter()
+        _, n = accelerators.mapper.map_layer_with_stats(layers[0], arch)
+        per_layer.append([layers[0].name, layers[0].describe(), len(layers), time.perf_counter() - t0, n])
+print(json.dumps({"per_layer": per_layer, "cold_s": cold, "warm_s": warm, "swap_s": swap, "layers": len(report.layers),
                   "distinct": report.extra.get("distinct_shapes"), "energy_uJ": report.energy_uJ,
                   "pJ_per_mac": report.pJ_per_mac, "swap_saving": 1 - swapped.energy_pJ / report.energy_pJ,
                   "mappings": report.extra.get("mappings_evaluated")}))
 """
 
 
-def run_case(network: str, accelerator: str, threads: int) -> dict:
+def run_case(network: str, accelerator: str, threads: int, per_layer: bool = False) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), NUMBA_NUM_THREADS=str(threads))
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", _CHILD, network, accelerator, str(threads)],
+    out = subprocess.run([sys.executable, "-c", _CHILD, network, accelerator, str(threads), "1" if per_layer else "0"],
                          capture_output=True, text=True, env=env)
     total = time.perf_counter() - t0
     if out.returncode != 0:
@@ -68,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="resnet18 on eyeriss only")
     parser.add_argument("--case", action="append", metavar="NETWORK:ACCELERATOR", help="run this case instead")
     parser.add_argument("--threads", type=int, default=2, help="torch/numba threads in the child (default 2)")
+    parser.add_argument("--per-layer", action="store_true",
+                        help="also time each distinct layer shape's search alone (cold)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.case:
@@ -84,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     results = []
     for network, accelerator in cases:
-        r = run_case(network, accelerator, args.threads)
+        r = run_case(network, accelerator, args.threads, args.per_layer)
         results.append(r)
         goal = GOALS.get((network, accelerator))
         explored = r.get("mappings")
@@ -112,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             parts.append(f"; {r['mappings']:,} candidate mappings evaluated "
                          f"({r['mappings'] / max(1, r['distinct']):,.0f} per distinct layer)")
         print(" ".join(parts))
+    for r in results:
+        if r.get("per_layer"):
+            print(f"\n{r['network']} on {r['accelerator']}: each distinct layer's search alone (cold)")
+            print(f"{'layer':<22}{'shape':<32}{'x':>3}{'ms':>9}{'mappings':>10}")
+            for name, shape, count, secs, n in r["per_layer"]:
+                print(f"{name:<22}{shape:<32}{count:>3}{secs * 1000:>9.1f}{n:>10,}")
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as fh:
