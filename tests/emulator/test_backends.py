@@ -6,6 +6,7 @@ import torch
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator import available_backends, get_backend, register_backend
 from multipliers.emulator.backends import Backend, ConvGeometry, registered_backends
+from multipliers.emulator.backends.cpu import CPUBackend
 from multipliers.emulator.oracles import integer_conv, lut_conv_loops, structured_test_multipliers
 from multipliers.multiplier import exact_lut
 
@@ -17,6 +18,15 @@ SHAPES = [
     (2, 8, 5, 6, 16, 1, 1, (1, 1), (0, 0), (1, 1), 1),
     (1, 2, 4, 4, 3, 4, 4, (1, 1), (3, 3), (1, 1), 1),  # padding larger than half the kernel
 ]
+
+
+def _backends():
+    """Every CPU implementation: the reference, the numba kernel and (where it builds) the native one."""
+    out = {"reference": get_backend("reference"), "cpu-numba": CPUBackend("numba")}
+    auto = get_backend("cpu")
+    if auto.kernel != "numba":
+        out["cpu-" + auto.kernel] = auto
+    return out
 
 
 def _random_case(shape, seed):
@@ -32,8 +42,8 @@ def test_backends_match_loop_oracle_on_a_random_lut(shape):
     lut = structured_test_multipliers(False)["random"].lut
     a, wt, geom, pad = _random_case(shape, 1)
     expected = lut_conv_loops(a.numpy(), wt.numpy(), lut, geom, pad)
-    for name in ("reference", "cpu"):
-        got = get_backend(name).lut_conv2d(a, wt, lut, geom, pad)
+    for name, backend in _backends().items():
+        got = backend.lut_conv2d(a, wt, lut, geom, pad)
         assert got.dtype == torch.int32
         np.testing.assert_array_equal(got.numpy().astype(np.int64), expected, err_msg=name)
 
@@ -51,8 +61,8 @@ def test_cpu_equals_reference_on_random_shapes(seed):
     lut = structured_test_multipliers(True, seed=seed)["random"].lut
     a, wt, geom, pad = _random_case(shape, seed)
     ref = get_backend("reference").lut_conv2d(a, wt, lut, geom, pad)
-    cpu = get_backend("cpu").lut_conv2d(a, wt, lut, geom, pad)
-    assert torch.equal(ref, cpu)
+    for name, backend in _backends().items():
+        assert torch.equal(ref, backend.lut_conv2d(a, wt, lut, geom, pad)), name
 
 
 def test_exact_lut_equals_integer_convolution():
@@ -64,10 +74,10 @@ def test_exact_lut_equals_integer_convolution():
     for shape in SHAPES:
         a, wt, geom, pad = _random_case(shape, 7)
         w_zero = torch.from_numpy(np.random.default_rng(3).integers(0, 256, wt.shape[0]))
-        for name in ("reference", "cpu"):
+        for name, backend in _backends().items():
             ops = IntegerOperands(a.to(torch.int64), wt.to(torch.int64), pad, w_zero, UNSIGNED, geom,
-                                  multipliers.get("u8_exact"), get_backend(name))
-            acc = get_backend(name).lut_conv2d(a, wt, exact_lut(False), geom, pad).to(torch.int64)
+                                  multipliers.get("u8_exact"), backend)
+            acc = backend.lut_conv2d(a, wt, exact_lut(False), geom, pad).to(torch.int64)
             acc = acc + zero_point_corrections(ops)
             assert torch.equal(acc, integer_conv(a.to(torch.int64), wt.to(torch.int64), pad, w_zero, geom))
 
@@ -78,8 +88,8 @@ def test_linear_gemm_matches_conv_path():
     a = torch.from_numpy(rng.integers(0, 256, (37, 70), dtype=np.uint8))
     w = torch.from_numpy(rng.integers(0, 256, (11, 70), dtype=np.uint8))
     expected = lut.astype(np.int64)[a.numpy()[:, None, :], w.numpy()[None, :, :]].sum(-1)
-    for name in ("reference", "cpu"):
-        np.testing.assert_array_equal(get_backend(name).lut_linear(a, w, lut).numpy(), expected)
+    for name, backend in _backends().items():
+        np.testing.assert_array_equal(backend.lut_linear(a, w, lut).numpy(), expected, err_msg=name)
 
 
 def test_int32_accumulator_wraps_identically():
@@ -87,11 +97,10 @@ def test_int32_accumulator_wraps_identically():
     lut = np.full((256, 256), (1 << 17) - 1, dtype=np.int32)
     a = torch.zeros((1, 64, 20, 20), dtype=torch.uint8)
     w = torch.zeros((2, 64, 20, 20), dtype=torch.uint8)  # K = 25,600 products of 131,071 > 2^31
-    ref = get_backend("reference").lut_conv2d(a, w, lut, ConvGeometry(), 0)
-    cpu = get_backend("cpu").lut_conv2d(a, w, lut, ConvGeometry(), 0)
     total = 25_600 * ((1 << 17) - 1)
     wrapped = (total + (1 << 31)) % (1 << 32) - (1 << 31)
-    assert int(ref[0, 0, 0, 0]) == wrapped == int(cpu[0, 0, 0, 0])
+    for name, backend in _backends().items():
+        assert int(backend.lut_conv2d(a, w, lut, ConvGeometry(), 0)[0, 0, 0, 0]) == wrapped, name
 
 
 def test_registry_and_cuda_plug_in_point():
@@ -114,3 +123,17 @@ def test_registry_and_cuda_plug_in_point():
     assert isinstance(get_backend("test-loops"), LoopBackend)
     with pytest.raises(ApproxDSEError, match="already registered"):
         register_backend(LoopBackend)
+
+
+def test_native_kernel_byte_planes_cover_signed_and_wide_luts():
+    from multipliers.emulator.backends.native_kernel import byte_planes
+
+    lut = np.zeros((256, 256), dtype=np.int64)
+    lut[3, 5] = -70_000
+    lut[200, 1] = 131_071
+    planes, bias = byte_planes(lut)
+    assert bias == 70_000 and planes.shape == (256, 3, 256)
+    rebuilt = sum(planes[:, p, :].astype(np.int64) << (8 * p) for p in range(3)).T - bias
+    np.testing.assert_array_equal(rebuilt, lut)
+    with pytest.raises(ApproxDSEError, match="unknown CPU kernel"):
+        CPUBackend("gpu")

@@ -18,11 +18,14 @@ _LT = 256
 
 
 @njit(cache=True, parallel=True)
-def im2col_u8(x, r, s, sh, sw, ph, pw, dh, dw, p, q, pad, c0, c1):
-    """uint8 [N, (c1-c0)*R*S, P*Q] columns of channels c0..c1 of ``x`` [N, C, H, W]."""
+def im2col_u8(x, r, s, sh, sw, ph, pw, dh, dw, p, q, pad, c0, c1, lp):
+    """uint8 [N, (c1-c0)*R*S, lp] columns of channels c0..c1 of ``x`` [N, C, H, W].
+
+    Columns P*Q .. lp-1 (alignment padding for the native kernel) are zero.
+    """
     n, _, h, w = x.shape
     cg = c1 - c0
-    out = np.empty((n, cg * r * s, p * q), dtype=np.uint8)
+    out = np.empty((n, cg * r * s, lp), dtype=np.uint8)
     for task in prange(n * cg):
         b = task // cg
         c = task % cg
@@ -42,17 +45,19 @@ def im2col_u8(x, r, s, sh, sw, ph, pw, dh, dw, p, q, pad, c0, c1):
                             out[b, k, base + qq] = pad
                         else:
                             out[b, k, base + qq] = x[b, c0 + c, y, xx]
+                for extra in range(p * q, lp):
+                    out[b, k, extra] = 0
     return out
 
 
-@njit(cache=True, parallel=True)
-def lut_gemm_batched(a, wt, lut_t, out, m_offset):
-    """``out[n, m_offset + m, l] = sum_k lut_t[wt[m, k], a[n, k, l]]``.
+def _lut_gemm(a, wt, lut_t, out, m_offset):
+    """``out[n, m_offset + m, l] = sum_k lut_t[wt[m, k], a[n, k, l]]`` for ``l < out.shape[2]``.
 
-    a: uint8 [N, K, L]; wt: uint8 [M, K]; lut_t: int32 [256, 256], the
+    a: uint8 [N, K, Lp >= L]; wt: uint8 [M, K]; lut_t: int32 [256, 256], the
     transposed LUT (row = weight index); out: int32 [N, M_total, L].
     """
-    n, kk, ll = a.shape
+    n, kk, _ = a.shape
+    ll = out.shape[2]
     m = wt.shape[0]
     mblocks = (m + _MB - 1) // _MB
     ltiles = (ll + _LT - 1) // _LT
@@ -75,3 +80,9 @@ def lut_gemm_batched(a, wt, lut_t, out, m_offset):
         for mi in range(m1 - m0):
             for li in range(lt):
                 out[b, m_offset + m0 + mi, l0 + li] = acc[mi, li]
+
+
+#: Parallel and serial builds of the same LUT GEMM (the serial one avoids thread
+#: start-up costs on small layers).
+lut_gemm_batched = njit(cache=True, parallel=True)(_lut_gemm)
+lut_gemm_serial = njit(cache=True)(_lut_gemm)
