@@ -74,13 +74,15 @@ class EnergyObjective:
     def _load(self):
         if self._predictor is not None:
             return self._predictor
-        try:
-            import predictors
-        except ImportError:  # pragma: no cover - the package ships with approxdse
-            raise ApproxDSEError(f"energy.predictor {self.spec!r} needs the predictors package") from None
+        import predictors
         if self.spec == "summing":
-            self._predictor = predictors.default_predictor(self.accelerator) \
-                if hasattr(predictors, "default_predictor") else predictors.SummingPredictor()
+            try:
+                from predictors.defaults import default_predictor
+            except ImportError:
+                raise ApproxDSEError("energy.predictor 'summing' needs the default summing predictor "
+                                     "(predictors.defaults), which this installation lacks; use 'reference' "
+                                     "or a predictor file") from None
+            self._predictor = default_predictor(self.accelerator)
         else:
             path = Path(self.spec)
             if not path.is_file():
