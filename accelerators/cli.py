@@ -73,7 +73,7 @@ def run_energy(args: argparse.Namespace) -> int:
     import warnings
 
     from accelerators import zoo
-    from accelerators.estimate import compare_multipliers, estimate_energy, resolve_network
+    from accelerators.estimate import compare_multipliers, estimate_energy, resolve_network_and_multipliers
     from approxdse.errors import ApproxDSEError
 
     progress = args.progress
@@ -82,7 +82,7 @@ def run_energy(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         network = _resolve_strict_network(args)
-        workload = resolve_network(network, args.input_shape)
+        workload, traced = resolve_network_and_multipliers(network, args.input_shape)
     for w in caught:
         print(f"approxdse: warning: {w.message}", file=sys.stderr)
     progress = progress and len(workload) >= 8
@@ -107,7 +107,7 @@ def run_energy(args: argparse.Namespace) -> int:
     else:
         result = estimate_energy(workload, accelerator=args.accelerator, multiplier=args.multiplier,
                                  objective=args.objective, mapping=args.mapping, progress=progress,
-                                 input_shape=shape)
+                                 input_shape=shape, layer_multipliers=traced or None)
         if args.format == "json":
             text = result.to_json()
         elif args.format == "csv":

@@ -86,18 +86,25 @@ def resolve_network(network: NetworkLike, input_shape: Sequence[int] | str | Non
     * ``"path/file.py:factory"``: ``factory()`` returns an ``nn.Module`` (traced as above,
       the file may set ``INPUT_SHAPE``), a :class:`Workload` or a list of layers.
     """
+    return resolve_network_and_multipliers(network, input_shape, name)[0]
+
+
+def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[int] | str | None = None,
+                                    name: str | None = None) -> tuple[Workload, dict[str, Any]]:
+    """:func:`resolve_network` plus the multipliers an approximated module's layers carry
+    (``{layer name: Multiplier}``, empty for anything but such modules)."""
     from accelerators import zoo
 
     if isinstance(network, Workload):
-        return network
+        return network, {}
     if isinstance(network, Layer):
-        return Workload(name or network.name, (network,))
+        return Workload(name or network.name, (network,)), {}
     if isinstance(network, (list, tuple)) and network and all(isinstance(x, Layer) for x in network):
-        return Workload(name or "network", tuple(network))
+        return Workload(name or "network", tuple(network)), {}
     if isinstance(network, (str, Path)):
         text = str(network)
         if zoo.has(text):
-            return zoo.workload(text, input_shape)
+            return zoo.workload(text, input_shape), {}
         file_part, sep, func = text.rpartition(":")
         if sep and file_part.endswith(".py"):
             factory, module = _load_factory(text)
@@ -111,12 +118,12 @@ def resolve_network(network: NetworkLike, input_shape: Sequence[int] | str | Non
             except Exception as exc:
                 raise ApproxDSEError(f"{text!r}: calling the factory failed: {type(exc).__name__}: {exc}") from None
             shape = input_shape if input_shape is not None else _default_input_shape(module)
-            return resolve_network(built, shape, name=name or f"{Path(file_part).stem}:{func}")
+            return resolve_network_and_multipliers(built, shape, name=name or f"{Path(file_part).stem}:{func}")
         path = Path(text)
         if path.exists():
             from accelerators.problem_files import load_problems
 
-            return load_problems(path, name=name)
+            return load_problems(path, name=name), {}
         if path.suffix in (".yaml", ".yml", ".py") or "/" in text:
             raise ApproxDSEError(f"network file {text!r} does not exist")
         raise UnknownNameError(
@@ -127,10 +134,11 @@ def resolve_network(network: NetworkLike, input_shape: Sequence[int] | str | Non
     except ImportError:  # pragma: no cover - torch is a dependency
         nn = None
     if nn is not None and isinstance(network, nn.Module):
-        from accelerators.tracing import workload_from_module
+        from accelerators.tracing import trace_module
 
         shape = zoo.normalize_input_shape(input_shape) if input_shape is not None else _default_input_shape(network)
-        return workload_from_module(network, shape, name=name or type(network).__name__)
+        trace = trace_module(network, shape, name=name or type(network).__name__)
+        return trace.workload, dict(trace.multipliers)
     raise ApproxDSEError(
         f"cannot make a workload out of a {type(network).__name__}; give a zoo name, a Workload, "
         f"an nn.Module, a Timeloop problem file or path/file.py:factory")
@@ -337,14 +345,18 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
         (single-layer networks), or ``{layer name: mapping}``.
     progress : show a tqdm bar over the distinct layer shapes.
     layer_multipliers : ``{layer name: multiplier}`` or a list aligned with the layers (``None``
-        entries take ``multiplier``): per-layer multipliers.
+        entries take ``multiplier``): per-layer multipliers. A module approximated with the
+        emulator (``multipliers.emulator.approximate``) brings its layers' multipliers
+        itself; a dict given here overrides them per layer.
     input_shape : ``N,C,H,W`` for zoo networks and modules.
     """
     start = time.perf_counter()
     objective = _check_objective(objective)
-    workload = resolve_network(network, input_shape)
+    workload, traced = resolve_network_and_multipliers(network, input_shape)
     arch = resolve_accelerator(accelerator)
     default = resolve_multiplier(multiplier)
+    if traced and (layer_multipliers is None or isinstance(layer_multipliers, TMapping)):
+        layer_multipliers = {**traced, **(layer_multipliers or {})}
     per_layer = _layer_multiplier_table(workload, default, layer_multipliers)
     given = _mapping_for(mapping, workload)
     arch_id = getattr(arch, "id", None) or repr(arch)
@@ -387,7 +399,7 @@ def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator
     """:func:`estimate_energy` for each multiplier (the mapper runs once per layer shape)."""
     if not multipliers:
         raise ApproxDSEError("give at least one multiplier to compare")
-    workload = resolve_network(network, input_shape)
+    workload = resolve_network(network, input_shape)  # one multiplier for every layer, per report
     arch = resolve_accelerator(accelerator)
     reports = []
     for m in multipliers:

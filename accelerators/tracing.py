@@ -1,9 +1,14 @@
 """Workloads from any ``torch.nn.Module`` by one traced forward pass.
 
 Forward hooks on every ``Conv1d``/``Conv2d`` and ``Linear`` module (and their
-subclasses, so the emulator's approximate layers count too) record each call's
-input and output sizes together with the module's stride, padding, dilation and
-groups. One forward pass of zeros of the given input shape, under
+subclasses), and on leaf modules that look like them (the emulator's
+``ApproxConv2d``/``ApproxLinear``: a 4-D ``weight`` with ``kernel_size``,
+``stride``, ``padding``, ``dilation``, ``groups``; or a 2-D ``weight`` with
+``in_features``/``out_features``), record each call's input and output sizes
+together with the module's stride, padding, dilation and groups. A layer that
+carries a ``multiplier`` (an approximate layer) is reported in
+:attr:`Trace.multipliers`, so :func:`accelerators.estimate.estimate_energy` costs
+an approximated network with its own per-layer multipliers. One forward pass of zeros of the given input shape, under
 ``torch.no_grad()`` and in eval mode, gives every layer in execution order.
 
 * A module called more than once (shared weights, a loop) gives one layer per
@@ -22,7 +27,8 @@ groups. One forward pass of zeros of the given input shape, under
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from accelerators.workload import Layer, Workload
 from approxdse.errors import ApproxDSEError
@@ -40,6 +46,35 @@ def _resolved_pad(size_in: int, size_out: int, k: int, stride: int, dilation: in
     return max(0, -(-total // 2))
 
 
+@dataclass(frozen=True)
+class Trace:
+    """What one traced forward pass found: the workload and any per-layer multipliers."""
+
+    workload: Workload
+    multipliers: dict[str, Any] = field(default_factory=dict)  # layer name -> Multiplier
+
+
+def _kind(mod, nn) -> str | None:
+    """``"conv2d"``, ``"conv1d"``, ``"linear"``, ``"refused"`` or None (not a compute layer)."""
+    if isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Conv3d)):
+        return "refused"
+    if isinstance(mod, nn.Conv2d):
+        return "conv2d"
+    if isinstance(mod, nn.Conv1d):
+        return "conv1d"
+    if isinstance(mod, nn.Linear):
+        return "linear"
+    weight = getattr(mod, "weight", None)
+    if weight is None or not hasattr(weight, "dim") or next(mod.children(), None) is not None:
+        return None
+    if weight.dim() == 4 and all(hasattr(mod, a) for a in ("kernel_size", "stride", "padding", "dilation",
+                                                            "groups", "out_channels")):
+        return "conv2d"
+    if weight.dim() == 2 and hasattr(mod, "in_features") and hasattr(mod, "out_features"):
+        return "linear"
+    return None
+
+
 def workload_from_module(module, input_shape: Sequence[int], name: str | None = None, *,
                          input_bits: int = 8, weight_bits: int = 8, output_bits: int = 8) -> Workload:
     """The conv and fully connected layers of ``module`` as a :class:`Workload`.
@@ -47,6 +82,13 @@ def workload_from_module(module, input_shape: Sequence[int], name: str | None = 
     ``input_shape`` is the full input tensor shape, e.g. ``(1, 3, 224, 224)``; its
     first entry (the batch) becomes the layers' ``N``. Bit widths apply to every layer.
     """
+    return trace_module(module, input_shape, name, input_bits=input_bits, weight_bits=weight_bits,
+                        output_bits=output_bits).workload
+
+
+def trace_module(module, input_shape: Sequence[int], name: str | None = None, *,
+                 input_bits: int = 8, weight_bits: int = 8, output_bits: int = 8) -> Trace:
+    """:func:`workload_from_module` plus the multipliers of approximate layers."""
     import torch
     from torch import nn
 
@@ -62,24 +104,27 @@ def workload_from_module(module, input_shape: Sequence[int], name: str | None = 
     bits = dict(input_bits=input_bits, weight_bits=weight_bits, output_bits=output_bits)
 
     records: list[Layer] = []
+    found_multipliers: dict[str, Any] = {}
     calls: dict[str, int] = {}
     refused: list[str] = []
 
-    def hook_for(qualname: str):
+    def hook_for(qualname: str, kind: str):
         def hook(mod, inputs, output):
             count = calls.get(qualname, 0) + 1
             calls[qualname] = count
             layer_name = qualname if count == 1 else f"{qualname}#{count}"
             x = inputs[0]
-            if isinstance(mod, nn.Linear):
+            if getattr(mod, "multiplier", None) is not None and hasattr(mod.multiplier, "relative_energy"):
+                found_multipliers[layer_name] = mod.multiplier
+            if kind == "linear":
                 n = 1
                 for v in x.shape[:-1]:
                     n *= int(v)
                 records.append(Layer(layer_name, C=mod.in_features, M=mod.out_features, N=max(n, 1),
                                      kind="fc", **bits))
-            elif isinstance(mod, nn.Conv2d):
-                n, c, h, w = (int(v) for v in x.shape)
-                p, q = int(output.shape[2]), int(output.shape[3])
+            elif kind == "conv2d":
+                n, c, h, w = (int(v) for v in x.shape) if x.dim() == 4 else (1, *(int(v) for v in x.shape))
+                p, q = int(output.shape[-2]), int(output.shape[-1])
                 r, s = _pair(mod.kernel_size)
                 sh, sw = _pair(mod.stride)
                 dh, dw = _pair(mod.dilation)
@@ -101,10 +146,11 @@ def workload_from_module(module, input_shape: Sequence[int], name: str | None = 
 
     handles = []
     for qualname, mod in module.named_modules():
-        if isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Conv3d)):
+        kind = _kind(mod, nn)
+        if kind == "refused":
             refused.append(f"{qualname or name} ({type(mod).__name__})")
-        elif isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Linear)):
-            handles.append(mod.register_forward_hook(hook_for(qualname or name)))
+        elif kind is not None:
+            handles.append(mod.register_forward_hook(hook_for(qualname or name, kind)))
     if refused:
         for h in handles:
             h.remove()
@@ -131,4 +177,4 @@ def workload_from_module(module, input_shape: Sequence[int], name: str | None = 
         module.train(was_training)
     if not records:
         raise ApproxDSEError(f"network {name!r} ran no Conv1d, Conv2d or Linear layer on input {shape}")
-    return Workload(name, tuple(records))
+    return Trace(Workload(name, tuple(records)), found_multipliers)

@@ -110,3 +110,19 @@ def test_errors():
         workload_from_module("resnet18", (1, 3, 224, 224))
     with pytest.raises(ApproxDSEError, match="positive"):
         workload_from_module(nn.Linear(4, 2), (0, 4))
+
+
+def test_emulator_layers_are_traced_with_their_multipliers():
+    """An approximated network (multipliers.emulator.approximate) traces to the same layers and
+    brings its per-layer multipliers, which estimate_energy uses."""
+    emulator = pytest.importorskip("multipliers.emulator")
+    from accelerators.estimate import estimate_energy
+    from accelerators.tracing import trace_module
+
+    approx = emulator.approximate(zoo.module("lenet5"), {"conv2": "u8_drum_4", "fc1": "u8_trunc_2"})
+    trace = trace_module(approx, (1, 1, 32, 32))
+    assert trace.workload.layers == zoo.workload("lenet5").layers
+    assert {k: m.name for k, m in trace.multipliers.items()}["conv2"] == "u8_drum_4"
+    report = estimate_energy(approx, input_shape=(1, 1, 32, 32), layer_multipliers={"fc2": 0.0})
+    used = {r.name: r.multiplier for r in report.layers}
+    assert used["conv2"] == "u8_drum_4" and used["fc1"] == "u8_trunc_2" and used["fc2"] == "rel0"
