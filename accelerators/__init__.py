@@ -19,6 +19,8 @@ _EXPORTS = {
     "Layer": "accelerators.workload",
     "Workload": "accelerators.workload",
     "workload_from_module": "accelerators.tracing",
+    "trace_module": "accelerators.tracing",
+    "Trace": "accelerators.tracing",
     "load_problem": "accelerators.problem_files",
     "load_problems": "accelerators.problem_files",
     "write_problem": "accelerators.problem_files",
