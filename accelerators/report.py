@@ -297,7 +297,7 @@ def _stacked_bars(path, labels, comps, values, title, ylabel) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    width = max(6.0, min(24.0, 0.35 * len(labels) + 3))
+    width = max(6.5, min(24.0, 0.35 * len(labels) + 4.5))
     fig, ax = plt.subplots(figsize=(width, 4.5))
     try:
         bottom = [0.0] * len(labels)
@@ -309,7 +309,7 @@ def _stacked_bars(path, labels, comps, values, title, ylabel) -> Path:
         ax.set_xticklabels(labels, rotation=90 if len(labels) > 6 else 0, fontsize=7 if len(labels) > 20 else 9)
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7, ncol=2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)

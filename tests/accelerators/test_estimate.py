@@ -174,3 +174,9 @@ def test_cached_multiplier_swap_equals_a_direct_evaluation():
         assert swapped.components[comp] == pytest.approx(value, rel=1e-12)
     edp = estimate_energy(layer, "simba", 0.3, objective="edp").layers[0]
     assert edp.components["multiplier"] == pytest.approx(direct.components["multiplier"], rel=1e-12)
+
+
+def test_progress_bar_goes_to_stderr(capsys):
+    estimate_energy("resnet20", "eyeriss", progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "resnet20 on eyeriss" in err and "layer" in err
