@@ -69,6 +69,15 @@ def _resolve_strict_network(args):
     return args.network
 
 
+def _print_warnings(messages: list[str], limit: int = 2) -> None:
+    """Up to ``limit`` warnings, then one line counting the rest."""
+    for message in messages[:limit]:
+        print(f"approxdse: warning: {message}", file=sys.stderr)
+    if len(messages) > limit:
+        print(f"approxdse: warning: ... and {len(messages) - limit} more like these "
+              f"(--strict turns them into errors)", file=sys.stderr)
+
+
 def run_energy(args: argparse.Namespace) -> int:
     import warnings
 
@@ -83,8 +92,7 @@ def run_energy(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         network = _resolve_strict_network(args)
         workload, traced = resolve_network_and_multipliers(network, args.input_shape)
-    for w in caught:
-        print(f"approxdse: warning: {w.message}", file=sys.stderr)
+    _print_warnings([str(w.message) for w in caught])
     progress = progress and len(workload) >= 8
     # the workload is resolved; the shape only labels the report
     shape = args.input_shape
