@@ -86,7 +86,7 @@ class _Search:
         rank = np.tile(np.arange(len(DIMS)), (bounds.shape[0], self.L, 1))
         for i in self.storage:
             rank[:, i, :] = ORDER_RANKS[orders[:, i]]
-        ok, _ = legality(self.prob, self.arch, bounds, self.keep)
+        ok, _ = legality(self.prob, self.arch, bounds, self.keep, explain=False)
         out = np.full(bounds.shape[0], np.inf)
         if ok.any():
             res = analyze(self.prob, self.arch, bounds[ok], rank[ok], self.keep)
@@ -103,45 +103,40 @@ class _Search:
 
     # -- neighbourhood
     def neighbours(self, b: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        nb, no = [], []
-        for d in range(len(DIMS)):
-            src_levels = [i for i in range(self.L) if b[i, d] > 1]
-            dst_levels = [i for i in range(self.L) if self.allowed[i, d]]
-            for a in src_levels:
-                for f in _divisors(int(b[a, d])):
-                    for c in dst_levels:
-                        if c == a:
-                            continue
-                        x = b.copy()
-                        x[a, d] //= f
-                        x[c, d] *= f
-                        nb.append(x)
-                        no.append(o)
+        moves: list[tuple[int, int, int, int, int, int, int]] = []  # (d, a, c, f, e, g) + order level
+        divs = {(i, d): _divisors(int(b[i, d])) for i in range(self.L) for d in range(len(DIMS)) if b[i, d] > 1}
+        for (a, d), fs in divs.items():
+            for c in range(self.L):
+                if c != a and self.allowed[c, d]:
+                    for f in fs:
+                        moves.append((d, a, c, f, 0, 0, -1))
         # swap a factor of dim d at level a for a factor of dim e at level c (keeps fan-outs full)
-        for a, c in itertools.permutations(range(self.L), 2):
-            for d in range(len(DIMS)):
-                if b[a, d] == 1 or not self.allowed[c, d]:
+        for (a, d), fs in divs.items():
+            for (c, e), gs in divs.items():
+                if c == a or e == d or not self.allowed[c, d] or not self.allowed[a, e]:
                     continue
-                for e in range(len(DIMS)):
-                    if e == d or b[c, e] == 1 or not self.allowed[a, e]:
-                        continue
-                    for f in _divisors(int(b[a, d]))[:3]:
-                        for g in _divisors(int(b[c, e]))[:3]:
-                            x = b.copy()
-                            x[a, d] //= f
-                            x[c, d] *= f
-                            x[c, e] //= g
-                            x[a, e] *= g
-                            nb.append(x)
-                            no.append(o)
+                for f in fs[:3]:
+                    for g in gs[:3]:
+                        moves.append((d, a, c, f, e, g, -1))
         for i in self.storage:
             for k in range(len(ORDER_CLASSES)):
                 if k != o[i]:
-                    y = o.copy()
-                    y[i] = k
-                    nb.append(b)
-                    no.append(y)
-        return np.array(nb), np.array(no)
+                    moves.append((0, 0, 0, 1, 0, 1, i * 64 + k))
+        if not moves:
+            return np.empty((0,) + b.shape, dtype=b.dtype), np.empty((0,) + o.shape, dtype=o.dtype)
+        mv = np.array(moves, dtype=np.int64)
+        n = len(mv)
+        rows = np.arange(n)
+        nb = np.repeat(b[None], n, axis=0)
+        nb[rows, mv[:, 1], mv[:, 0]] //= mv[:, 3]
+        nb[rows, mv[:, 2], mv[:, 0]] *= mv[:, 3]
+        sw = mv[:, 5] > 1
+        nb[rows[sw], mv[sw, 2], mv[sw, 4]] //= mv[sw, 5]
+        nb[rows[sw], mv[sw, 1], mv[sw, 4]] *= mv[sw, 5]
+        no = np.repeat(o[None], n, axis=0)
+        oc = mv[:, 6] >= 0
+        no[rows[oc], mv[oc, 6] // 64] = mv[oc, 6] % 64
+        return nb, no
 
     def descend(self, b: np.ndarray, o: np.ndarray, objective: str | None = None,
                 max_steps: int = 200) -> tuple[np.ndarray, np.ndarray, float]:

@@ -126,9 +126,7 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     if keep is None:
         keep = {lv.name: lv.keep for lv in arch.storage_levels}
     # ext[:, i, d]: extent of dimension d in the tile at level i (loops at i and below)
-    ext = np.ones((K, L + 1, 8), dtype=np.int64)
-    for i in range(L - 1, -1, -1):
-        ext[:, i, :] = ext[:, i + 1, :] * bounds[:, i, :]
+    ext = _extents(bounds)
     spatial_idx = [i for i, lv in enumerate(levels) if isinstance(lv, SpatialLevel)]
     storage_idx = [i for i, lv in enumerate(levels) if isinstance(lv, StorageLevel)]
     used = np.ones((K, L + 1), dtype=np.int64)  # utilised instances of level i
@@ -148,9 +146,10 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
 
     tiles: dict[int, dict[str, np.ndarray]] = {}
     hw: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    for i in storage_idx:
-        t, h, w = _tile_sizes(ext[:, i, :], prob)
-        tiles[i], hw[i] = t, (h, w)
+    all_t, all_h, all_w = _tile_sizes(ext[:, storage_idx, :], prob)
+    for k, i in enumerate(storage_idx):
+        tiles[i] = {ds: all_t[ds][:, k] for ds in DATASPACES}
+        hw[i] = (all_h[:, k], all_w[:, k])
 
     loads: dict[tuple[int, str], np.ndarray] = {}
     fills: dict[tuple[int, str], np.ndarray] = {}
@@ -283,34 +282,69 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     return out
 
 
+def _extents(bounds: np.ndarray) -> np.ndarray:
+    """``ext[:, i, d]``: product of the bounds at levels i and below (with a trailing level of ones)."""
+    K, L, D = bounds.shape
+    ext = np.ones((K, L + 1, D), dtype=np.int64)
+    ext[:, :L, :] = np.cumprod(bounds[:, ::-1, :], axis=1)[:, ::-1, :]
+    return ext
+
+
 def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
-             keep: dict[str, frozenset[str]] | None = None) -> tuple[np.ndarray, list[str]]:
-    """A boolean mask of legal mappings and, for the first illegal one, why (one sentence each)."""
+             keep: dict[str, frozenset[str]] | None = None, explain: bool = True) -> tuple[np.ndarray, list[str]]:
+    """A boolean mask of legal mappings and (if ``explain``) why the first illegal one is not (one sentence)."""
     K, L, _ = bounds.shape
     if keep is None:
         keep = {lv.name: lv.keep for lv in arch.storage_levels}
-    ok = np.ones(K, dtype=bool)
-    reasons: list[str] = []
-
-    def fail(mask: np.ndarray, msg: str) -> None:
-        nonlocal ok
-        if (~mask & ok).any() and not reasons:
-            reasons.append(msg)
-        ok &= mask
-
+    levels = arch.levels
+    checks: list[tuple[np.ndarray, str]] = []
     prod = bounds.prod(axis=1)
+    dims = np.array(prob.dims)
+    checks.append(((prod == dims).all(axis=1), "dims"))
+    fixed = np.zeros((L, len(DIMS)), dtype=bool)
+    for i, lv in enumerate(levels):
+        for dim, _v in lv.factors:
+            fixed[i, DIMS.index(dim)] = True
+    checks.append(((bounds[:, fixed] == 1).all(axis=1), "fixed"))
+    sp = [i for i, lv in enumerate(levels) if isinstance(lv, SpatialLevel)]
+    if sp:
+        fan = np.array([levels[i].fanout for i in sp])
+        checks.append(((bounds[:, sp, :].prod(axis=2) <= fan).all(axis=1), "fanout"))
+    st = [i for i, lv in enumerate(levels) if isinstance(lv, StorageLevel) and lv.depth is not None]
+    if st:
+        ext = _extents(bounds)
+        tiles, _, _ = _tile_sizes(ext[:, st, :], prob)
+        need = np.zeros((K, len(st)), dtype=np.int64)
+        for ds in DATASPACES:
+            km = np.array([ds in keep[levels[i].name] for i in st])
+            need += tiles[ds] * km
+        cap = np.array([levels[i].capacity_words for i in st])
+        checks.append(((need <= cap).all(axis=1), "capacity"))
+    ok = np.logical_and.reduce([c for c, _ in checks])
+    reasons: list[str] = []
+    if explain and not ok.all():
+        k = int(np.argmin(ok))
+        reasons.append(_explain(prob, arch, bounds[k], keep))
+    return ok, reasons
+
+
+def _explain(prob: Problem, arch: Architecture, b: np.ndarray, keep: dict[str, frozenset[str]]) -> str:
+    """The first constraint one mapping (``b[L, 8]``) breaks, as a sentence."""
+    prod = b.prod(axis=0)
     for d, name in enumerate(DIMS):
-        fail(prod[:, d] == prob.dims[d], f"the loop bounds of {name} do not multiply to the layer's {name}={prob.dims[d]}")
-    ext = np.ones((K, L + 1, 8), dtype=np.int64)
-    for i in range(L - 1, -1, -1):
-        ext[:, i, :] = ext[:, i + 1, :] * bounds[:, i, :]
+        if prod[d] != prob.dims[d]:
+            return f"the loop bounds of {name} do not multiply to the layer's {name}={prob.dims[d]}"
+    ext = _extents(b[None])[0]
     for i, lv in enumerate(arch.levels):
         for dim, v in lv.factors:
-            fail(bounds[:, i, DIMS.index(dim)] == v, f"level {lv.name} may not have a {dim} loop (factor constraint {dim}={v})")
+            if b[i, DIMS.index(dim)] != v:
+                return f"level {lv.name} may not have a {dim} loop (factor constraint {dim}={v})"
         if isinstance(lv, SpatialLevel):
-            fail(bounds[:, i, :].prod(axis=1) <= lv.fanout, f"spatial level {lv.name} unrolls more than its fan-out {lv.fanout}")
+            if b[i].prod() > lv.fanout:
+                return f"spatial level {lv.name} unrolls {int(b[i].prod())} copies, more than its fan-out {lv.fanout}"
         elif lv.depth is not None:
-            t, _, _ = _tile_sizes(ext[:, i, :], prob)
-            need = sum(t[ds] for ds in DATASPACES if ds in keep[lv.name])
-            fail(need <= lv.capacity_words, f"the tiles kept in {lv.name} exceed its capacity of {int(lv.capacity_words)} words")
-    return ok, reasons
+            t, _, _ = _tile_sizes(ext[i], prob)
+            need = sum(int(t[ds]) for ds in DATASPACES if ds in keep[lv.name])
+            if need > lv.capacity_words:
+                return f"the tiles kept in {lv.name} ({need} words) exceed its capacity of {int(lv.capacity_words)} words"
+    return "no constraint is broken"
