@@ -120,3 +120,14 @@ def test_installed_command_prints_a_table_quickly():
     assert out.returncode == 0, out.stderr
     assert "multiplier" in out.stdout and "DRAM" in out.stdout
     assert elapsed < 6.0
+
+
+def test_accelerator_from_a_yaml_file(capsys, tmp_path):
+    from importlib import resources
+
+    arch = tmp_path / "my_eyeriss.yaml"
+    arch.write_text(resources.files("accelerators.data").joinpath("eyeriss.yaml").read_text())
+    status, out, err = run(capsys, "lenet5", "--accelerator", str(arch), "--format", "json")
+    assert status == 0, err
+    status, builtin, _ = run(capsys, "lenet5", "--format", "json")
+    assert json.loads(out)["totals"]["energy_pJ"] == pytest.approx(json.loads(builtin)["totals"]["energy_pJ"])
