@@ -180,3 +180,11 @@ def test_progress_bar_goes_to_stderr(capsys):
     estimate_energy("resnet20", "eyeriss", progress=True)
     out, err = capsys.readouterr()
     assert out == "" and "resnet20 on eyeriss" in err and "layer" in err
+
+
+def test_model_version_is_a_stable_content_hash():
+    from accelerators import estimate
+
+    version = estimate.MODEL_VERSION
+    assert version.startswith("energy-") and len(version) == len("energy-") + 12
+    assert estimate._model_version() == version
