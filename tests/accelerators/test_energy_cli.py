@@ -14,7 +14,6 @@ import multipliers
 from approxdse.cli import main
 
 APPROX = "u8_drum_4" if "u8_drum_4" in multipliers.names() else "s8_exact"
-SHARED = Path("/work/shared/data/timeloop")
 
 
 def run(capsys, *argv):
@@ -71,19 +70,24 @@ def test_input_shape_and_problem_file_warning(capsys, tmp_path):
     assert status == 2 and "did you mean Hstride" in err
 
 
-@pytest.mark.skipif(not (SHARED / "our_runs/head_eyeriss_like_VGG02_layer5").is_dir(),
-                    reason="shared Timeloop data not present")
-def test_timeloop_mapping_file(capsys):
-    run_dir = SHARED / "our_runs/head_eyeriss_like_VGG02_layer5"
-    layer = SHARED / "layer_shapes/CONV/VGG02/VGG02_layer5.yaml"
-    status, out, err = run(capsys, str(layer), "--mapping", str(run_dir / "timeloop-mapper.map.yaml"),
-                           "--format", "json")
+RUNS = Path(__file__).resolve().parents[1] / "data" / "timeloop" / "our_runs"
+
+
+@pytest.mark.parametrize("run_name,accelerator", [("head_eyeriss_like_VGG02_layer5", "eyeriss"),
+                                                  ("head_simba_like_AlexNet_layer2", "simba")])
+def test_timeloop_problem_and_mapping_files(capsys, run_name, accelerator):
+    """Timeloop's own problem + map.yaml through the CLI give Timeloop's total within 1%
+    (our Timeloop v3.0.3 runs, copied into tests/data by the model validation)."""
+    run_dir = RUNS / run_name
+    status, out, err = run(capsys, str(run_dir / "problem.yaml"), "--accelerator", accelerator,
+                           "--mapping", str(run_dir / "timeloop-mapper.map.yaml"), "--format", "json")
     assert status == 0, err
     data = json.loads(out)
     timeloop = json.loads((run_dir / "result.json").read_text())
-    # Timeloop's own total for its mapping (fJ/compute x computes), within the model's 1%
     expected_pJ = float(timeloop["fJ_per_compute"]["Total"]) * 1e-3 * int(timeloop["computes"])
+    assert data["layers"][0]["macs"] == int(timeloop["computes"])
     assert data["totals"]["energy_pJ"] == pytest.approx(expected_pJ, rel=0.01)
+    assert data["layers"][0]["mapping"]  # the loaded mapping as a loop nest
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -34,31 +34,109 @@ def test_traced_module_runs_and_restores_training_mode():
     assert out.shape == (1, 10)
 
 
+# The ``instance`` lines of the Timeloop problem files in timeloop-accelergy-exercises'
+# ``layer_shapes/{resnet18,alexnet,vgg16}/`` (copied from ../shared/data/timeloop/layer_shapes,
+# in file order), so the check also runs where the shared data is absent.
+LAYER_SHAPES = {
+    "resnet18": [
+        "{C: 3, M: 64, P: 112, Q: 112, R: 7, S: 7, HStride: 2, WStride: 2}",
+        "{C: 64, M: 64, P: 56, Q: 56, R: 3, S: 3}",
+        "{C: 64, M: 64, P: 56, Q: 56, R: 3, S: 3}",
+        "{C: 64, M: 64, P: 56, Q: 56, R: 3, S: 3}",
+        "{C: 64, M: 64, P: 56, Q: 56, R: 3, S: 3}",
+        "{C: 64, M: 128, P: 28, Q: 28, R: 3, S: 3, HStride: 2, WStride: 2}",
+        "{C: 128, M: 128, P: 28, Q: 28, R: 3, S: 3}",
+        "{C: 64, M: 128, P: 28, Q: 28, HStride: 2, WStride: 2}",
+        "{C: 128, M: 128, P: 28, Q: 28, R: 3, S: 3}",
+        "{C: 128, M: 128, P: 28, Q: 28, R: 3, S: 3}",
+        "{C: 128, M: 256, P: 14, Q: 14, R: 3, S: 3, HStride: 2, WStride: 2}",
+        "{C: 256, M: 256, P: 14, Q: 14, R: 3, S: 3}",
+        "{C: 128, M: 256, P: 14, Q: 14, HStride: 2, WStride: 2}",
+        "{C: 256, M: 256, P: 14, Q: 14, R: 3, S: 3}",
+        "{C: 256, M: 256, P: 14, Q: 14, R: 3, S: 3}",
+        "{C: 256, M: 512, P: 7, Q: 7, R: 3, S: 3, HStride: 2, WStride: 2}",
+        "{C: 512, M: 512, P: 7, Q: 7, R: 3, S: 3}",
+        "{C: 256, M: 512, P: 7, Q: 7, HStride: 2, WStride: 2}",
+        "{C: 512, M: 512, P: 7, Q: 7, R: 3, S: 3}",
+        "{C: 512, M: 512, P: 7, Q: 7, R: 3, S: 3}",
+        "{C: 512, M: 1000}",
+    ],
+    "alexnet": [
+        "{C: 3, M: 64, P: 55, Q: 55, R: 11, S: 11, HStride: 4, WStride: 4}",
+        "{C: 64, M: 192, P: 27, Q: 27, R: 5, S: 5}",
+        "{C: 192, M: 384, P: 13, Q: 13, R: 3, S: 3}",
+        "{C: 384, M: 256, P: 13, Q: 13, R: 3, S: 3}",
+        "{C: 256, M: 256, P: 13, Q: 13, R: 3, S: 3}",
+        "{C: 9216, M: 4096}",
+        "{C: 4096, M: 4096}",
+        "{C: 4096, M: 1000}",
+    ],
+    "vgg16": [
+        "{C: 3, M: 64, P: 224, Q: 224, R: 3, S: 3}",
+        "{C: 64, M: 64, P: 224, Q: 224, R: 3, S: 3}",
+        "{C: 64, M: 128, P: 112, Q: 112, R: 3, S: 3}",
+        "{C: 128, M: 128, P: 112, Q: 112, R: 3, S: 3}",
+        "{C: 128, M: 256, P: 56, Q: 56, R: 3, S: 3}",
+        "{C: 256, M: 256, P: 56, Q: 56, R: 3, S: 3}",
+        "{C: 256, M: 256, P: 56, Q: 56, R: 3, S: 3}",
+        "{C: 256, M: 512, P: 28, Q: 28, R: 3, S: 3}",
+        "{C: 512, M: 512, P: 28, Q: 28, R: 3, S: 3}",
+        "{C: 512, M: 512, P: 28, Q: 28, R: 3, S: 3}",
+        "{C: 512, M: 512, P: 14, Q: 14, R: 3, S: 3}",
+        "{C: 512, M: 512, P: 14, Q: 14, R: 3, S: 3}",
+        "{C: 512, M: 512, P: 14, Q: 14, R: 3, S: 3}",
+        "{C: 25088, M: 4096}",
+        "{C: 4096, M: 4096}",
+        "{C: 4096, M: 1000}",
+    ],
+}
+
+
 def _reference(folder):
     import warnings
 
+    import yaml
+
+    from accelerators.problem_files import layer_from_problem
+
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # resnet18/alexnet files spell the strides HStride/WStride
-        return load_problems(SHAPES / folder)
+        warnings.simplefilter("ignore")  # resnet18/alexnet spell the strides HStride/WStride
+        if SHAPES.is_dir():
+            return load_problems(SHAPES / folder).layers
+        return tuple(layer_from_problem({"instance": yaml.safe_load(text)}, f"{i:02d}")
+                     for i, text in enumerate(LAYER_SHAPES[folder]))
 
 
-@pytest.mark.skipif(not SHAPES.is_dir(), reason="shared Timeloop data not present")
 @pytest.mark.parametrize("network,folder", [("resnet18", "resnet18"), ("alexnet", "alexnet"),
                                             ("vgg16", "vgg16")])
 def test_zoo_matches_timeloop_layer_shapes(network, folder):
     reference = _reference(folder)
     ours = zoo.workload(network)
-    assert len(ours) == len(reference)
+    assert len(ours) == len(reference) == len(LAYER_SHAPES[folder])
     for mine, theirs in zip(ours, reference):
         assert _dims(mine) == _dims(theirs), (mine.name, theirs.name)
 
 
-@pytest.mark.skipif(not SHAPES.is_dir(), reason="shared Timeloop data not present")
 def test_tracing_matches_timeloop_resnet18_including_strides():
     """One traced forward pass of the zoo module gives the layer_shapes/resnet18 loop nests."""
     reference = _reference("resnet18")
     traced = workload_from_module(zoo.module("resnet18"), (1, 3, 224, 224))
     assert [_dims(layer) for layer in traced] == [_dims(layer) for layer in reference]
+
+
+@pytest.mark.skipif(not SHAPES.is_dir(), reason="shared Timeloop data not present")
+def test_embedded_layer_shapes_equal_the_shared_files():
+    import warnings
+
+    import yaml
+
+    from accelerators.problem_files import layer_from_problem
+
+    for folder, lines in LAYER_SHAPES.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            embedded = [layer_from_problem({"instance": yaml.safe_load(t)}, "x") for t in lines]
+        assert [_dims(a) for a in embedded] == [_dims(b) for b in load_problems(SHAPES / folder)]
 
 
 def test_strides_padding_dilation_groups_and_same_padding():
