@@ -94,6 +94,11 @@ class SearchRun:
     run_dir: Path
     evaluate_fn: Callable | None = None
     progress: bool = True
+    #: Folder of the float-weight cache (default ``RUN_DIR/weights``); runs of one config may share it.
+    weights_dir: str | Path | None = None
+    #: Results of candidates evaluated elsewhere (by candidate key, e.g. other seeds of a benchmark):
+    #: looked up like this run's own earlier evaluations and recorded as ``cached``.
+    known: dict[str, dict] | None = None
     rows: dict[tuple[int, int], dict] = field(default_factory=dict, init=False, repr=False)
 
     # ------------------------------------------------------------------ creating / resuming
@@ -165,8 +170,9 @@ class SearchRun:
 
         cfg = self.config
         energy = str(cfg.predictor_path()) if cfg.energy.is_file else cfg.energy.predictor
+        weights = self.weights_dir if self.weights_dir is not None else self.run_dir / "weights"
         return EvaluationSettings(cfg.dataset, cfg.training, energy, cfg.energy.accelerator, cfg.constraints,
-                                  str(self.run_dir / "weights"))
+                                  str(weights))
 
     def _row(self, gen: int, index: int, cand: Candidate, x: dict, result: dict, cached: bool) -> dict:
         cfg = self.config
@@ -210,7 +216,8 @@ class SearchRun:
         base = self._next_index
         self._next_index += len(candidates)
         out: list[dict | None] = [None] * len(candidates)
-        by_key = {r["key"]: r for r in self.rows.values() if not r["cached"]}
+        by_key = dict(self.known or {})
+        by_key.update({r["key"]: r for r in self.rows.values() if not r["cached"]})
         todo: list[int] = []
         replayed: list[dict] = []
         for i, cand in enumerate(candidates):
