@@ -176,6 +176,35 @@ class Architecture:
                             self.elide_first_output_fill)
 
 
+def with_energy_table(arch: Architecture, table: dict[str, dict[str, float]], name: str | None = None) -> Architecture:
+    """A copy of ``arch`` whose energies come from an ERT ``{component: {action: pJ}}``.
+
+    Storage levels take ``read``/``write``/``update`` where given; the MAC's
+    ``compute`` (or ``mac_random``) energy is split between multiplier and adder in
+    the ratio of ``arch``'s own split. Components missing from the table keep theirs.
+    """
+    import dataclasses
+
+    levels = []
+    for lv in arch.levels:
+        acts = table.get(lv.name)
+        if isinstance(lv, StorageLevel) and acts:
+            e = lv.energy
+            new = ActionEnergy(acts.get("read", e.read), acts.get("write", e.write),
+                               acts.get("update", acts.get("write", e.update)))
+            lv = dataclasses.replace(lv, energy=new, energy_source="table")
+        levels.append(lv)
+    compute = arch.compute
+    acts = table.get(compute.name, {})
+    total = acts.get("compute", acts.get("mac_random"))
+    if total is not None:
+        share = compute.energy.multiplier / compute.energy.mac
+        compute = ComputeLevel(compute.name, compute.multiplier_width, compute.adder_width,
+                               ComputeEnergy(total * share, total * (1 - share)), "table")
+    return Architecture(name or arch.name, arch.technology, tuple(levels), compute, arch.description, arch.source,
+                        arch.elide_first_output_fill)
+
+
 def _arch_to_plain(arch: Architecture) -> dict:
     levels = []
     for lv in arch.levels:

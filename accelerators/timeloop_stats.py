@@ -89,3 +89,24 @@ def layer_from_problem(path: str | Path, name: str | None = None):
     return Layer(name or Path(path).stem, C=inst["C"], M=inst["M"], P=inst["P"], Q=inst["Q"], R=inst["R"],
                  S=inst["S"], N=inst.get("N", 1), stride_h=inst.get("Hstride", 1), stride_w=inst.get("Wstride", 1),
                  dilation_h=inst.get("Hdilation", 1), dilation_w=inst.get("Wdilation", 1))
+
+
+def read_ert_summary(path: str | Path) -> dict[str, dict[str, float]]:
+    """``{component: {action: pJ}}`` from an Accelergy ``ERT_summary.yaml`` (v0.4, ``energy`` per action).
+
+    Component names drop their hierarchy and instance range
+    (``system_top_level.shared_glb[1..1]`` -> ``shared_glb``).
+    """
+    doc = yaml.safe_load(Path(path).read_text())
+    out: dict[str, dict[str, float]] = {}
+    for entry in doc.get("ERT_summary", {}).get("table_summary", []):
+        name = re.sub(r"\[[^\]]*\]$", "", str(entry["name"])).split(".")[-1]
+        acts = {}
+        for a in entry.get("actions", []):
+            e = a.get("energy", a.get("max_energy"))
+            if e is not None:
+                acts[str(a["name"])] = float(e)
+        out[name] = acts
+    if not out:
+        raise ApproxDSEError(f"{path}: no ERT_summary table")
+    return out

@@ -76,3 +76,28 @@ def test_multiplier_energy_scales_only_the_multiplier(case):
         if k != "multiplier":
             assert half.components[k] == pytest.approx(v)
     assert res.with_multiplier(0.5, arch).energy_pJ == pytest.approx(half.energy_pJ)
+
+
+REF2024 = DATA.parent / "our_runs_ref2024"
+REF2024_RUNS = sorted(p.name for p in REF2024.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("run", REF2024_RUNS)
+def test_ref2024_runs_with_their_energy_tables(run):
+    """The exercises' state at 67b75f2 (32 nm Eyeriss, older intmac): same structure, its own ERT."""
+    from accelerators.architecture import with_energy_table
+    from accelerators.timeloop_stats import read_ert_summary
+
+    arch = with_energy_table(load_architecture(arch_name(run)), read_ert_summary(REF2024 / run / "timeloop-mapper.ERT_summary.yaml"))
+    layer = layer_from_problem(REF2024 / run / "problem.yaml", run)
+    res = evaluate(layer, arch, load_timeloop_mapping(REF2024 / run / "timeloop-mapper.map.yaml", layer, arch))
+    st = read_stats(REF2024 / run / "timeloop-mapper.stats.txt")
+    for lv in arch.storage_levels:
+        assert res.components[lv.name] == pytest.approx(st.level_energy_pJ[lv.name], rel=0.02), lv.name
+    assert res.components["multiplier"] + res.components["adder"] == pytest.approx(st.component_energy_pJ("mac"), rel=0.02)
+    assert res.energy_pJ / 1e6 == pytest.approx(st.energy_uJ, rel=0.01)
+    # mapper check on the same design and energy table
+    from accelerators.mapper import map_layer
+
+    best = evaluate(layer, arch, map_layer(layer, arch))
+    assert best.energy_pJ <= st.energy_uJ * 1e6 * 1.02
