@@ -136,7 +136,8 @@ def test_embedded_layer_shapes_equal_the_shared_files():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             embedded = [layer_from_problem({"instance": yaml.safe_load(t)}, "x") for t in lines]
-        assert [_dims(a) for a in embedded] == [_dims(b) for b in load_problems(SHAPES / folder)]
+            shared = load_problems(SHAPES / folder)
+        assert [_dims(a) for a in embedded] == [_dims(b) for b in shared]
 
 
 def test_strides_padding_dilation_groups_and_same_padding():
