@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="per-layer multipliers: a YAML mapping {layer name: multiplier name}")
     p.add_argument("--fine-tune", dest="fine_tune", type=int, default=0, metavar="EPOCHS",
                    help="fine-tune through the approximate multiplier for this many epochs (default 0)")
-    p.add_argument("--fine-tune-lr", dest="fine_tune_lr", type=float, default=1e-4, metavar="LR",
-                   help="fine-tuning learning rate (default 1e-4)")
+    p.add_argument("--fine-tune-lr", dest="fine_tune_lr", type=float, default=1e-3, metavar="LR",
+                   help="fine-tuning learning rate (default 1e-3, cosine-decayed)")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="emulation backend (default auto)")
     p.add_argument("--mode", choices=MODES, default="lut", help="emulation mode (default lut, bit-exact)")
     p.add_argument("--calibration", choices=("minmax", "percentile"), default="minmax",
@@ -212,7 +212,7 @@ def format_report(report: Any) -> str:
         f"multiplier {report.multiplier} ({kind}, relative energy {energy}), "
         f"backend {report.backend}, mode {report.mode}",
         "",
-        f"{'':<22}{'top-1':>9}{'eval time (s)':>16}",
+        f"{'':<22}{'top-1':>9}{'time (s)':>16}",
         f"{'float':<22}{100 * report.float_accuracy:>8.2f}%{report.float_time_s:>16.3f}",
         f"{'8-bit exact':<22}{100 * report.exact_8bit_accuracy:>8.2f}%{report.exact_8bit_time_s:>16.3f}",
         f"{'approximate':<22}{100 * report.approx_accuracy:>8.2f}%{report.approx_time_s:>16.3f}",
@@ -220,6 +220,8 @@ def format_report(report: Any) -> str:
     if report.fine_tuned_accuracy is not None:
         label = f"fine-tuned ({report.fine_tune_epochs} ep)"
         lines.append(f"{label:<22}{100 * report.fine_tuned_accuracy:>8.2f}%{report.fine_tune_time_s:>16.3f}")
+    lines.append("times: one pass over the test set" + ("; fine-tuned: the fine-tuning itself"
+                                                         if report.fine_tuned_accuracy is not None else ""))
     distinct = sorted(set(report.multipliers.values()))
     if len(distinct) > 1:
         lines.append("")

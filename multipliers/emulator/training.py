@@ -54,18 +54,15 @@ if TYPE_CHECKING:
 
     from multipliers.multiplier import Multiplier
 
-#: Accepted ways to name a multiplier: a catalog name, a Multiplier, or a per-layer dict.
-MultiplierSpec = "str | Multiplier | Mapping[str, str | Multiplier]"
-
-
 # --------------------------------------------------------------------------- storage
 
 
 def home_dir() -> Path:
-    """``$APPROXDSE_HOME`` if set, else the platform's user cache directory for approxdse."""
+    """The cache root: ``$APPROXDSE_HOME/cache`` if that variable is set (where the multiplier
+    library keeps its caches too), else the platform's user cache directory for approxdse."""
     env = os.environ.get("APPROXDSE_HOME")
     if env:
-        return Path(env).expanduser()
+        return Path(env).expanduser() / "cache"
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("approxdse"))
@@ -193,6 +190,12 @@ def evaluate_accuracy(model: nn.Module, data: Any, batch_size: int = 256) -> flo
 
 
 def _eval_timed(model: nn.Module, data: Any, batch_size: int) -> tuple[float, float]:
+    """Accuracy and evaluation seconds, after a one-sample warm-up (kernel compilation, caches)."""
+    dataset = _as_tensor_dataset(data)
+    if hasattr(dataset, "tensors"):
+        with torch.no_grad():
+            model.eval()
+            model(dataset.tensors[0][:1])
     t0 = time.perf_counter()
     acc = evaluate_accuracy(model, data, batch_size)
     return acc, time.perf_counter() - t0
@@ -408,7 +411,7 @@ def fine_tune(
     data: Any,
     *,
     epochs: int = 3,
-    lr: float = 1e-4,
+    lr: float = 1e-3,
     batch_size: int = 64,
     weight_decay: float = 0.0,
     seed: int = 0,
@@ -419,7 +422,7 @@ def fine_tune(
 ) -> TrainResult:
     """Recover accuracy lost to an approximate multiplier by training through it.
 
-    The recipe: Adam at a low learning rate (default 1e-4, cosine-decayed) for a
+    The recipe: Adam at a modest learning rate (default 1e-3, cosine-decayed to 0) for a
     few epochs, gradients through the emulated layers' straight-through estimator,
     batch-norm running statistics frozen (the calibrated activation ranges stay
     valid), and the best validation checkpoint kept, where epoch 0 (the weights as
@@ -543,16 +546,26 @@ def trained_float_model(
 
 
 def resolve_multiplier(spec: Any) -> "Multiplier":
-    """A :class:`~multipliers.Multiplier` from a Multiplier or a catalog name."""
+    """A :class:`~multipliers.Multiplier` from a Multiplier, a catalog name (built-in or
+    imported into the user catalog) or the path of a multiplier file (``.c`` model or
+    ``.npy``/``.bin``/``.txt`` LUT)."""
     import multipliers
 
     from multipliers.multiplier import Multiplier
 
     if isinstance(spec, Multiplier):
         return spec
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
     if not isinstance(spec, str) or not spec.strip():
         raise ApproxDSEError(f"a multiplier is named by a non-empty string, got {spec!r}")
-    return multipliers.get(spec.strip())
+    spec = spec.strip()
+    path = Path(spec)
+    if path.suffix.lower() in (".c", ".npy", ".bin", ".txt") and (path.is_file() or os.sep in spec):
+        from multipliers.importing import load
+
+        return load(path)
+    return multipliers.get(spec)
 
 
 def approximable_layers(model: nn.Module) -> list[str]:
@@ -564,21 +577,30 @@ def approximable_layers(model: nn.Module) -> list[str]:
 def layer_assignment(
     model: nn.Module, default: Any, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, "Multiplier"]:
-    """A multiplier for every approximable layer of ``model``: ``overrides[layer]`` where
-    given, else ``default``. Unknown layer names in ``overrides`` are an error that lists
-    the model's layers."""
+    """A multiplier for every approximable layer of ``model``: the last entry of ``overrides``
+    whose key is the layer's name or a shell pattern matching it (``"layers.0.*"``), else
+    ``default``. A key that matches no layer is an error that lists the model's layers."""
+    import fnmatch
+
     layers = approximable_layers(model)
     overrides = dict(overrides or {})
-    unknown = [name for name in overrides if name not in layers]
+    unknown = [key for key in overrides if not any(n == key or fnmatch.fnmatchcase(n, key) for n in layers)]
     if unknown:
         raise ApproxDSEError(
             f"layer(s) {', '.join(map(repr, unknown))} not in the network; its layers are {', '.join(layers)}"
         )
-    if default is None and len(overrides) < len(layers):
-        missing = [name for name in layers if name not in overrides]
-        raise ApproxDSEError(f"no multiplier given for layer(s) {', '.join(missing)}")
+    resolved = {key: resolve_multiplier(m) for key, m in overrides.items()}
     resolved_default = resolve_multiplier(default) if default is not None else None
-    return {name: resolve_multiplier(overrides[name]) if name in overrides else resolved_default for name in layers}
+    out: dict[str, Multiplier] = {}
+    for name in layers:
+        chosen = resolved_default
+        for key, m in resolved.items():
+            if name == key or fnmatch.fnmatchcase(name, key):
+                chosen = m
+        if chosen is None:
+            raise ApproxDSEError(f"no multiplier given for layer {name!r} (name a default multiplier)")
+        out[name] = chosen
+    return out
 
 
 def exact_counterpart(multiplier: "Multiplier") -> "Multiplier":
@@ -618,11 +640,20 @@ def emulate(
 ) -> nn.Module:
     """An approximated, calibrated copy of ``model``: every Conv2d/Linear multiplies through
     ``multiplier`` (a name, a Multiplier or a ``{layer: multiplier}`` dict), activation
-    ranges calibrated on the first training batches of ``data``. Extra ``options`` go to
-    :func:`multipliers.emulator.approximate`."""
-    from multipliers.emulator import approximate, calibrate
+    ranges calibrated on the first training batches of ``data``. Extra ``options`` are
+    fields of :class:`multipliers.emulator.EmulationConfig` (``rank``, ``percentile``,
+    ``noise_operand_dependent``, ``seed`` ...)."""
+    from multipliers.emulator import EmulationConfig, approximate, calibrate
 
-    qmodel = approximate(model, _assignment_of(multiplier), backend=backend, mode=mode, **options)
+    try:
+        config = EmulationConfig(backend=backend, mode=mode, calibration=calibration, **options)
+    except TypeError:
+        unknown = sorted(set(options) - set(EmulationConfig.__dataclass_fields__))
+        raise ApproxDSEError(f"unknown emulation option(s) {', '.join(unknown)}") from None
+    assignment = _assignment_of(multiplier)
+    # a dict from layer_assignment names every layer, so nothing is left to "others"
+    others = "float" if isinstance(assignment, dict) else "exact"
+    qmodel = approximate(model, assignment, config=config, others=others)
     calibrate(qmodel, calibration_batches(data, n_calibration_batches), method=calibration)
     qmodel.eval()
     return qmodel
@@ -721,7 +752,7 @@ def accuracy_report(
     seed: int = 0,
     epochs: int | None = None,
     fine_tune_epochs: int = 0,
-    fine_tune_lr: float = 1e-4,
+    fine_tune_lr: float = 1e-3,
     backend: str = "auto",
     mode: str = "lut",
     calibration: str = "minmax",
@@ -763,6 +794,7 @@ def accuracy_report(
         del qexact
 
     torch.manual_seed(seed)  # the noise mode draws random errors
+    options.setdefault("seed", seed)
     qmodel = emulate(model, assignment, data, backend=backend, mode=mode, calibration=calibration, **options)
     approx_acc, approx_time = _eval_timed(qmodel, data.test, batch_size)
 

@@ -84,7 +84,7 @@ def test_checkpoint_resume_gives_the_same_model_as_an_uninterrupted_run(digits, 
 
 
 def test_trained_model_cache(approxdse_home, digits, monkeypatch):
-    assert home_dir() == approxdse_home
+    assert home_dir() == approxdse_home / "cache"
     first = trained_float_model("lenet5", "digits", data=digits, seed=3, epochs=5)
     assert not first.from_cache and first.path.is_file() and first.path.is_relative_to(approxdse_home)
     assert first.float_accuracy == evaluate_accuracy(first.model, digits.test)
