@@ -1,4 +1,5 @@
-"""``approxdse energy``: reference energy of a network on an accelerator.
+"""``approxdse energy`` (reference energy of a network on an accelerator) and
+``approxdse workload`` (a network's layers as loop nests).
 
     approxdse energy NETWORK [--accelerator NAME|FILE.yaml] [--multiplier NAME]
                      [--input-shape N,C,H,W] [--objective energy|edp|latency] [--per-layer]
@@ -47,6 +48,54 @@ def register(subparsers) -> None:
                           help="always show a progress bar")
     progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
     p.set_defaults(func=run_energy)
+
+    w = subparsers.add_parser(
+        "workload",
+        help="the layers of a network as loop nests (table, JSON, CSV or Timeloop problem files)",
+        description="Show the conv/fc layers of NETWORK (a zoo name, a Timeloop problem file or folder, or "
+        "path/file.py:factory) with their loop bounds and MACs, or export them.",
+    )
+    w.add_argument("network", metavar="NETWORK")
+    w.add_argument("--input-shape", metavar="N,C,H,W", help="input tensor shape (zoo networks and modules)")
+    w.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    w.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    w.add_argument("--timeloop-dir", metavar="DIR",
+                   help="also write one Timeloop v0.4 problem file per layer into DIR (00_<layer>.yaml, ...)")
+    w.set_defaults(func=run_workload)
+
+
+def run_workload(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    from accelerators.estimate import resolve_network
+    from accelerators.report import write_atomic
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        workload = resolve_network(args.network, args.input_shape)
+    _print_warnings([str(w.message) for w in caught])
+    if args.format == "json":
+        text = workload.to_json()
+    elif args.format == "csv":
+        text = workload.to_dataframe().to_csv(index=False)
+    else:
+        text = workload.summary()
+    if args.timeloop_dir:
+        from accelerators.problem_files import write_problem
+
+        folder = Path(args.timeloop_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        width = len(str(len(workload) - 1))
+        for i, layer in enumerate(workload):
+            safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer.name)
+            write_problem(layer, folder / f"{i:0{width}d}_{safe}.yaml")
+        print(f"approxdse: {len(workload)} Timeloop problem files written to {folder}", file=sys.stderr)
+    if args.output:
+        write_atomic(args.output, text if text.endswith("\n") else text + "\n")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
 
 
 def _split_names(text: str) -> list[str]:

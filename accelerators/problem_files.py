@@ -202,11 +202,14 @@ def is_problem_file(path: str | Path) -> bool:
 def problem_dict(layer: Layer) -> dict:
     """``layer`` as a Timeloop v0.4 problem (``{"problem": {...}}``), CNN-layer shape.
 
-    Grouped layers use the grouped-CNN shape with a ``G`` dimension.
+    Grouped layers use the grouped-CNN shape with a ``G`` dimension; non-zero padding is
+    written as ``Wpad``/``Hpad`` (as the exercises' default problem does).
     """
     instance = {"C": layer.C_per_group, "M": layer.M_per_group, "N": layer.N, "P": layer.P, "Q": layer.Q,
                 "R": layer.R, "S": layer.S, "Wstride": layer.stride_h, "Hstride": layer.stride_w,
                 "Wdilation": layer.dilation_h, "Hdilation": layer.dilation_w}
+    if layer.pad_h or layer.pad_w:  # as the exercises' default problem spells padding
+        instance["Wpad"], instance["Hpad"] = layer.pad_h, layer.pad_w
     dims = ["C", "M", "R", "S", "N", "P", "Q"]
     weights = [[["C"]], [["M"]], [["R"]], [["S"]]]
     inputs = [[["N"]], [["C"]], [["R", "Wdilation"], ["P", "Wstride"]], [["S", "Hdilation"], ["Q", "Hstride"]]]

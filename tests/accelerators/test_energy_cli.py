@@ -135,3 +135,19 @@ def test_accelerator_from_a_yaml_file(capsys, tmp_path):
     assert status == 0, err
     status, builtin, _ = run(capsys, "lenet5", "--format", "json")
     assert json.loads(out)["totals"]["energy_pJ"] == pytest.approx(json.loads(builtin)["totals"]["energy_pJ"])
+
+
+def test_workload_command_and_timeloop_export_round_trip(capsys, tmp_path):
+    status = main(["workload", "mobilenet_v2", "--format", "json", "--timeloop-dir", str(tmp_path / "tl")])
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert status == 0 and len(data["layers"]) == 53 and "53 Timeloop problem files" in err
+    from accelerators import zoo
+    from accelerators.problem_files import load_problems
+
+    back = load_problems(tmp_path / "tl")
+    ours = zoo.workload("mobilenet_v2")
+    assert [layer.shape_key() for layer in back] == [layer.shape_key() for layer in ours]
+    assert main(["workload", "resnet20"]) == 0
+    assert "resnet20: 20 layers" in capsys.readouterr()[0]
+    assert main(["workload", "nonet"]) == 2
