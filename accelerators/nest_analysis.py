@@ -29,6 +29,9 @@ Counting conventions (those of Timeloop v3, checked against its stats.txt):
   children's write-backs after spatial reduction (children holding the same
   outputs are reduced in the network); write-backs are not counted as reads of
   the child.
+* Cycles = MACs per utilised MAC, stretched when a level's reads (or fills plus
+  updates) per instance exceed its ``read_bandwidth`` (``write_bandwidth``) in
+  words per cycle, like Timeloop's bandwidth throttling.
 * Energy per access = the component's energy per vector access / block size
   (words per vector); accesses are charged as whole vectors (``ceil(scalar / block)``
   per instance), and a clustered level (``cluster_size`` > 1) is charged once
@@ -247,10 +250,19 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
 
     components: dict[str, np.ndarray] = {}
     accesses = {}
+    cycles = temporal.astype(float)
     for i in storage_idx:
         lv = levels[i]
         e = lv.energy
         per_inst = np.zeros(K)
+        # bandwidth (words per cycle per instance) stretches the run when exceeded
+        if lv.read_bandwidth or lv.write_bandwidth:
+            rd = sum(reads[(i, ds)] for ds in DATASPACES if ds in keep[lv.name])
+            wr = sum(fills[(i, ds)] + updates[(i, ds)] for ds in DATASPACES if ds in keep[lv.name])
+            if lv.read_bandwidth:
+                cycles = np.maximum(cycles, rd / lv.read_bandwidth)
+            if lv.write_bandwidth:
+                cycles = np.maximum(cycles, wr / lv.write_bandwidth)
         for ds in DATASPACES:
             if ds not in keep[lv.name]:
                 continue
@@ -272,7 +284,8 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     out = {
         "energy": energy,
         "components": components,
-        "cycles": temporal,
+        "cycles": np.ceil(cycles).astype(np.int64),
+        "compute_cycles": temporal,
         "utilization": compute_instances / arch.num_macs,
         "macs": macs,
         "compute_instances": compute_instances,
