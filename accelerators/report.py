@@ -233,11 +233,11 @@ class EnergyReport:
     # ---------------------------------------------------------------- text
     def header(self) -> str:
         mults = self.multipliers
-        mult = mults[0] if len(mults) == 1 else f"{len(mults)} multipliers ({', '.join(mults)})"
+        mult = f"multiplier {mults[0]}" if len(mults) == 1 else f"{len(mults)} multipliers ({', '.join(mults)})"
         rel = {r.multiplier: r.relative_energy for r in self.layers}
         rel_text = f" (relative energy {rel[mults[0]]:.3f})" if len(mults) == 1 else ""
         shape = f" input {'x'.join(map(str, self.input_shape))}" if self.input_shape else ""
-        return (f"{self.network}{shape} on {self.accelerator}, multiplier {mult}{rel_text}, "
+        return (f"{self.network}{shape} on {self.accelerator}, {mult}{rel_text}, "
                 f"mapper objective {self.objective}")
 
     def component_table(self) -> str:
