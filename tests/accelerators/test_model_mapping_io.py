@@ -77,3 +77,20 @@ def test_illegal_mappings_name_the_constraint():
     levels[0] = LevelLoops("DRAM", temporal=(("P", 4), ("Q", 4), ("M", 4)))
     with pytest.raises(ApproxDSEError, match="PE_column may not have a P loop"):
         evaluate(layer, arch, Mapping("eyeriss", tuple(levels)))
+
+
+def test_bandwidth_stretches_cycles_only():
+    import dataclasses
+
+    from accelerators.architecture import Architecture
+
+    arch = load_architecture("eyeriss")
+    layer = layer_from_problem(RUN / "problem.yaml")
+    m = load_timeloop_mapping(RUN / "timeloop-mapper.map.yaml", layer, arch)
+    base = evaluate(layer, arch, m)
+    # the glb serves 1,354,752 input reads in 86,016 cycles (15.75 words/cycle, limit 16); allow 4
+    levels = tuple(dataclasses.replace(lv, read_bandwidth=4.0) if lv.name == "shared_glb" else lv for lv in arch.levels)
+    slow = Architecture(arch.name, arch.technology, levels, arch.compute)
+    res = evaluate(layer, slow, m)
+    assert res.cycles == -(-1354752 // 4) and base.cycles == 86016
+    assert res.energy_pJ == pytest.approx(base.energy_pJ)
