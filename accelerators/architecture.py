@@ -233,8 +233,11 @@ def load_architecture(name_or_path: str | Path) -> Architecture:
     invalid file.
     """
     key = str(name_or_path)
-    if key in _CACHE:
-        return _CACHE[key]
+    cache_key = key
+    if key not in _BUILTIN and Path(key).is_file():
+        cache_key = f"{Path(key).resolve()}@{Path(key).stat().st_mtime_ns}"  # an edited file is re-read
+    if cache_key in _CACHE:
+        return _CACHE[cache_key]
     if key in _BUILTIN:
         text = resources.files("accelerators.data").joinpath(_BUILTIN[key]).read_text()
         arch = parse_architecture(yaml.safe_load(text), origin=key)
@@ -251,7 +254,7 @@ def load_architecture(name_or_path: str | Path) -> Architecture:
         except yaml.YAMLError as exc:
             raise ApproxDSEError(f"architecture file {key!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
         arch = parse_architecture(data, origin=key)
-    _CACHE[key] = arch
+    _CACHE[cache_key] = arch
     return arch
 
 
