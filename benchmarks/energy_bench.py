@@ -29,8 +29,6 @@ TIMELOOP_S_PER_LAYER = {"eyeriss": (14, 58), "simba": (83, 284)}  # recorded, 2 
 
 _CHILD = r"""
 import json, sys, time
-import torch  # imported up front so its import time does not count (tracing is not used for zoo names)
-torch.set_num_threads(int(sys.argv[3]))
 from accelerators.estimate import estimate_energy
 import accelerators.architecture, accelerators.mapper, accelerators.model, multipliers
 network, accelerator = sys.argv[1], sys.argv[2]
@@ -77,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="resnet18 on eyeriss only")
     parser.add_argument("--case", action="append", metavar="NETWORK:ACCELERATOR", help="run this case instead")
-    parser.add_argument("--threads", type=int, default=2, help="torch/numba threads in the child (default 2)")
+    parser.add_argument("--threads", type=int, default=2, help="OpenMP/BLAS threads in the child (default 2)")
     parser.add_argument("--per-layer", action="store_true",
                         help="also time each distinct layer shape's search alone (cold)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
