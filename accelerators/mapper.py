@@ -26,13 +26,12 @@ of a layer (one multiplication per MAC), so it cannot change the choice.
 """
 from __future__ import annotations
 
-import itertools
 from functools import lru_cache
 
 import numpy as np
 
 from accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
-from accelerators.mapping import Mapping, layer_dims, mapping_from_arrays
+from accelerators.mapping import Mapping, mapping_from_arrays
 from accelerators.nest_analysis import Problem, analyze, legality
 from approxdse.errors import ApproxDSEError
 
@@ -119,6 +118,8 @@ class _Search:
                     for g in gs[:3]:
                         moves.append((d, a, c, f, e, g, -1))
         for i in self.storage:
+            if (b[i] > 1).sum() < 2:
+                continue  # with fewer than two loops the order cannot matter
             for k in range(len(ORDER_CLASSES)):
                 if k != o[i]:
                     moves.append((0, 0, 0, 1, 0, 1, i * 64 + k))

@@ -215,7 +215,6 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
 
     reads: dict[tuple[int, str], np.ndarray] = {}
     updates: dict[tuple[int, str], np.ndarray] = {}
-    compute_reads: dict[str, np.ndarray] = {}
     for ds in DATASPACES:
         chain = [i for i in storage_idx if ds in keep[levels[i].name]]
         if not chain or chain[0] != storage_idx[0]:
