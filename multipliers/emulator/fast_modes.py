@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator.decomposition import Decomposition, Term, decompose
+from multipliers.emulator.fused_ops import Accumulator, table_lookup
 from multipliers.emulator.integer_conv import IntegerOperands, window_sum
 from multipliers.emulator.modes import Mode
 from multipliers.multiplier import operand_values
@@ -35,68 +36,68 @@ def _conv(x: torch.Tensor, w: torch.Tensor, ops: IntegerOperands) -> torch.Tenso
 
 
 def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.ndarray, np.ndarray]],
-              *, exact: bool) -> torch.Tensor:
-    """``sum_t sum_k f_t(a_k) * g_t(w_k)`` over each receptive field, float64 [N, M, P, Q].
+              *, exact: bool) -> Accumulator:
+    """``sum_t sum_k f_t(a_k) * g_t(w_k)`` over each receptive field, as an :class:`Accumulator`.
 
-    With ``exact=True`` the ``f``, ``g`` must be integer-valued and the result is
-    exact (rounded to integers); otherwise float32 convolutions are used as they are.
+    Per term: ``conv(f(a) - f(pad), g(w) - g(z_w)) + g(z_w) * S + const`` where
+    ``S`` is the window sum of ``f(a) - f(pad)``. With ``exact=True`` the ``f``,
+    ``g`` must be integer-valued and every piece is an exact integer.
     """
-    a_idx = ops.a_codes + ops.fmt.index_offset  # int64 indices
     w_idx = ops.w_codes + ops.fmt.index_offset
     m, cg, r, s = w_idx.shape
     k = cg * r * s
+    g_count = ops.geometry.groups
     pad = ops.pad_index
-    wz = (ops.w_zero + ops.fmt.index_offset).view(m, 1, 1, 1)
-    total = None
+    wz = ops.w_zero + ops.fmt.index_offset
+    acc: Accumulator | None = None
     for term in terms:
         f, g = (term.f, term.g) if isinstance(term, Term) else term
-        ft = torch.as_tensor(np.asarray(f, dtype=np.float64))
-        gt = torch.as_tensor(np.asarray(g, dtype=np.float64))
-        cf = ft[pad]
-        cg_m = gt[wz]  # [M, 1, 1, 1]
-        fc = ft[a_idx] - cf  # float64 [N, C, H, W], zero at the padding value
-        gc = gt[w_idx] - cg_m  # float64 [M, C/g, R, S]
-        fmax = float(fc.abs().max()) if fc.numel() else 0.0
-        if exact:
-            main = _exact_conv(fc, gc, ops)
-            wdtype = torch.float32 if fmax * k < _FP32_EXACT else torch.float64
-            s_fc = torch.round(window_sum(fc.to(wdtype), ops.geometry, r, s, m).to(torch.float64)).to(torch.int64)
-            s_gc = gc.reshape(m, -1).sum(dim=1).round().to(torch.int64).view(1, m, 1, 1)
-            cgi = cg_m.round().to(torch.int64).view(1, m, 1, 1)
-            cfi = int(round(float(cf)))
-            part = main + cgi * s_fc + cfi * s_gc + k * cfi * cgi
+        f = np.asarray(f, dtype=np.float64)
+        g = np.asarray(g, dtype=np.float64)
+        cf = float(f[pad])
+        cg_m = torch.from_numpy(g)[wz]  # float64 [M]
+        gc = torch.from_numpy(g)[w_idx] - cg_m.view(m, 1, 1, 1)  # float64 [M, C/g, R, S]
+        fmax = float(np.abs(f - cf).max())
+        if fmax < _FP32_EXACT or not exact:
+            fc = table_lookup(ops.a_index, f, cf)  # float32, exact integers when fmax < 2^24
         else:
-            main = _conv(fc.to(torch.float32), gc.to(torch.float32), ops).to(torch.float64)
-            s_fc = window_sum(fc.to(torch.float32), ops.geometry, r, s, m).to(torch.float64)
-            s_gc = gc.reshape(m, -1).sum(dim=1).view(1, m, 1, 1)
-            cgv = cg_m.view(1, m, 1, 1)
-            part = main + cgv * s_fc + cf * s_gc + k * cf * cgv
-        total = part if total is None else total + part
-    if total is None:
-        n, _, h, w = ops.a_codes.shape
+            fc = torch.from_numpy(f)[ops.a_index.to(torch.int64)] - cf
+        if exact:
+            main = _exact_conv(fc, gc, ops, fmax)
+            wdtype = torch.float32 if fmax * k < _FP32_EXACT else torch.float64
+        else:
+            main = _conv(fc.to(torch.float32), gc.to(torch.float32), ops)
+            wdtype = torch.float32
+        part = Accumulator(main, exact)
+        if torch.any(cg_m != 0):
+            part.add_sum(cg_m, window_sum(fc.to(wdtype), ops.geometry, r, s, g_count))
+        part.add_const(cf * gc.reshape(m, -1).sum(dim=1) + k * cf * cg_m)
+        acc = part if acc is None else acc.merge(part)
+    if acc is None:
+        n, _, h, w = ops.a_index.shape
         p, q = ops.geometry.output_size(h, w, r, s)
-        return torch.zeros((n, m, p, q), dtype=torch.int64 if exact else torch.float64)
-    return total
+        return Accumulator(torch.zeros((n, m, p, q), dtype=torch.int64 if exact else torch.float64), exact)
+    return acc
 
 
-def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands) -> torch.Tensor:
-    """Exact ``conv(fc, gc)`` (int64) of integer-valued float64 tensors, in float32 where provably exact."""
+def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: float) -> torch.Tensor:
+    """Exact ``conv(fc, gc)`` of integer-valued tensors: float32 where provably exact, else float64."""
     m = gc.shape[0]
     gsum = float(gc.abs().reshape(m, -1).sum(dim=1).max()) if gc.numel() else 0.0
-    fmax = float(fc.abs().max()) if fc.numel() else 0.0
     if fmax * gsum < _FP32_EXACT:
-        return torch.round(_conv(fc.to(torch.float32), gc.to(torch.float32), ops)).to(torch.int64)
-    hi = torch.floor(fc / _SPLIT)
-    lo = fc - hi * _SPLIT  # 0 .. _SPLIT-1
-    if max(float(hi.abs().max()), _SPLIT - 1) * gsum < _FP32_EXACT:
+        return _conv(fc.to(torch.float32), gc.to(torch.float32), ops)
+    fc64 = fc.to(torch.float64)
+    hi = torch.floor(fc64 / _SPLIT)
+    if max(fmax / _SPLIT + 1, _SPLIT - 1) * gsum < _FP32_EXACT:
+        lo = fc64 - hi * _SPLIT  # 0 .. _SPLIT-1
         g32 = gc.to(torch.float32)
         n = fc.shape[0]
         both = _conv(torch.cat([hi, lo]).to(torch.float32), g32, ops).to(torch.float64)
-        return torch.round(both[:n]).to(torch.int64) * _SPLIT + torch.round(both[n:]).to(torch.int64)
+        return both[:n] * _SPLIT + both[n:]
     if fmax * gsum >= _FP64_EXACT:
         raise ApproxDSEError(
             "this layer's sums are too large for an exact decomposition in float64; use mode='lut'")
-    return torch.round(_conv(fc, gc, ops)).to(torch.int64)
+    return _conv(fc64, gc.to(torch.float64), ops)
 
 
 # --------------------------------------------------------------------- modes
@@ -109,9 +110,11 @@ class ExactDecompositionMode(Mode):
     def prepare(self, multiplier, config):
         return decompose(multiplier)  # raises a clear error when there is no structure
 
-    def lut_sum(self, ops, state: Decomposition, generator=None):
-        total = term_sums(ops, state.terms, exact=True)
-        return total // state.denominator if state.denominator != 1 else total
+    def partial_sum(self, ops, state: Decomposition, generator=None):
+        acc = term_sums(ops, state.terms, exact=True)
+        if state.denominator != 1:
+            acc = Accumulator(acc.dense() // state.denominator, exact=True)
+        return acc
 
     def report(self, state):
         return {"mode": self.name, "exact": True, "terms": state.rank, "structure": state.structure}
@@ -150,11 +153,12 @@ class LowRankMode(Mode):
             float(np.abs(resid).mean()), float(np.abs(resid).max()),
         )
 
-    def lut_sum(self, ops, state: LowRankState, generator=None):
-        total = term_sums(ops, [state.exact_term], exact=True).to(torch.float64)
+    def partial_sum(self, ops, state: LowRankState, generator=None):
+        acc = term_sums(ops, [state.exact_term], exact=True)
         if state.factors:
-            total = total + term_sums(ops, state.factors, exact=False)
-        return total
+            acc = acc.merge(term_sums(ops, state.factors, exact=False))
+        acc.exact = False
+        return acc
 
     def report(self, state):
         return {"mode": self.name, "exact": False, "rank": state.rank, "relative_error": state.relative_error,
@@ -189,10 +193,11 @@ class NoiseMode(Mode):
         return NoiseState(Term(vals, vals), err, bool(config.noise_operand_dependent),
                           float(err.mean()), float(err.std()))
 
-    def lut_sum(self, ops, state: NoiseState, generator=None):
-        total = term_sums(ops, [state.exact_term], exact=True).to(torch.float64)
+    def partial_sum(self, ops, state: NoiseState, generator=None):
+        acc = term_sums(ops, [state.exact_term], exact=True)
+        acc.exact = False
         if not np.any(state.error):
-            return total
+            return acc
         w_idx = (ops.w_codes + ops.fmt.index_offset).reshape(-1)
         hist = torch.bincount(w_idx, minlength=256).to(torch.float64)
         hist = hist / hist.sum()
@@ -212,7 +217,7 @@ class NoiseMode(Mode):
         mu = mu + k * mean_a[pad]
         var = torch.clamp(var + k * var_a[pad], min=0.0)
         noise = torch.randn(var.shape, generator=generator, dtype=torch.float64)
-        return total + mu + noise * torch.sqrt(var)
+        return Accumulator(acc.dense() + mu + noise * torch.sqrt(var), exact=False)
 
     def report(self, state):
         return {"mode": self.name, "exact": False, "error_mean": state.mean, "error_std": state.std,

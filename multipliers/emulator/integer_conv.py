@@ -21,7 +21,6 @@ accumulator; the output is ``(acc + bias_q) * s_a * s_w[m]``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -31,25 +30,45 @@ from multipliers.emulator.backends.base import Backend, ConvGeometry
 from multipliers.emulator.quantization import NumberFormat
 
 if TYPE_CHECKING:
+    from multipliers.emulator.fused_ops import Accumulator
     from multipliers.multiplier import Multiplier
 
 
-@dataclass
 class IntegerOperands:
-    """The quantised operands of one layer call (all on CPU)."""
+    """The quantised operands of one layer call (all on CPU).
 
-    a_codes: torch.Tensor  # int64 [N, C, H, W]
-    w_codes: torch.Tensor  # int64 [M, C/g, R, S]
-    a_zero: int
-    w_zero: torch.Tensor  # int64 [M]
-    fmt: NumberFormat
-    geometry: ConvGeometry
-    multiplier: "Multiplier"
-    backend: Backend
+    Give the activations as int64 codes or as uint8 LUT indices (``a_index``);
+    the other form is derived on demand.
+    """
+
+    def __init__(self, a_codes: torch.Tensor | None, w_codes: torch.Tensor, a_zero: int, w_zero: torch.Tensor,
+                 fmt: NumberFormat, geometry: ConvGeometry, multiplier: "Multiplier", backend: Backend,
+                 a_index: torch.Tensor | None = None) -> None:
+        if a_codes is None and a_index is None:
+            raise ValueError("IntegerOperands needs a_codes or a_index")
+        self._a_codes = a_codes
+        self._a_index = a_index
+        self.w_codes = w_codes  # int64 [M, C/g, R, S]
+        self.a_zero = int(a_zero)
+        self.w_zero = w_zero  # int64 [M]
+        self.fmt = fmt
+        self.geometry = geometry
+        self.multiplier = multiplier
+        self.backend = backend
+
+    @property
+    def a_codes(self) -> torch.Tensor:
+        """int64 [N, C, H, W] activation codes."""
+        if self._a_codes is None:
+            self._a_codes = self._a_index.to(torch.int64) - self.fmt.index_offset
+        return self._a_codes
 
     @property
     def a_index(self) -> torch.Tensor:
-        return (self.a_codes + self.fmt.index_offset).to(torch.uint8)
+        """uint8 [N, C, H, W] activation LUT indices."""
+        if self._a_index is None:
+            return (self._a_codes + self.fmt.index_offset).to(torch.uint8)
+        return self._a_index
 
     @property
     def w_index(self) -> torch.Tensor:
@@ -67,8 +86,8 @@ class IntegerOperands:
 
     @property
     def is_linear(self) -> bool:
-        n, c, h, w = self.a_codes.shape
-        return h == 1 and w == 1 and self.w_codes.shape[2:] == (1, 1) and self.geometry.groups == 1
+        shape = self.a_index.shape if self._a_codes is None else self._a_codes.shape
+        return shape[2] == 1 and shape[3] == 1 and self.w_codes.shape[2:] == (1, 1) and self.geometry.groups == 1
 
 
 def window_sum(values: torch.Tensor, geometry: ConvGeometry, r: int, s: int, out_channels: int) -> torch.Tensor:
@@ -88,15 +107,30 @@ def window_sum(values: torch.Tensor, geometry: ConvGeometry, r: int, s: int, out
     return sums
 
 
+def add_zero_point_corrections(acc: "Accumulator", ops: IntegerOperands) -> "Accumulator":
+    """Add ``- z_w * S - z_a * sum_k w_k`` to ``acc`` (nothing when both zero points are 0)."""
+    if ops.a_zero == 0 and not torch.any(ops.w_zero):
+        return acc
+    m, _, r, s = ops.w_codes.shape
+    k = ops.reduction
+    dtype = torch.float32 if 255 * k < (1 << 24) else torch.float64  # window sums stay exact
+    centred = ops.a_index.to(dtype) - float(ops.pad_index)
+    acc.add_sum(-ops.w_zero.to(torch.float64), window_sum(centred, ops.geometry, r, s, ops.geometry.groups))
+    acc.add_const(-(ops.a_zero * ops.w_codes.reshape(m, -1).sum(dim=1)).to(torch.float64))
+    return acc
+
+
 def zero_point_corrections(ops: IntegerOperands) -> torch.Tensor | None:
     """``- z_w * S - z_a * sum_k w_k`` as int64 [N, M, P, Q] (None when both zero points are 0)."""
+    from multipliers.emulator.fused_ops import Accumulator
+
     if ops.a_zero == 0 and not torch.any(ops.w_zero):
         return None
+    n, _, h, w = ops.a_index.shape
     m, _, r, s = ops.w_codes.shape
-    centred = (ops.a_codes - ops.a_zero).to(torch.float64)
-    s_a = torch.round(window_sum(centred, ops.geometry, r, s, m)).to(torch.int64)
-    s_w = ops.w_codes.reshape(m, -1).sum(dim=1)
-    return -(ops.w_zero.view(1, m, 1, 1) * s_a) - (ops.a_zero * s_w).view(1, m, 1, 1)
+    p, q = ops.geometry.output_size(h, w, r, s)
+    acc = Accumulator(torch.zeros((n, m, p, q), dtype=torch.int64), exact=True)
+    return add_zero_point_corrections(acc, ops).dense()
 
 
 def quantized_bias(bias: torch.Tensor | None, a_scale: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor | None:

@@ -24,10 +24,11 @@ from torch import nn
 
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator.backends import get_backend
-from multipliers.emulator.backends.base import ConvGeometry, wrap_int32
+from multipliers.emulator.backends.base import ConvGeometry
 from multipliers.emulator.config import EmulationConfig
 from multipliers.emulator.gradients import straight_through
-from multipliers.emulator.integer_conv import IntegerOperands, quantized_bias, zero_point_corrections
+from multipliers.emulator.fused_ops import Accumulator, quantize_index
+from multipliers.emulator.integer_conv import IntegerOperands, add_zero_point_corrections, quantized_bias
 from multipliers.emulator.modes import get_mode
 from multipliers.emulator.quantization import (
     NumberFormat,
@@ -120,18 +121,19 @@ class _ApproxLayer(nn.Module):
         w_scale_b, w_zero_b = shape_for_channels(w_scale, wdim), shape_for_channels(w_zero, wdim)
         x4 = self._to_4d(x)
         with torch.no_grad():
+            index = quantize_index(x4.cpu(), float(a_scale), int(a_zero), fmt.qmin, fmt.qmax, fmt.index_offset)
             ops = IntegerOperands(
-                a_codes=quantize(x4.cpu(), a_scale, a_zero, fmt),
-                w_codes=quantize(self._weight_4d(self.weight).cpu(), self._w4(w_scale_b), self._w4(w_zero_b), fmt),
-                a_zero=int(a_zero),
-                w_zero=w_zero.cpu(),
-                fmt=fmt,
-                geometry=self._geometry(),
-                multiplier=self.multiplier,
-                backend=get_backend(self.config.backend, x.device.type),
+                None,
+                quantize(self._weight_4d(self.weight).cpu(), self._w4(w_scale_b), self._w4(w_zero_b), fmt),
+                int(a_zero), w_zero.cpu(), fmt, self._geometry(), self.multiplier,
+                get_backend(self.config.backend, x.device.type), a_index=index,
             )
             acc = self.accumulate(ops)
-            y = self._dequantize(acc, a_scale, w_scale).to(dtype=x.dtype, device=x.device)
+            bias_q = quantized_bias(self.bias, a_scale, w_scale)
+            if bias_q is not None:
+                bias_q = torch.clamp(bias_q, _INT32_MIN, _INT32_MAX)
+            step = a_scale.to(torch.float64) * w_scale.to(torch.float64)
+            y = acc.finish(step, bias_q).to(dtype=x.dtype, device=x.device)
             y = self._from_4d(y, x)
         if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
             xq = fake_quantize(x, a_scale.to(x.device), a_zero.to(x.device), fmt)
@@ -145,16 +147,10 @@ class _ApproxLayer(nn.Module):
     def _w4(self, t: torch.Tensor) -> torch.Tensor:
         return t
 
-    def accumulate(self, ops: IntegerOperands) -> torch.Tensor:
-        """The integer accumulators [N, M, P, Q] before the bias (int32; float64 for approximate modes)."""
-        total = self.mode.lut_sum(ops, self._mode_state, self._noise_generator())
-        corrections = zero_point_corrections(ops)
-        if total.dtype.is_floating_point:
-            return total if corrections is None else total + corrections.to(torch.float64)
-        total = total.to(torch.int64)
-        if corrections is not None:
-            total = total + corrections
-        return wrap_int32(total)
+    def accumulate(self, ops: IntegerOperands) -> Accumulator:
+        """The accumulators (LUT sums + zero-point corrections), before the bias."""
+        acc = self.mode.partial_sum(ops, self._mode_state, self._noise_generator())
+        return add_zero_point_corrections(acc, ops)
 
     def _noise_generator(self) -> torch.Generator | None:
         if self.mode.exact:
@@ -163,18 +159,6 @@ class _ApproxLayer(nn.Module):
             seed = (int(self.config.seed) * 1_000_003 + sum(map(ord, self.layer_name))) % (1 << 63)
             self._generator = torch.Generator().manual_seed(seed)
         return self._generator
-
-    def _dequantize(self, acc: torch.Tensor, a_scale: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor:
-        m = acc.shape[1]
-        total = acc.to(torch.float64) if acc.dtype.is_floating_point else acc.to(torch.int64)
-        bias_q = quantized_bias(self.bias, a_scale, w_scale)
-        if bias_q is not None:
-            bias_q = torch.clamp(bias_q, _INT32_MIN, _INT32_MAX)
-            total = total + bias_q.view(1, m, 1, 1).to(total.dtype)
-            if not total.dtype.is_floating_point:
-                total = wrap_int32(total)
-        step = (a_scale.to(torch.float64) * w_scale.to(torch.float64)).view(1, m, 1, 1)
-        return total.to(torch.float64) * step
 
     def extra_repr(self) -> str:
         return (f"multiplier={self.multiplier.name!r}, format={self.fmt.name}, mode={self.config.mode!r}, "

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from multipliers.emulator.fused_ops import Accumulator
 from multipliers.emulator.integer_conv import IntegerOperands
 
 if TYPE_CHECKING:
@@ -43,8 +44,12 @@ class Mode(ABC):
         return None
 
     @abstractmethod
+    def partial_sum(self, ops: IntegerOperands, state: Any, generator: torch.Generator | None = None) -> Accumulator:
+        """The LUT sums, possibly unmaterialised (see :class:`~multipliers.emulator.fused_ops.Accumulator`)."""
+
     def lut_sum(self, ops: IntegerOperands, state: Any, generator: torch.Generator | None = None) -> torch.Tensor:
-        """[N, M, P, Q]: int32/int64 for exact modes, float64 for approximate ones."""
+        """``sum_k LUT[a_k, w_k]`` as [N, M, P, Q]: int64 for exact modes, float64 for approximate ones."""
+        return self.partial_sum(ops, state, generator).dense()
 
     def report(self, state: Any) -> dict[str, Any]:
         """What this mode did for a multiplier (error of an approximation, terms used ...)."""
@@ -60,13 +65,14 @@ class LUTMode(Mode):
     name = "lut"
     exact = True
 
-    def lut_sum(self, ops, state, generator=None):
+    def partial_sum(self, ops, state, generator=None):
         if ops.is_linear:
-            n, c = ops.a_codes.shape[:2]
+            n, c = ops.a_index.shape[:2]
             out = ops.backend.lut_linear(ops.a_index.reshape(n, c), ops.w_index.reshape(ops.w_codes.shape[0], c),
-                                         ops.multiplier.lut)
-            return out[:, :, None, None]
-        return ops.backend.lut_conv2d(ops.a_index, ops.w_index, ops.multiplier.lut, ops.geometry, ops.pad_index)
+                                         ops.multiplier.lut)[:, :, None, None]
+        else:
+            out = ops.backend.lut_conv2d(ops.a_index, ops.w_index, ops.multiplier.lut, ops.geometry, ops.pad_index)
+        return Accumulator(out, exact=True)
 
 
 def _modes() -> dict[str, Mode]:

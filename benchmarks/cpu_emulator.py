@@ -1,0 +1,111 @@
+"""CPU emulator benchmark: emulated time / native float torch time, same model and batch.
+
+    python benchmarks/cpu_emulator.py            # ResNet-20 (CIFAR, batch 128) and ResNet-18 (224x224, batch 8)
+    python benchmarks/cpu_emulator.py --quick    # fewer repeats, ResNet-18 LUT mode once
+
+For each network: the float model (``torch.no_grad``, eval mode) against the same
+model converted by :func:`multipliers.emulator.approximate` (batch norm stays a
+float layer in both), in ``lut`` mode with an unstructured multiplier and in
+``exact-decomposition`` mode with a 1-term and a 5-term multiplier. Timings are
+medians of interleaved repeats (native, emulated, native, ...), so a load change
+on a shared machine hits both. Also reports lookups/s (network MACs / emulated
+time) and the LUT GEMM kernel alone on 1024x576x64 against fp32 torch matmul.
+Threads: torch, numba and OpenMP all get ``--threads`` (default 2).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def _parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer repeats (about a minute)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=None, help="timed repeats per case (default 5, quick 2)")
+    p.add_argument("--lut-multiplier", default="u8_mitchell", help="multiplier for lut mode (any LUT)")
+    p.add_argument("--decomposition-multipliers", default="u8_drum_4,u8_bam_h2_v6",
+                   help="comma-separated multipliers for exact-decomposition mode")
+    return p.parse_args()
+
+
+def main() -> int:
+    args = _parse()
+    for var in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    import multipliers
+    from accelerators import zoo
+    from multipliers.emulator import approximate, calibrate, get_backend
+    from multipliers.emulator.backends import native_kernel
+
+    repeats = args.repeats or (2 if args.quick else 5)
+    backend = get_backend("cpu")
+    print(f"# CPU emulator benchmark: {os.cpu_count()} CPUs, {args.threads} threads, torch {torch.__version__}, "
+          f"LUT GEMM kernel: {backend.kernel}; load average {os.getloadavg()[0]:.1f}")
+
+    # ---- kernel alone: 1024 x 576 x 64 (rows x K x M), the anchor's shape
+    rng = np.random.default_rng(0)
+    rows, k, m = 1024, 576, 64
+    a = torch.from_numpy(rng.integers(0, 256, (rows, k), dtype=np.uint8))
+    w = torch.from_numpy(rng.integers(0, 256, (m, k), dtype=np.uint8))
+    lut = multipliers.get(args.lut_multiplier).lut
+    af, wf = torch.rand(rows, k), torch.rand(k, m)
+    backend.lut_linear(a, w, lut)
+    t_lut, t_mm = [], []
+    for _ in range(max(5, repeats * 3)):
+        t0 = time.perf_counter(); backend.lut_linear(a, w, lut); t_lut.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); af @ wf; t_mm.append(time.perf_counter() - t0)
+    lk, mm = statistics.median(t_lut), statistics.median(t_mm)
+    print("\n## LUT GEMM kernel, 1024x576x64 (incl. layout copies)")
+    print(f"| kernel | time | lookups/s | / fp32 torch matmul ({mm * 1e3:.2f} ms) |\n| --- | --- | --- | --- |")
+    print(f"| {backend.kernel} | {lk * 1e3:.2f} ms | {rows * k * m / lk / 1e9:.1f} G | {lk / mm:.1f}x |")
+    if backend.kernel != "numba":
+        from multipliers.emulator.backends.cpu import CPUBackend
+
+        nb = CPUBackend("numba")
+        nb.lut_linear(a, w, lut)
+        t_nb = []
+        for _ in range(max(5, repeats * 3)):
+            t0 = time.perf_counter(); nb.lut_linear(a, w, lut); t_nb.append(time.perf_counter() - t0)
+        nbt = statistics.median(t_nb)
+        print(f"| numba fallback | {nbt * 1e3:.2f} ms | {rows * k * m / nbt / 1e9:.1f} G | {nbt / mm:.1f}x |")
+
+    # ---- whole networks
+    cases = [("resnet20", 128, (3, 32, 32)), ("resnet18", 8, (3, 224, 224))]
+    modes = [("lut", args.lut_multiplier)] + [("exact-decomposition", n)
+                                              for n in args.decomposition_multipliers.split(",") if n]
+    print("\n## Whole network, emulated / native float torch (same model, batch, threads)")
+    print("| network | batch | mode | multiplier | native | emulated | ratio | lookups/s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for net, batch, shape in cases:
+        torch.manual_seed(0)
+        model = zoo.module(net).eval()
+        x = torch.randn(batch, *shape)
+        macs = zoo.workload(net).macs * batch
+        for mode, mult_name in modes:
+            if args.quick and net == "resnet18" and mode != "lut":
+                continue
+            q = approximate(model, mult_name, mode=mode, backend="cpu")
+            calibrate(q, [x])
+            with torch.no_grad():
+                model(x), q(x)  # warm-up (numba/native compile, caches)
+                t_nat, t_emu = [], []
+                for _ in range(repeats):
+                    t0 = time.perf_counter(); model(x); t_nat.append(time.perf_counter() - t0)
+                    t0 = time.perf_counter(); q(x); t_emu.append(time.perf_counter() - t0)
+            nat, emu = statistics.median(t_nat), statistics.median(t_emu)
+            print(f"| {net} | {batch} | {mode} | {mult_name} | {nat * 1e3:.0f} ms | {emu * 1e3:.0f} ms | "
+                  f"{emu / nat:.2f}x | {macs / emu / 1e9:.1f} G |", flush=True)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
