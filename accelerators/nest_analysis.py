@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
+from approxdse.errors import ApproxDSEError
 
 N, G, C, M, P, Q, R, S = range(8)
 #: Which problem dimensions index each tensor.
@@ -218,7 +219,7 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     for ds in DATASPACES:
         chain = [i for i in storage_idx if ds in keep[levels[i].name]]
         if not chain or chain[0] != storage_idx[0]:
-            raise ValueError(f"the outermost level must keep {ds}")
+            raise ApproxDSEError(f"the outermost level of {arch.name} must keep {ds}")
         fills[(chain[0], ds)] = np.zeros(K, dtype=np.int64)
         for k, p in enumerate(chain):
             c = chain[k + 1] if k + 1 < len(chain) else L
