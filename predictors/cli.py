@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     p.add_argument("--holdout", type=float, default=0.0,
                    help="hold out this fraction of the networks (split by network); compare then uses them")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and of the trees (default 0)")
-    p.add_argument("--n-estimators", type=int, default=800, help="boosting rounds (default 800)")
+    p.add_argument("--n-estimators", type=int, default=300, help="boosting rounds (default 300)")
     p.add_argument("--format", choices=["table", "json"], default="table", help="summary format")
     p.set_defaults(func=_train)
 

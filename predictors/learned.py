@@ -70,8 +70,8 @@ class LearnedPredictor(EnergyPredictor):
 
     kind = "learned"
 
-    def __init__(self, kind: str = "xgboost", granularity: str = "auto", n_estimators: int = 800,
-                 learning_rate: float = 0.05, max_depth: int = 6, seed: int = 0, n_jobs: int = 2,
+    def __init__(self, kind: str = "xgboost", granularity: str = "auto", n_estimators: int = 300,
+                 learning_rate: float = 0.1, max_depth: int = 6, seed: int = 0, n_jobs: int = 2,
                  accelerator: str | None = None) -> None:
         super().__init__(accelerator)
         if kind not in KINDS:
@@ -292,8 +292,8 @@ class LearnedPredictor(EnergyPredictor):
         kind = data["model_kind"]
         if kind == "xgboost" and not _xgboost_available():
             raise ApproxDSEError("this model needs xgboost; pip install xgboost-cpu")
-        p = cls(kind=kind, granularity=data["granularity"], n_estimators=int(params.get("n_estimators", 800)),
-                learning_rate=float(params.get("learning_rate", 0.05)), max_depth=int(params.get("max_depth", 6)),
+        p = cls(kind=kind, granularity=data["granularity"], n_estimators=int(params.get("n_estimators", 300)),
+                learning_rate=float(params.get("learning_rate", 0.1)), max_depth=int(params.get("max_depth", 6)),
                 seed=int(params.get("seed", 0)))
         p._load_base(data)
         p.c = data.get("c")

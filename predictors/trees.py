@@ -75,29 +75,65 @@ class TreeEnsemble:
             raise ApproxDSEError(f"the saved tree ensemble is corrupt ({exc})") from None
         return ens
 
-    def _arrays(self) -> list[tuple[np.ndarray, ...]]:
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        """All trees flattened into one set of node arrays (children re-indexed), plus tree roots."""
         if not hasattr(self, "_cache"):
-            self._cache = [
-                (np.asarray(t["feature"], dtype=np.int64), np.asarray(t["threshold"], dtype=np.float64),
-                 np.asarray(t["left"], dtype=np.int64), np.asarray(t["right"], dtype=np.int64),
-                 np.asarray(t["is_leaf"], dtype=bool), np.asarray(t["missing_left"], dtype=bool),
-                 np.asarray(t["value"], dtype=np.float64))
-                for t in self.trees
-            ]
+            feature, threshold, left, right, leaf, missing, value, roots = [], [], [], [], [], [], [], []
+            offset = 0
+            for t in self.trees:
+                n = len(t["feature"])
+                roots.append(offset)
+                feature.append(np.asarray(t["feature"], dtype=np.int64))
+                threshold.append(np.asarray(t["threshold"], dtype=np.float64))
+                left.append(np.asarray(t["left"], dtype=np.int64) + offset)
+                right.append(np.asarray(t["right"], dtype=np.int64) + offset)
+                leaf.append(np.asarray(t["is_leaf"], dtype=np.bool_))
+                missing.append(np.asarray(t["missing_left"], dtype=np.bool_))
+                value.append(np.asarray(t["value"], dtype=np.float64))
+                if not (len(t["threshold"]) == len(t["left"]) == len(t["right"]) == len(t["is_leaf"])
+                        == len(t["missing_left"]) == len(t["value"]) == n):
+                    raise ValueError("node arrays of different lengths")
+                offset += n
+            cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dtype=dt))
+            arrays = (cat(feature, np.int64), cat(threshold, np.float64), cat(left, np.int64),
+                      cat(right, np.int64), cat(leaf, np.bool_), cat(missing, np.bool_), cat(value, np.float64),
+                      np.asarray(roots, dtype=np.int64))
+            internal = ~arrays[4]
+            if offset and (np.any(arrays[2][internal] >= offset) or np.any(arrays[3][internal] >= offset)
+                           or np.any(arrays[2][internal] < 0)):
+                raise ValueError("a child index points outside its tree")
+            self._cache = arrays
         return self._cache
 
     def predict(self, X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        out = np.full(X.shape[0], self.baseline)
-        rows = np.arange(X.shape[0])
-        for feature, threshold, left, right, is_leaf, missing_left, value in self._arrays():
-            node = np.zeros(X.shape[0], dtype=np.int64)
-            active = ~is_leaf[node]
-            while active.any():
-                n = node[active]
-                x = X[rows[active], feature[n]]
-                go_left = np.where(np.isnan(x), missing_left[n], x <= threshold[n])
-                node[active] = np.where(go_left, left[n], right[n])
-                active = ~is_leaf[node]
-            out += value[node]
-        return out
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ApproxDSEError(f"tree ensemble input must be 2-D, got shape {X.shape}")
+        return _predict_numba(X, self.baseline, *self._arrays())
+
+
+def _predict_python(X, baseline, feature, threshold, left, right, leaf, missing, value, roots):
+    out = np.full(X.shape[0], baseline)
+    for i in range(X.shape[0]):
+        total = 0.0
+        for root in roots:
+            node = root
+            while not leaf[node]:
+                x = X[i, feature[node]]
+                if x != x:
+                    node = left[node] if missing[node] else right[node]
+                elif x <= threshold[node]:
+                    node = left[node]
+                else:
+                    node = right[node]
+            total += value[node]
+        out[i] += total
+    return out
+
+
+try:
+    from numba import njit
+
+    _predict_numba = njit(cache=True, nogil=True)(_predict_python)
+except ImportError:  # pragma: no cover - numba is a dependency; pure Python still gives the same numbers
+    _predict_numba = _predict_python

@@ -7,6 +7,12 @@ NETWORKS = "nas-digits:6"
 
 
 @pytest.fixture(scope="session")
+def spec():
+    """(network spec, multiplier spec, number of multipliers) of the small dataset."""
+    return NETWORKS, MULTIPLIERS, len(MULTIPLIERS.split(","))
+
+
+@pytest.fixture(scope="session")
 def small_dataset_dir(tmp_path_factory):
     """6 generated digits networks x 7 multipliers on eyeriss, through the real reference."""
     from predictors.dataset import generate_dataset

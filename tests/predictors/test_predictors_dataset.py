@@ -10,9 +10,6 @@ from approxdse.errors import ApproxDSEError
 from predictors.dataset import Dataset, generate_dataset, read_manifest
 from predictors.reference import EXACT, reference_energy
 
-from conftest import MULTIPLIERS, NETWORKS
-
-N_MULT = len(MULTIPLIERS.split(","))
 
 
 def _sorted_energy(ds):
@@ -20,7 +17,8 @@ def _sorted_energy(ds):
     return ds.energy[cols].sort_values(cols[:3]).reset_index(drop=True)
 
 
-def test_layout_manifest_and_values(small_dataset, small_dataset_dir):
+def test_layout_manifest_and_values(spec, small_dataset, small_dataset_dir):
+    NETWORKS, MULTIPLIERS, N_MULT = spec
     ds = small_dataset
     assert len(ds.energy) == 6 * N_MULT
     assert ds.energy.groupby("network").size().eq(N_MULT).all()
@@ -45,7 +43,8 @@ def test_layout_manifest_and_values(small_dataset, small_dataset_dir):
         assert len(ds.layers[ds.layers["network"] == name]) == len(ds.workload(name).layers)
 
 
-def test_resume_after_partial_run_skips_finished_rows(tmp_path, small_dataset):
+def test_resume_after_partial_run_skips_finished_rows(spec, tmp_path, small_dataset):
+    NETWORKS, MULTIPLIERS, N_MULT = spec
     out = tmp_path / "resume"
     first = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, chunk_size=1, max_tasks=2)
     assert first.tasks_run == 2 and first.rows_written == 2 * N_MULT
@@ -60,7 +59,8 @@ def test_resume_after_partial_run_skips_finished_rows(tmp_path, small_dataset):
     assert fourth.rows_written == 6 and fourth.rows_skipped == 6 * N_MULT
 
 
-def test_dask_local_cluster_gives_the_same_rows(tmp_path, small_dataset):
+def test_dask_local_cluster_gives_the_same_rows(spec, tmp_path, small_dataset):
+    NETWORKS, MULTIPLIERS, N_MULT = spec
     from distributed import Client, LocalCluster
 
     # processes=False: two thread workers in this process (no extra interpreters on a 2-core box);
@@ -76,7 +76,8 @@ def test_dask_local_cluster_gives_the_same_rows(tmp_path, small_dataset):
     pd.testing.assert_frame_equal(_sorted_energy(Dataset.load(out)), _sorted_energy(small_dataset))
 
 
-def test_manifest_mismatch_refused(tmp_path, small_dataset_dir):
+def test_manifest_mismatch_refused(spec, tmp_path, small_dataset_dir):
+    NETWORKS, MULTIPLIERS, N_MULT = spec
     out = tmp_path / "copy"
     shutil.copytree(small_dataset_dir, out)
     with pytest.raises(ApproxDSEError, match="seed"):
@@ -92,7 +93,8 @@ def test_manifest_mismatch_refused(tmp_path, small_dataset_dir):
         generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
 
 
-def test_bad_directories(tmp_path, small_dataset_dir):
+def test_bad_directories(spec, tmp_path, small_dataset_dir):
+    NETWORKS, MULTIPLIERS, N_MULT = spec
     with pytest.raises(ApproxDSEError, match="does not exist"):
         Dataset.load(tmp_path / "nope")
     (tmp_path / "empty").mkdir()

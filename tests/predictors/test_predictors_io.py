@@ -1,0 +1,64 @@
+"""UBJSON codec and feature extraction."""
+import math
+
+import numpy as np
+import pytest
+
+from approxdse.errors import ApproxDSEError
+from predictors.features import (
+    LAYER_FEATURES,
+    NETWORK_FEATURES,
+    layer_feature_matrix,
+    network_feature_vector,
+    per_layer_relative_energy,
+)
+from predictors.io import ubjson_dumps, ubjson_loads
+
+
+@pytest.mark.parametrize("value", [
+    None, True, False, 0, -1, 2**40, -(2**62), 1.5, -0.0, 1e-300, "", "héllo", [], {},
+    {"a": [1, 2.5, "x", None, {"b": [True, False]}], "c": {"d": []}},
+    [[[]]], 2**70,
+])
+def test_ubjson_round_trip(value):
+    assert ubjson_loads(ubjson_dumps(value)) == value
+
+
+def test_ubjson_known_bytes_and_errors():
+    assert ubjson_dumps({"a": 1}) == b"{L\x00\x00\x00\x00\x00\x00\x00\x01aL\x00\x00\x00\x00\x00\x00\x00\x01}"
+    assert ubjson_loads(b"[i\x05U\xffd\x3f\x80\x00\x00]") == [5, 255, 1.0]
+    for bad in (b"[", b"Q", b"ZZ", b"SL\x00\x00\x00\x00\x00\x00\x00\x05ab"):
+        with pytest.raises(ValueError):
+            ubjson_loads(bad)
+
+
+def test_features_of_zoo_network():
+    from accelerators import zoo
+
+    w = zoo.workload("mobilenet_v2")
+    v = network_feature_vector(w)
+    assert v.shape == (len(NETWORK_FEATURES),) and np.all(np.isfinite(v))
+    f = dict(zip(NETWORK_FEATURES, v))
+    assert f["n_layers"] == len(w.layers)
+    assert f["n_depthwise"] == sum(l.is_depthwise for l in w.layers) > 0
+    assert f["log_macs"] == pytest.approx(math.log10(w.macs))
+    assert 0 < f["share_depthwise"] < 0.2
+    m = layer_feature_matrix(w)
+    assert m.shape == (len(w.layers), len(LAYER_FEATURES))
+    assert m[0, LAYER_FEATURES.index("C")] == w.layers[0].C
+
+
+def test_per_layer_relative_energy_forms():
+    from accelerators import zoo
+
+    w = zoo.workload("resnet20")
+    assert np.all(per_layer_relative_energy(w, "u8_exact") == 1.0)
+    assert np.all(per_layer_relative_energy(w, 0.5) == 0.5)
+    d = per_layer_relative_energy(w, {"*": 0.25, w.layers[1].name: 0.75})
+    assert d[1] == 0.75 and d[0] == 0.25
+    with pytest.raises(ApproxDSEError, match="no layers named"):
+        per_layer_relative_energy(w, {"nope": 0.5})
+    with pytest.raises(ApproxDSEError, match="needs"):
+        per_layer_relative_energy(w, [1.0, 0.5])
+    with pytest.raises(ApproxDSEError):
+        per_layer_relative_energy(w, -1.0)
