@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from approxdse.errors import ApproxDSEError
-from multipliers.emulator.backends.base import Backend, ConvGeometry, wrap_int32
+from multipliers.emulator.backends.base import Backend, ConvGeometry
 
 #: Below this many lookups a layer runs the serial numba kernel (no thread start-up).
 SMALL_WORK = 1 << 18
@@ -61,13 +61,12 @@ class CPUBackend(Backend):
         (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
         native = self._lib is not None
         lp = -(-(p * q) // 64) * 64 if native else p * q
-        out = np.empty((n, m, p * q), dtype=np.int64 if native else np.int32)
+        out = np.empty((n, m, p * q), dtype=np.int32)
         for gi in range(g):
             cols = im2col_u8(x, r, s, sh, sw, ph, pw, dh, dw, p, q, np.uint8(pad_index), gi * cg, (gi + 1) * cg, lp)
             wt = np.ascontiguousarray(wq[gi * mg:(gi + 1) * mg].reshape(mg, cg * r * s), dtype=np.uint8)
             self._gemm(cols, wt, lut, out, gi * mg)
-        result = torch.from_numpy(out.reshape(n, m, p, q))
-        return wrap_int32(result) if native else result
+        return torch.from_numpy(out.reshape(n, m, p, q))
 
     def lut_linear(self, a_index, w_index, lut):
         a = a_index.cpu().numpy()
@@ -76,10 +75,9 @@ class CPUBackend(Backend):
         cols = np.zeros((1, a.shape[1], lp), dtype=np.uint8)
         cols[0, :, :a.shape[0]] = a.T
         wt = np.ascontiguousarray(w_index.cpu().numpy(), dtype=np.uint8)
-        out = np.empty((1, wt.shape[0], a.shape[0]), dtype=np.int64 if native else np.int32)
+        out = np.empty((1, wt.shape[0], a.shape[0]), dtype=np.int32)
         self._gemm(cols, wt, lut, out, 0)
-        result = torch.from_numpy(np.ascontiguousarray(out[0].T))
-        return wrap_int32(result) if native else result
+        return torch.from_numpy(np.ascontiguousarray(out[0].T))
 
     def _gemm(self, cols: np.ndarray, wt: np.ndarray, lut: np.ndarray, out: np.ndarray, m_offset: int) -> None:
         if self._lib is not None:

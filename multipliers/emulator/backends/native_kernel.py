@@ -45,9 +45,9 @@ C_SOURCE = r"""
 /* out[b, m_off + m, l] = sum_k table(w[m, k])[a[b, k, l]] (before the bias fix-up)
    a: uint8 [N, K, Lp] with Lp a multiple of 64; w: uint8 [M, K];
    planes: uint8 [256 (weight code), P, 256 (activation index)];
-   out: int64 [N, Mtot, L]. */
+   out: int32 [N, Mtot, L], wrapping around like an int32 accumulator. */
 void lut_gemm_vbmi(const uint8_t *a, const uint8_t *w, const uint8_t *planes, int P,
-                   int64_t *out, int N, int K, int L, int Lp, int M, int Mtot, int m_off,
+                   int32_t *out, int N, int K, int L, int Lp, int M, int Mtot, int m_off,
                    int64_t bias) {
     const int tiles = (Lp + TILE - 1) / TILE;
     const long ntasks = (long)N * M * tiles;
@@ -101,12 +101,12 @@ void lut_gemm_vbmi(const uint8_t *a, const uint8_t *w, const uint8_t *planes, in
                 acc16[p][v][0] = zero; acc16[p][v][1] = zero;
             }
         }
-        int64_t *o = out + ((size_t)b * Mtot + m_off + m) * L;
+        int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L;
         const int lend = l0 + nvec * LANES < L ? l0 + nvec * LANES : L;
         for (int l = l0; l < lend; l++) {
             int64_t s = 0;
             for (int p = 0; p < P; p++) s += acc32[p][l - l0] << (8 * p);
-            o[l] = s - (int64_t)K * bias;
+            o[l] = (int32_t)(uint32_t)(uint64_t)(s - (int64_t)K * bias);
         }
     }
 }
@@ -194,11 +194,11 @@ def lut_gemm(lib: ctypes.CDLL, a: np.ndarray, l_valid: int, wt: np.ndarray, plan
     """``out[n, m_offset + m, l] = sum_k lut[a[n, k, l], wt[m, k]]`` for ``l < l_valid``.
 
     a: uint8 [N, K, Lp] (Lp a multiple of 64, C-contiguous); wt: uint8 [M, K];
-    out: int64 [N, M_total, l_valid].
+    out: int32 [N, M_total, l_valid] (int32 wrap-around on overflow).
     """
     n, k, lp = a.shape
     m = wt.shape[0]
     assert lp % LANES == 0 and a.flags.c_contiguous and wt.flags.c_contiguous and out.flags.c_contiguous
-    assert out.dtype == np.int64 and a.dtype == np.uint8 and wt.dtype == np.uint8 and planes.dtype == np.uint8
+    assert out.dtype == np.int32 and a.dtype == np.uint8 and wt.dtype == np.uint8 and planes.dtype == np.uint8
     lib.lut_gemm_vbmi(a.ctypes.data, wt.ctypes.data, planes.ctypes.data, planes.shape[1], out.ctypes.data,
                       n, k, l_valid, lp, m, out.shape[1], m_offset, bias)
