@@ -278,7 +278,7 @@ def _run_epochs(
     progress: bool,
     desc: str,
 ) -> tuple[dict, float, int]:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     loss_fn = nn.CrossEntropyLoss()
     bar = tqdm(range(start_epoch, epochs), desc=desc, disable=not progress, leave=False,
@@ -870,7 +870,7 @@ def accuracy_sweep(
     an interrupted sweep with the same settings continues where it stopped.
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     import multipliers as mlib
 
