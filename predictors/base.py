@@ -113,6 +113,7 @@ class EnergyPredictor:
     def _record_reference(self, dataset) -> None:
         self.reference_info = {
             "reference": dataset.manifest.get("reference"),
+            "reference_code_sha256": dataset.manifest.get("reference_code_sha256"),
             "architecture_sha256": dataset.architecture_hash(self.accelerator),
         }
         self.training_networks = sorted(set(dataset.energy["network"]))
@@ -125,6 +126,13 @@ class EnergyPredictor:
             raise ApproxDSEError(
                 f"dataset {dataset.directory!r} was made from different {self.accelerator!r} architecture files "
                 "than this predictor's training data"
+            )
+        want_code = self.reference_info.get("reference_code_sha256")
+        got_code = dataset.manifest.get("reference_code_sha256")
+        if want_code and got_code and want_code != got_code:
+            raise ApproxDSEError(
+                f"dataset {dataset.directory!r} was made by a different version of the reference model "
+                "than this predictor's training data; regenerate one of them"
             )
         if self.reference_info.get("reference") and dataset.manifest.get("reference") != self.reference_info["reference"]:
             raise ApproxDSEError(

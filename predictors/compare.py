@@ -171,12 +171,13 @@ def time_reference(workloads: list, accelerator: str, multiplier: str = "u8_exac
     """Seconds the reference takes for these workloads, one after another, mapping cache cleared first."""
     from predictors.reference import reference_energy
 
-    try:
-        from accelerators.mapper import clear_cache
-    except ImportError:  # a reference without a mapping cache
-        clear_cache = None
-    if clear_cache is not None:
-        clear_cache()  # cold: a new candidate network pays for its mappings
+    import importlib
+
+    for module in ("accelerators.estimate", "accelerators.mapper"):
+        clear = getattr(importlib.import_module(module), "clear_cache", None)
+        if clear is not None:
+            clear()  # cold: a new candidate network pays for its mappings
+            break
     t0 = time.perf_counter()
     for w in workloads:
         reference_energy(w, accelerator, multiplier)

@@ -3,8 +3,9 @@
 Layout of a dataset directory::
 
     manifest.json              versions, seed, network specs, accelerators with the
-                               SHA-256 of their architecture files, multipliers with
-                               their relative energy and LUT hash
+                               SHA-256 of their architecture files, the SHA-256 of the
+                               reference model's source, multipliers with their
+                               relative energy and LUT hash
     energy/part-*.parquet      one row per (network, accelerator, multiplier): total and
                                per-component energy (pJ), MACs, reference seconds
     layers/part-*.parquet      one row per (network, accelerator, layer), exact multiplier:
@@ -79,6 +80,36 @@ def _reference_version() -> str:
     return f"approxdse {__version__}" + (f", model {model}" if model else "")
 
 
+#: The reference's modules whose source decides the energies (hashed into the manifest).
+REFERENCE_MODULES = ("estimate", "mapper", "mapping", "model", "nest_analysis", "energy_tables", "architecture")
+
+
+def reference_code_hash() -> str:
+    """SHA-256 over the reference model's source files and built-in architecture files."""
+    import importlib
+    from importlib import resources
+
+    h = hashlib.sha256()
+    for name in REFERENCE_MODULES:
+        try:
+            mod = importlib.import_module(f"accelerators.{name}")
+        except ImportError:
+            continue
+        path = getattr(mod, "__file__", None)
+        if path:
+            h.update(name.encode())
+            h.update(Path(path).read_bytes())
+    try:
+        data = resources.files("accelerators.data")
+        for entry in sorted(data.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith((".yaml", ".yml")):
+                h.update(entry.name.encode())
+                h.update(entry.read_bytes())
+    except (ModuleNotFoundError, OSError):
+        pass
+    return h.hexdigest()
+
+
 def _multiplier_record(name: str) -> dict:
     import multipliers
 
@@ -100,6 +131,7 @@ def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], mu
     return {
         "format": DATASET_FORMAT,
         "reference": _reference_version(),
+        "reference_code_sha256": reference_code_hash(),
         "genome_version": GENOME_VERSION,
         "seed": int(seed),
         "networks": list(network_specs),
@@ -130,7 +162,7 @@ def read_manifest(directory: str | Path) -> dict:
 def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
     """Merge a new run's manifest into an existing one, or raise on any mismatch."""
     where = f"dataset {str(directory)!r}"
-    for key in ("reference", "genome_version", "seed"):
+    for key in ("reference", "reference_code_sha256", "genome_version", "seed"):
         if old.get(key) != new.get(key):
             raise ApproxDSEError(
                 f"{where} was made with {key}={old.get(key)!r} but this run has {key}={new.get(key)!r}; "

@@ -154,3 +154,30 @@ def test_model_refuses_dataset_from_other_architecture(small_dataset, tmp_path):
     other.manifest["accelerators"]["eyeriss"]["architecture_sha256"] = "f" * 64
     with pytest.raises(ApproxDSEError, match="architecture"):
         p.predict_dataset(other)
+    other.manifest = json.loads(json.dumps(small_dataset.manifest))
+    other.manifest["reference_code_sha256"] = "e" * 64
+    with pytest.raises(ApproxDSEError, match="different version of the reference"):
+        p.predict_dataset(other)
+
+
+def test_default_predictor_fits_on_the_fly_then_caches(approxdse_home, monkeypatch, tmp_path):
+    from predictors import defaults
+
+    monkeypatch.setattr(defaults, "ON_THE_FLY_NETWORKS", "nas-digits:{n}")
+    monkeypatch.setattr(defaults, "shipped_dir", lambda: tmp_path / "none")
+    p = defaults.default_predictor("eyeriss", kind="summing", networks=3, progress=False)
+    cached = approxdse_home / "predictors" / "eyeriss_summing.json"
+    assert cached.is_file() and p.accelerator == "eyeriss"
+    q = defaults.default_predictor("eyeriss", kind="summing", networks=3, progress=False)
+    g = sample_genome(5, "digits")
+    np.testing.assert_allclose(p.predict(g, "u8_trunc_2"), q.predict(g, "u8_trunc_2"))
+    # a cached model from another reference version is not used: it is refitted
+    data = json.loads(cached.read_text())
+    data["reference_info"]["reference_code_sha256"] = "0" * 64
+    cached.write_text(json.dumps(data))
+    defaults.default_predictor("eyeriss", kind="summing", networks=3, progress=False)
+    assert json.loads(cached.read_text())["reference_info"]["reference_code_sha256"] != "0" * 64
+    with pytest.raises(ApproxDSEError, match="built-in accelerators"):
+        defaults.default_predictor("tpu")
+    with pytest.raises(ApproxDSEError, match="kind"):
+        defaults.default_predictor("eyeriss", kind="forest")

@@ -1,0 +1,109 @@
+"""Ready-to-use predictors for the built-in accelerators: shipped, cached, or fitted on the fly.
+
+:func:`default_predictor` returns a predictor for ``eyeriss`` or ``simba``
+(or any built-in architecture):
+
+1. a model shipped with approxdse (``predictors/models/<accelerator>_<kind>.json``,
+   trained by ``benchmarks/predictors_bench.py --ship``) if it was trained on the
+   same architecture file and the same reference-model source as installed now;
+2. otherwise a model fitted earlier on this machine, cached under
+   ``$APPROXDSE_HOME/predictors`` (or the user cache directory);
+3. otherwise one fitted now: a small reference dataset (``nas:N`` CIFAR-preset
+   networks plus the zoo's CIFAR ResNets, exact and two approximate
+   multipliers) is generated into that cache (about a second per network) and
+   the model trained on it and cached.
+
+A shipped or cached model whose reference has changed is never used silently:
+it is replaced by a fresh fit.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from approxdse.errors import ApproxDSEError
+
+KINDS = ("learned", "summing")
+#: Networks of the on-the-fly dataset.
+ON_THE_FLY_NETWORKS = "nas:{n},resnet20,resnet32,resnet56"
+ON_THE_FLY_MULTIPLIERS = "u8_exact,u8_bam_h2_v6,u8_trunc_3"
+
+
+def shipped_dir() -> Path:
+    return Path(__file__).with_name("models")
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("APPROXDSE_HOME")
+    if env:
+        return Path(env) / "predictors"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("approxdse")) / "predictors"
+
+
+def _current(accelerator: str) -> dict:
+    from predictors.dataset import architecture_hash, reference_code_hash
+
+    return {"architecture_sha256": architecture_hash(accelerator), "reference_code_sha256": reference_code_hash()}
+
+
+def _usable(path: Path, current: dict):
+    from predictors.io import load_predictor
+
+    if not path.is_file():
+        return None
+    try:
+        pred = load_predictor(path)
+    except ApproxDSEError:
+        return None
+    info = pred.reference_info
+    if all(info.get(k) == v for k, v in current.items()):
+        return pred
+    return None
+
+
+def default_predictor(accelerator: str = "eyeriss", kind: str = "learned", networks: int = 60,
+                      progress: bool = True):
+    """A fitted predictor for a built-in accelerator (see the module docstring).
+
+    ``kind``: ``learned`` (XGBoost, layer level: for networks the predictor has
+    not seen) or ``summing`` (exact-anchored on the networks it was fitted on,
+    ``a + b * sum(MACs x relative energy)`` elsewhere).
+    """
+    from accelerators.architecture import available_architectures
+
+    if kind not in KINDS:
+        raise ApproxDSEError(f"default predictor kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if accelerator not in available_architectures():
+        raise ApproxDSEError(
+            f"default predictors exist for the built-in accelerators ({', '.join(available_architectures())}), "
+            f"not {accelerator!r}; train one with approxdse train-predictor"
+        )
+    current = _current(accelerator)
+    name = f"{accelerator}_{kind}.json"
+    for folder in (shipped_dir(), cache_dir()):
+        pred = _usable(folder / name, current)
+        if pred is not None:
+            return pred
+    return _fit_on_the_fly(accelerator, kind, networks, progress)
+
+
+def _fit_on_the_fly(accelerator: str, kind: str, networks: int, progress: bool):
+    from predictors.dataset import generate_dataset
+    from predictors.learned import LearnedPredictor
+    from predictors.summing import SummingPredictor
+
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = _current(accelerator)["reference_code_sha256"][:12]
+    data = folder / f"dataset-{accelerator}-{tag}-n{networks}"
+    if progress:
+        print(f"approxdse: fitting a default {kind} predictor for {accelerator} "
+              f"({networks} generated networks through the reference; cached in {folder})", file=sys.stderr)
+    generate_dataset(data, accelerator, ON_THE_FLY_NETWORKS.format(n=networks), ON_THE_FLY_MULTIPLIERS,
+                     seed=0, progress=progress)
+    pred = (LearnedPredictor() if kind == "learned" else SummingPredictor()).fit(data, accelerator)
+    pred.save(folder / f"{accelerator}_{kind}.json")
+    return pred
