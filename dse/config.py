@@ -107,7 +107,7 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class MultiplierSpace:
-    """The multipliers a candidate may use: named ones, or the catalog filtered.
+    """The multipliers a candidate may use: named ones, or the catalog filtered (sorted by falling energy).
 
     ``names`` lists multipliers explicitly; otherwise every catalog multiplier
     whose family is in ``families`` (all when empty), whose signedness matches
@@ -149,7 +149,9 @@ class MultiplierSpace:
             if len({multipliers.get(n).signed for n in out}) > 1:
                 raise ApproxDSEError("space.multipliers.names mixes signed and unsigned multipliers; "
                                      "one network runs one number format")
-            return tuple(out)
+            if len(out) < 2:
+                raise ApproxDSEError("space.multipliers.names needs at least two multipliers to choose from")
+            return tuple(sorted(out, key=lambda n: (-_energy(multipliers.get(n)), n)))
         chosen = []
         known_families = set()
         for name in multipliers.names():
@@ -177,8 +179,12 @@ class MultiplierSpace:
             chosen.insert(0, multipliers.get("s8_exact" if signed else "u8_exact"))
         if len(chosen) < 2:
             raise ApproxDSEError("space.multipliers selects no approximate multiplier; widen the filters")
-        chosen.sort(key=lambda m: (-(1.0 if m.relative_energy is None else m.relative_energy), m.name))
+        chosen.sort(key=lambda m: (-_energy(m), m.name))
         return tuple(m.name for m in chosen)
+
+
+def _energy(m) -> float:
+    return 1.0 if m.relative_energy is None else float(m.relative_energy)
 
 
 def _spread_by_energy(chosen: list, count: int) -> list:

@@ -18,6 +18,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 from approxdse.errors import ApproxDSEError
 
+#: How long to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = "10s"
+
 
 @dataclass
 class Executor:
@@ -77,7 +80,7 @@ class DaskExecutor(Executor):
             except ImportError:  # pragma: no cover - a declared dependency
                 raise ApproxDSEError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
             try:
-                self._client = Client(self.scheduler, timeout="10s")
+                self._client = Client(self.scheduler, timeout=CONNECT_TIMEOUT)
             except (OSError, TimeoutError) as exc:
                 raise ApproxDSEError(f"cannot reach the Dask scheduler at {self.scheduler} ({exc})") from None
         return self._client

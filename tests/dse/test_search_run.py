@@ -128,3 +128,29 @@ def test_cli_search_and_report(tmp_path, monkeypatch, capsys):
     # resuming a finished run only re-reports it
     assert main(["search", str(cfg), "--resume", str(out), "--quiet", "--seed", "7"]) == 0
     assert main(["search", "--resume", str(out), "--quiet"]) == 0
+
+
+def test_process_pool_and_dask_give_the_serial_result(tmp_path):
+    serial = _run(tmp_path, "serial", algorithm={"population": 6, "generations": 2})
+    serial.run()
+    expected = serial.table()[COLS]
+    pooled = _run(tmp_path, "pool", algorithm={"population": 6, "generations": 2}, parallel={"workers": 2})
+    pooled.run()
+    assert pooled.table()[COLS].equals(expected)
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        dask_run = _run(tmp_path, "dask", algorithm={"population": 6, "generations": 2},
+                        parallel={"scheduler": cluster.scheduler_address})
+        dask_run.run()
+    assert dask_run.table()[COLS].equals(expected)
+
+
+def test_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
+    import dse.parallel
+
+    monkeypatch.setattr(dse.parallel, "CONNECT_TIMEOUT", "1s")
+    run = _run(tmp_path, "x", parallel={"scheduler": "tcp://127.0.0.1:9"})
+    with pytest.raises(ApproxDSEError, match="cannot reach the Dask scheduler"):
+        run.run()
