@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator.decomposition import Decomposition, Term, decompose
 from multipliers.emulator.fused_ops import Accumulator, table_lookup
-from multipliers.emulator.integer_conv import IntegerOperands, window_sum
+from multipliers.emulator.integer_conv import IntegerOperands, index_window_sum, window_sum
 from multipliers.emulator.modes import Mode
 from multipliers.multiplier import operand_values
 
@@ -70,7 +70,7 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
             wdtype = torch.float32
         part = Accumulator(main, exact)
         if torch.any(cg_m != 0):
-            part.add_sum(cg_m, window_sum(fc.to(wdtype), ops.geometry, r, s, g_count))
+            part.add_sum(cg_m, index_window_sum(ops, f, cf, wdtype))
         part.add_const(cf * gc.reshape(m, -1).sum(dim=1) + k * cf * cg_m)
         acc = part if acc is None else acc.merge(part)
     if acc is None:

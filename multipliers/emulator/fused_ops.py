@@ -63,17 +63,44 @@ def _epilogue(main, coefs, sums, group_of, const, step, wrap, out):
         b = task // m
         oc = task % m
         g = group_of[oc]
+        row = np.empty(pq, dtype=np.float64)
         c = const[oc]
+        for l in range(pq):
+            row[l] = np.float64(main[b, oc, l]) + c
+        for j in range(nsum):
+            cj = coefs[j, oc]
+            for l in range(pq):
+                row[l] += cj * np.float64(sums[j, b, g, l])
+        if wrap:  # int32 accumulator: keep the low 32 bits (two's complement)
+            for l in range(pq):
+                row[l] = np.float64(np.int32(np.int64(row[l])))
         st = step[oc]
         for l in range(pq):
-            v = np.float64(main[b, oc, l]) + c
-            for j in range(nsum):
-                v += coefs[j, oc] * np.float64(sums[j, b, g, l])
-            if wrap:
-                iv = np.int64(v)
-                iv = ((iv + 2147483648) % 4294967296) - 2147483648
-                v = np.float64(iv)
-            out[b, oc, l] = np.float32(v * st)
+            out[b, oc, l] = np.float32(row[l] * st)
+
+
+@njit(cache=True, parallel=True)
+def _group_sums(idx, table, centre, groups, out):
+    n, c, hw = idx.shape
+    cg = c // groups
+    for task in prange(n * groups):
+        b = task // groups
+        g = task % groups
+        for l in range(hw):
+            out[b, g, l] = 0
+        for ci in range(g * cg, (g + 1) * cg):
+            for l in range(hw):
+                out[b, g, l] += table[idx[b, ci, l]] - centre
+
+
+def group_sums(index: torch.Tensor, table: np.ndarray, centre: float, groups: int, dtype=torch.float32) -> torch.Tensor:
+    """[N, G, H, W]: per group, the sum over its channels of ``table[index] - centre``."""
+    n, c, h, w = index.shape
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    out = np.empty((n, groups, h * w), dtype=np_dtype)
+    _group_sums(np.ascontiguousarray(index.numpy()).reshape(n, c, h * w), np.asarray(table, dtype=np_dtype),
+                np_dtype(centre), groups, out)
+    return torch.from_numpy(out.reshape(n, groups, h, w))
 
 
 @dataclass

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -107,6 +108,20 @@ def window_sum(values: torch.Tensor, geometry: ConvGeometry, r: int, s: int, out
     return sums
 
 
+def index_window_sum(ops: IntegerOperands, table: np.ndarray, centre: float, dtype: torch.dtype) -> torch.Tensor:
+    """[N, G, P, Q]: window sums of ``table[a_index] - centre`` per group (zero padded), in ``dtype``."""
+    from multipliers.emulator.fused_ops import group_sums
+
+    _, _, r, s = ops.w_codes.shape
+    g = ops.geometry
+    per_group = group_sums(ops.a_index, table, centre, g.groups, dtype)
+    ones = torch.ones((g.groups, 1, r, s), dtype=dtype)
+    return F.conv2d(per_group, ones, stride=g.stride, padding=g.padding, dilation=g.dilation, groups=g.groups)
+
+
+_IDENTITY = np.arange(256, dtype=np.float64)
+
+
 def add_zero_point_corrections(acc: "Accumulator", ops: IntegerOperands) -> "Accumulator":
     """Add ``- z_w * S - z_a * sum_k w_k`` to ``acc`` (nothing when both zero points are 0)."""
     if ops.a_zero == 0 and not torch.any(ops.w_zero):
@@ -114,8 +129,7 @@ def add_zero_point_corrections(acc: "Accumulator", ops: IntegerOperands) -> "Acc
     m, _, r, s = ops.w_codes.shape
     k = ops.reduction
     dtype = torch.float32 if 255 * k < (1 << 24) else torch.float64  # window sums stay exact
-    centred = ops.a_index.to(dtype) - float(ops.pad_index)
-    acc.add_sum(-ops.w_zero.to(torch.float64), window_sum(centred, ops.geometry, r, s, ops.geometry.groups))
+    acc.add_sum(-ops.w_zero.to(torch.float64), index_window_sum(ops, _IDENTITY, float(ops.pad_index), dtype))
     acc.add_const(-(ops.a_zero * ops.w_codes.reshape(m, -1).sum(dim=1)).to(torch.float64))
     return acc
 
