@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -68,14 +69,24 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     from predictors import LearnedPredictor, SummingPredictor
     from predictors.compare import error_metrics, per_network_pearson, time_predictor, time_reference
+    from approxdse.errors import ApproxDSEError
     from predictors.dataset import Dataset, generate_dataset
 
     cfg = QUICK if args.quick else FULL
     data = Path(args.data or ROOT / "out" / f"predictors_bench_{'quick' if args.quick else 'full'}")
     mults = _multipliers(cfg["multipliers"])
     t0 = time.perf_counter()
-    summary = generate_dataset(data, args.accelerators, cfg["networks"], mults, seed=args.seed,
-                               workers=args.workers, progress=True)
+    try:
+        summary = generate_dataset(data, args.accelerators, cfg["networks"], mults, seed=args.seed,
+                                   workers=args.workers, progress=True)
+    except ApproxDSEError as exc:
+        if args.data is not None or "reference" not in str(exc):
+            raise
+        # the benchmark's own cache under out/ predates a change of the reference: start over
+        print(f"regenerating {data}: {exc}")
+        shutil.rmtree(data)
+        summary = generate_dataset(data, args.accelerators, cfg["networks"], mults, seed=args.seed,
+                                   workers=args.workers, progress=True)
     gen_s = time.perf_counter() - t0
     ds = Dataset.load(data)
     n_mult = ds.energy["multiplier"].nunique()

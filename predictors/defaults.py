@@ -24,7 +24,7 @@ from pathlib import Path
 
 from approxdse.errors import ApproxDSEError
 
-KINDS = ("learned", "summing")
+KINDS = ("summing", "learned")
 #: Networks of the on-the-fly dataset.
 ON_THE_FLY_NETWORKS = "nas:{n},resnet20,resnet32,resnet56"
 ON_THE_FLY_MULTIPLIERS = "u8_exact,u8_bam_h2_v6,u8_trunc_3"
@@ -64,13 +64,14 @@ def _usable(path: Path, current: dict):
     return None
 
 
-def default_predictor(accelerator: str = "eyeriss", kind: str = "learned", networks: int = 60,
+def default_predictor(accelerator: str = "eyeriss", kind: str = "summing", networks: int = 60,
                       progress: bool = True):
     """A fitted predictor for a built-in accelerator (see the module docstring).
 
-    ``kind``: ``learned`` (XGBoost, layer level: for networks the predictor has
-    not seen) or ``summing`` (exact-anchored on the networks it was fitted on,
-    ``a + b * sum(MACs x relative energy)`` elsewhere).
+    ``kind``: ``summing`` (the default: exact-anchored on the networks it was
+    fitted on, ``a + b * sum(MACs x relative energy)`` elsewhere) or
+    ``learned`` (XGBoost, layer level), far more accurate across networks the
+    predictor has not seen, which is what a search over architectures needs.
     """
     from accelerators.architecture import available_architectures
 

@@ -64,17 +64,24 @@ def _check_finite(values: np.ndarray, what: str) -> np.ndarray:
 
 
 def layer_feature_matrix(workload) -> np.ndarray:
-    """[n_layers, len(LAYER_FEATURES)] float64 for one workload."""
-    rows = []
-    for l in workload.layers:
-        macs, w, i, o = max(l.macs, 1), max(l.weights, 1), max(l.inputs, 1), max(l.outputs, 1)
-        rows.append((
-            l.C, l.M, l.P, l.Q, l.R, l.S, l.stride_h, l.groups, l.C_per_group, l.M_per_group,
-            float(l.is_depthwise), float(l.kind == "fc"),
-            math.log2(macs), math.log2(w), math.log2(i), math.log2(o),
-            math.log2(macs / w), math.log2(macs / i), math.log2(macs / o),
-        ))
-    return _check_finite(np.asarray(rows, dtype=np.float64), f"network {workload.name!r}")
+    """[n_layers, len(LAYER_FEATURES)] float64 for one workload (vectorised over layers)."""
+    raw = np.array([(l.C, l.M, l.P, l.Q, l.R, l.S, l.stride_h, l.stride_w, l.groups, l.N, l.dilation_h,
+                     l.dilation_w, l.pad_h, l.pad_w, l.kind == "fc") for l in workload.layers], dtype=np.float64)
+    C, M, P, Q, R, S, sh, sw, g, N, dh, dw, ph, pw, fc = raw.T
+    cg, mg = C / g, M / g
+    macs = np.maximum(N * M * cg * P * Q * R * S, 1.0)
+    weights = np.maximum(M * cg * R * S, 1.0)
+    h = np.maximum((P - 1) * sh + dh * (R - 1) + 1 - 2 * ph, 1.0)
+    w = np.maximum((Q - 1) * sw + dw * (S - 1) + 1 - 2 * pw, 1.0)
+    inputs = np.maximum(N * C * h * w, 1.0)
+    outputs = np.maximum(N * M * P * Q, 1.0)
+    depthwise = ((g > 1) & (g == C) & (C == M)).astype(np.float64)
+    out = np.column_stack([
+        C, M, P, Q, R, S, sh, g, cg, mg, depthwise, fc,
+        np.log2(macs), np.log2(weights), np.log2(inputs), np.log2(outputs),
+        np.log2(macs / weights), np.log2(macs / inputs), np.log2(macs / outputs),
+    ])
+    return _check_finite(out, f"network {workload.name!r}")
 
 
 def layer_features(layer) -> dict[str, float]:

@@ -221,6 +221,9 @@ class LearnedPredictor(EnergyPredictor):
             )
             model.fit(X, y)
             self._booster = model.get_booster()
+            # Predictions come in small batches (one search generation): one thread is fastest
+            # and leaves the other cores to parallel evaluations.
+            self._booster.set_param({"nthread": 1})
         else:
             from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -308,7 +311,7 @@ class LearnedPredictor(EnergyPredictor):
             )
         if kind == "xgboost":
             p._booster = xgboost_from_dict(data["model"])
-            p._booster.set_param({"nthread": p.n_jobs})
+            p._booster.set_param({"nthread": 1})
         else:
             p._ensemble = TreeEnsemble.from_dict(data["model"])
         return p

@@ -62,3 +62,19 @@ def test_per_layer_relative_energy_forms():
         per_layer_relative_energy(w, [1.0, 0.5])
     with pytest.raises(ApproxDSEError):
         per_layer_relative_energy(w, -1.0)
+
+
+def test_layer_features_agree_with_layer_properties():
+    from accelerators import zoo
+
+    for name in ("mobilenet_v2", "resnet50", "alexnet", "lenet5"):
+        w = zoo.workload(name)
+        m = layer_feature_matrix(w)
+        col = {f: i for i, f in enumerate(LAYER_FEATURES)}
+        for row, l in zip(m, w.layers):
+            assert row[col["log_macs"]] == pytest.approx(math.log2(l.macs))
+            assert row[col["log_weights"]] == pytest.approx(math.log2(l.weights))
+            assert row[col["log_inputs"]] == pytest.approx(math.log2(l.inputs))
+            assert row[col["log_outputs"]] == pytest.approx(math.log2(l.outputs))
+            assert row[col["depthwise"]] == float(l.is_depthwise)
+            assert row[col["C_per_group"]] == l.C_per_group
