@@ -36,9 +36,9 @@ from approxdse.errors import ApproxDSEError
 
 ALGORITHMS = ("nsga2", "random")
 ASSIGNMENTS = ("network", "layer")
-#: Energy models that need no file: the summing predictor, the reference model,
-#: and the multiplication energy alone (sum over layers of MACs x relative energy).
-BUILTIN_ENERGY_MODELS = ("summing", "reference", "multiplications")
+#: Energy models that need no file: the default summing and learned predictors, the
+#: reference model, and the multiplication energy alone (sum over layers of MACs x relative energy).
+BUILTIN_ENERGY_MODELS = ("summing", "learned", "reference", "multiplications")
 
 
 def _check_keys(section: str, data: Mapping[str, Any], cls: type) -> None:
@@ -261,7 +261,8 @@ class TrainingConfig:
 class EnergyConfig:
     """The energy objective.
 
-    ``predictor``: ``summing`` (the default summing predictor), ``reference``
+    ``predictor``: ``summing`` (the default summing predictor), ``learned`` (the
+    default learned predictor), ``reference``
     (the reference energy model, slow but exact), ``multiplications`` (the
     multiplication energy alone, in exact-MAC units, as ALWANN reports it), or a
     path to a predictor file saved by ``approxdse train-predictor``.

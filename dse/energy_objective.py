@@ -1,10 +1,13 @@
 """The energy objective of a candidate: a predictor, the reference model, or the multiplication energy.
 
-Four models, picked by ``energy.predictor`` in the search config:
+Five models, picked by ``energy.predictor`` in the search config:
 
-* ``summing`` (default): the summing predictor of :mod:`predictors` (energy =
-  a + b x sum over layers of MACs x multiplier energy per op) for the
-  configured accelerator;
+* ``summing`` (default): the default summing predictor of :mod:`predictors`
+  (:func:`predictors.defaults.default_predictor`; energy = a + b x sum over
+  layers of MACs x multiplier energy per op on networks it was not fitted on)
+  for the configured accelerator;
+* ``learned``: the default learned (gradient-boosted, layer-level) predictor,
+  far closer to the reference on networks it has not seen;
 * a path to a predictor file saved by ``approxdse train-predictor``
   (:func:`predictors.load_predictor`);
 * ``reference``: the reference energy model (:func:`accelerators.estimate.estimate_energy`),
@@ -25,6 +28,10 @@ from typing import Any
 
 from approxdse.errors import ApproxDSEError
 from dse.search_space import Candidate
+
+#: Predictors :func:`predictors.defaults.default_predictor` provides (shipped, cached, or fitted once).
+DEFAULT_PREDICTORS = ("summing", "learned")
+BUILTIN = DEFAULT_PREDICTORS + ("reference", "multiplications")
 
 
 def _relative_energy(name: str) -> float:
@@ -54,7 +61,7 @@ def _number(value: Any) -> float:
 class EnergyObjective:
     """Energy of candidates under one model (see the module docstring).
 
-    ``spec`` is ``summing``, ``reference``, ``multiplications`` or a predictor file path.
+    ``spec`` is ``summing``, ``learned``, ``reference``, ``multiplications`` or a predictor file path.
     """
 
     spec: str = "summing"
@@ -69,20 +76,22 @@ class EnergyObjective:
 
     @property
     def name(self) -> str:
-        return self.spec if self.spec in ("summing", "reference", "multiplications") else Path(self.spec).name
+        return self.spec if self.spec in BUILTIN else Path(self.spec).name
 
-    def _load(self):
+    def prepare(self, progress: bool = False) -> "EnergyObjective":
+        """Load (or fit and cache, the first time) the predictor now, e.g. once before workers start."""
+        if self.spec not in ("reference", "multiplications"):
+            self._load(progress)
+        return self
+
+    def _load(self, progress: bool = False):
         if self._predictor is not None:
             return self._predictor
         import predictors
-        if self.spec == "summing":
-            try:
-                from predictors.defaults import default_predictor
-            except ImportError:
-                raise ApproxDSEError("energy.predictor 'summing' needs the default summing predictor "
-                                     "(predictors.defaults), which this installation lacks; use 'reference' "
-                                     "or a predictor file") from None
-            self._predictor = default_predictor(self.accelerator)
+        if self.spec in DEFAULT_PREDICTORS:
+            from predictors.defaults import default_predictor
+
+            self._predictor = default_predictor(self.accelerator, kind=self.spec, progress=progress)
         else:
             path = Path(self.spec)
             if not path.is_file():

@@ -292,7 +292,8 @@ def plot_front(df, front, path: Path, summary: dict | None = None) -> Path:
         ax.step(front["energy"], 100 * front["accuracy"], where="post", color="tab:red", lw=1.5)
         ax.scatter(front["energy"], 100 * front["accuracy"], s=36, color="tab:red", zorder=3,
                    label=f"Pareto front ({len(front)})")
-    if summary and summary.get("best_exact") and summary.get("best_saving"):
+    if summary and summary.get("best_exact") and summary.get("best_saving") \
+            and summary["best_saving"]["key"] != summary["best_exact"]["key"]:
         be, bs = summary["best_exact"], summary["best_saving"]
         ax.annotate("best exact", (be["energy"], 100 * be["accuracy"]), textcoords="offset points",
                     xytext=(6, -12), fontsize=8)

@@ -269,8 +269,12 @@ class SearchRun:
         from dse.algorithms import make_algorithm, make_problem
         from dse.parallel import make_executor
 
+        from dse.energy_objective import EnergyObjective
+
         cfg = self.config
         space = SearchSpace.from_config(cfg)
+        # a default predictor is fitted and cached once here, not in every worker
+        EnergyObjective(self.settings().energy, cfg.energy.accelerator).prepare(progress=self.progress)
         problem = make_problem(space, self._evaluate_batch, cfg.constraints.min_accuracy)
         algorithm = make_algorithm(cfg.algorithm.name, problem, cfg.algorithm.population, cfg.seed)
         self._executor = make_executor(cfg.parallel.workers, cfg.parallel.scheduler)
