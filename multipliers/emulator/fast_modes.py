@@ -22,7 +22,7 @@ from approxdse.errors import ApproxDSEError
 from multipliers.emulator.decomposition import Decomposition, Term, decompose
 from multipliers.emulator.fused_ops import Accumulator, table_lookup
 from multipliers.emulator.integer_conv import IntegerOperands, index_window_sum, window_sum
-from multipliers.emulator.modes import Mode
+from multipliers.emulator.mode_base import Mode
 from multipliers.multiplier import operand_values
 
 _FP32_EXACT = float(1 << 24)
@@ -30,9 +30,13 @@ _FP64_EXACT = float(1 << 53)
 _SPLIT = 16  # digit base when the activation operand is split in two
 
 
-def _conv(x: torch.Tensor, w: torch.Tensor, ops: IntegerOperands) -> torch.Tensor:
+def _conv(x: torch.Tensor, w: torch.Tensor, ops: IntegerOperands, groups: int | None = None) -> torch.Tensor:
     g = ops.geometry
-    return F.conv2d(x, w, None, g.stride, g.padding, g.dilation, g.groups)
+    return F.conv2d(x, w, None, g.stride, g.padding, g.dilation, g.groups if groups is None else groups)
+
+
+#: Most chunks a reduction is cut into to keep float32 partial sums exact.
+_MAX_CHUNKS = 32
 
 
 def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.ndarray, np.ndarray]],
@@ -86,6 +90,9 @@ def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: 
     gsum = float(gc.abs().reshape(m, -1).sum(dim=1).max()) if gc.numel() else 0.0
     if fmax * gsum < _FP32_EXACT:
         return _conv(fc.to(torch.float32), gc.to(torch.float32), ops)
+    chunked = _chunked_exact_conv(fc, gc, ops, fmax)
+    if chunked is not None:
+        return chunked
     fc64 = fc.to(torch.float64)
     hi = torch.floor(fc64 / _SPLIT)
     if max(fmax / _SPLIT + 1, _SPLIT - 1) * gsum < _FP32_EXACT:
@@ -98,6 +105,27 @@ def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: 
         raise ApproxDSEError(
             "this layer's sums are too large for an exact decomposition in float64; use mode='lut'")
     return _conv(fc64, gc.to(torch.float64), ops)
+
+
+def _chunked_exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: float) -> torch.Tensor | None:
+    """The input channels cut into J equal chunks, each an exact float32 conv, as ONE grouped conv
+    (same multiply count as the plain conv; outputs J times larger), summed in float64.
+
+    None when the layer is grouped already or no J <= _MAX_CHUNKS is small enough.
+    """
+    if ops.geometry.groups != 1:
+        return None
+    m, c, r, s = gc.shape
+    mag = gc.abs().reshape(m, c, r * s).sum(dim=2)  # [M, C]
+    for j in range(2, min(c, _MAX_CHUNKS) + 1):
+        if c % j:
+            continue
+        if fmax * float(mag.reshape(m, j, c // j).sum(dim=2).max()) < _FP32_EXACT:
+            w = gc.reshape(m, j, c // j, r, s).transpose(0, 1).reshape(j * m, c // j, r, s)
+            out = _conv(fc.to(torch.float32), w.to(torch.float32), ops, groups=j)
+            n, _, p, q = out.shape
+            return out.reshape(n, j, m, p, q).sum(dim=1, dtype=torch.float64)
+    return None
 
 
 # --------------------------------------------------------------------- modes

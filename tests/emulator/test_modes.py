@@ -49,11 +49,13 @@ def test_exact_decomposition_is_bit_exact(signed, kind):
         assert torch.equal(got, expected), (kind, i)
 
 
-def test_exact_decomposition_stays_exact_beyond_float32_range():
-    """K = 4,608 (a 512-channel 3x3 layer) with extreme codes: partial sums far above 2^24."""
+@pytest.mark.parametrize("groups", [1, 2])
+def test_exact_decomposition_stays_exact_beyond_float32_range(groups):
+    """K = 4,608 / 2,304 (512 channels, 3x3) with extreme codes: partial sums far above 2^24
+    (groups=1 takes the channel-chunk path, groups=2 the base-16 digit split)."""
     mult = structured_test_multipliers(False)["bam"]
-    geom = ConvGeometry((1, 1), (1, 1), (1, 1), 1)
-    ops = _ops(mult, (1, 512, 4, 4), (3, 512, 3, 3), geom, seed=9)
+    geom = ConvGeometry((1, 1), (1, 1), (1, 1), groups)
+    ops = _ops(mult, (1, 512, 4, 4), (4, 512 // groups, 3, 3), geom, seed=9)
     ops.a_codes[:] = 255
     ops.a_zero = 0
     ops.w_codes[:, ::2] = 0
