@@ -150,7 +150,7 @@ def iterate_batches(
             yield x[start : start + batch_size], y[start : start + batch_size]
         else:
             idx = order[start : start + batch_size]
-            yield x[idx], y[idx]
+            yield x[idx.to(x.device)], y[idx.to(y.device)]
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
@@ -158,13 +158,14 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> 
     the standard CIFAR augmentation."""
     n, _, h, w = x.shape
     padded = nn.functional.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    ar_h, ar_w = torch.arange(h), torch.arange(w)
+    dev = x.device  # random draws on the CPU generator, then moved: same result on every device
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    ar_h, ar_w = torch.arange(h, device=dev), torch.arange(w, device=dev)
     rows = (dy[:, None] + ar_h[None, :])[:, None, :, None].expand(n, x.shape[1], h, w + 2 * pad)
     cols = (dx[:, None] + ar_w[None, :])[:, None, None, :].expand(n, x.shape[1], h, w)
     out = padded.gather(2, rows).gather(3, cols)
-    flip = torch.rand(n, generator=generator) < 0.5
+    flip = (torch.rand(n, generator=generator) < 0.5).to(dev)
     out[flip] = out[flip].flip(3)
     return out
 

@@ -157,3 +157,23 @@ def test_help_lists_the_accuracy_command_quickly(home):
     probe = subprocess.run([sys.executable, "-c", "import sys, approxdse.cli as c; c.build_parser(); "
                             "print('torch' in sys.modules)"], capture_output=True, text=True)
     assert probe.stdout.strip() == "False", probe.stderr
+
+
+def test_mnist_from_a_data_directory(home, tmp_path, monkeypatch, capsys):
+    """LeNet-5 on a tiny MNIST written in the IDX format (random pixels: only the plumbing is checked)."""
+    import struct
+
+    from approxdse.cli import main
+
+    rng = np.random.default_rng(0)
+    for stem, shape in (("train-images-idx3-ubyte", (40, 28, 28)), ("train-labels-idx1-ubyte", (40,)),
+                        ("t10k-images-idx3-ubyte", (12, 28, 28)), ("t10k-labels-idx1-ubyte", (12,))):
+        arr = rng.integers(0, 10 if len(shape) == 1 else 256, shape, dtype=np.uint8)
+        header = struct.pack(">BBBB", 0, 0, 8, len(shape)) + struct.pack(f">{len(shape)}I", *shape)
+        (tmp_path / stem).write_bytes(header + arr.tobytes())
+    monkeypatch.setenv("APPROXDSE_HOME", str(home))
+    status = main(["accuracy", "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1",
+                   "--multiplier", "s8_trunc_2", "--format", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert status == 0 and out["dataset"] == "mnist" and out["test_samples"] == 12
+    assert out["epochs"] == 1 and 0.0 <= out["approx_accuracy"] <= 1.0
