@@ -543,6 +543,35 @@ def trained_float_model(
                         result.seconds, False, pt if cache else None)
 
 
+def train_module(
+    module: nn.Module,
+    data: DatasetSplits,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    lr: float = 2e-3,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> TrainedModel:
+    """Train any float ``module`` (in place, not cached) on ``data`` and wrap it as a
+    :class:`TrainedModel`, for networks outside the registry (e.g. a search candidate)."""
+    epochs = 30 if epochs is None else int(epochs)
+    if epochs < 0:
+        raise ApproxDSEError(f"epochs must be zero or more, got {epochs}")
+    result = train_float(module, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=progress)
+    return TrainedModel(module, type(module).__name__, data.name, seed, epochs,
+                        evaluate_accuracy(module, data.test), result.best_val_accuracy, result.seconds, False, None)
+
+
+def _float_model_for(network: Any, data: DatasetSplits, seed: int, epochs: int | None,
+                     progress: bool) -> TrainedModel:
+    if isinstance(network, TrainedModel):
+        return network
+    if isinstance(network, nn.Module):
+        return train_module(network, data, seed=seed, epochs=epochs, progress=progress)
+    return trained_float_model(network, data.name, data=data, seed=seed, epochs=epochs, progress=progress)
+
+
 # --------------------------------------------------------------------------- approximate accuracy
 
 
@@ -743,7 +772,7 @@ def _relative_energy(model: nn.Module, per_layer: Mapping[str, "Multiplier"], da
 
 
 def accuracy_report(
-    network: str = "lenet5",
+    network: "str | nn.Module | TrainedModel" = "lenet5",
     dataset: str = "digits",
     multiplier: Any = "u8_exact",
     *,
@@ -769,6 +798,8 @@ def accuracy_report(
     (a catalog name or Multiplier; ``layers`` maps layer names to multipliers that
     override it per layer), optionally after ``fine_tune_epochs`` of fine-tuning.
 
+    ``network`` is a registry name (trained once and cached), a float ``nn.Module``
+    (trained in place, not cached) or a :class:`TrainedModel`.
     ``float_model`` and ``exact_8bit_accuracy`` / ``exact_8bit_time_s`` let a caller
     that evaluates many multipliers (see :func:`accuracy_sweep`) reuse what does not
     depend on the multiplier. Extra ``options`` go to
@@ -779,7 +810,7 @@ def accuracy_report(
     if data is None:
         data = load_dataset(dataset, data_dir)
     if float_model is None:
-        float_model = trained_float_model(network, data.name, data=data, seed=seed, epochs=epochs, progress=progress)
+        float_model = _float_model_for(network, data, seed, epochs, progress)
     model = float_model.model
     float_acc, float_time = _eval_timed(model, data.test, batch_size)
 
@@ -841,7 +872,7 @@ def _metric(m: "Multiplier", attr: str) -> float | None:
 
 
 def accuracy_sweep(
-    network: str = "lenet5",
+    network: "str | nn.Module | TrainedModel" = "lenet5",
     dataset: str = "digits",
     multipliers: Sequence[Any] | None = None,
     *,
@@ -881,7 +912,7 @@ def accuracy_sweep(
     resolved = [resolve_multiplier(m) for m in names]  # fail fast on unknown names
     if data is None:
         data = load_dataset(dataset, data_dir)
-    trained = trained_float_model(network, data.name, data=data, seed=seed, epochs=epochs, progress=progress)
+    trained = _float_model_for(network, data, seed, epochs, progress)
 
     settings = {"network": trained.network, "dataset": data.name, "fingerprint": data.fingerprint(), "seed": seed,
                 "epochs": trained.epochs, "fine_tune_epochs": fine_tune_epochs, "backend": backend, "mode": mode,

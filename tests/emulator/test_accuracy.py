@@ -164,3 +164,15 @@ def test_sweep_records_multipliers_a_mode_cannot_run(env, tmp_path):
     # Mitchell has no low-rank or bit-plane structure: the row says why instead of aborting the sweep
     assert "no exact decomposition" in rows.loc["u8_mitchell", "error"]
     assert math.isnan(rows.loc["u8_mitchell", "approx_accuracy"])
+
+
+def test_report_on_a_custom_module(env):
+    data, _ = env
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(8 * 8 * 8, 10))
+    r = accuracy_report(net, "digits", "s8_exact", data=data, epochs=5)
+    assert r.network == "Sequential" and r.epochs == 5 and not r.float_model_cached
+    assert r.float_accuracy > 0.8
+    assert r.approx_accuracy == r.exact_8bit_accuracy >= r.float_accuracy - 0.02
+    assert set(r.multipliers) == {"0", "3"}
