@@ -13,7 +13,7 @@ share:
   statistics frozen, returning the best validation checkpoint (never worse than
   where it started, on validation).
 * :func:`trained_float_model`: train once per (network, dataset, seed, epochs)
-  and cache the ``state_dict`` under ``$APPROXDSE_HOME/models`` (else the user
+  and cache the ``state_dict`` under ``$APPROXDSE_HOME/cache/models`` (else the user
   cache directory), so repeated calls don't retrain.
 * :func:`accuracy_report`: float, 8-bit exact and approximate top-1 accuracy
   (and optionally after fine-tuning) with timings, for one multiplier or a
@@ -26,7 +26,7 @@ temporary file and renamed, and are always loaded with
 >>> from multipliers.emulator.training import accuracy_report
 >>> report = accuracy_report("lenet5", "digits", "u8_exact")   # doctest: +SKIP
 >>> report.float_accuracy, report.exact_8bit_accuracy, report.approx_accuracy  # doctest: +SKIP
-(0.975, 0.975, 0.975)
+(0.9638888888888889, 0.9583333333333334, 0.9583333333333334)
 """
 from __future__ import annotations
 
@@ -39,9 +39,8 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 

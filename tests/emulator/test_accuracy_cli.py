@@ -142,7 +142,7 @@ def test_bad_input_through_the_entry_point(home, tmp_path, case):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     res = run(home, "accuracy", *args, cwd=tmp_path)
     assert res.returncode == 2, (res.stdout, res.stderr)
-    assert f"approxdse: error: " in res.stderr and message.replace("{tmp}", str(tmp_path)) in res.stderr
+    assert "approxdse: error: " in res.stderr and message.replace("{tmp}", str(tmp_path)) in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
