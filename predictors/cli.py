@@ -23,7 +23,8 @@ def register(subparsers) -> None:
     p.add_argument("--multipliers", default="all", help="all, or comma-separated multiplier names (default all)")
     p.add_argument("--out", required=True, help="dataset directory (created, or resumed)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated networks (default 0)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in this process)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: one per CPU, at most 8; 1 runs in this process)")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (instead of local workers)")
     p.add_argument("--chunk-size", type=int, default=4, help="(network, accelerator) tasks per Parquet part (default 4)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -70,8 +71,11 @@ def register(subparsers) -> None:
 def _dataset(args: argparse.Namespace) -> int:
     from predictors.dataset import generate_dataset
 
+    import os
+
+    workers = args.workers if args.workers is not None else max(1, min(8, os.cpu_count() or 1))
     summary = generate_dataset(
-        args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=args.workers,
+        args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=workers,
         scheduler=args.scheduler, chunk_size=args.chunk_size, progress=not args.no_progress,
     )
     print(f"{summary.directory}: {summary.tasks_run} of {summary.tasks_total} (network, accelerator) tasks run, "

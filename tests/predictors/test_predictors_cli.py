@@ -22,7 +22,7 @@ def test_dataset_killed_then_resumed_with_process_pool(spec, tmp_path, small_dat
     NETWORKS, MULTIPLIERS, N_MULT = spec
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "approxdse", "dataset", "--accelerator", "eyeriss", "--networks", NETWORKS,
-           "--multipliers", MULTIPLIERS, "--out", str(out), "--chunk-size", "1", "--no-progress"]
+           "--multipliers", MULTIPLIERS, "--out", str(out), "--chunk-size", "1", "--workers", "1", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and not list((out / "energy").glob("part-*.parquet")) and proc.poll() is None:
