@@ -20,8 +20,7 @@ import torch
 from numba import njit, prange
 
 
-@njit(cache=True, parallel=True)
-def _quantize_index(x, scale, zero, qmin, qmax, offset, out):
+def _quantize_index_py(x, scale, zero, qmin, qmax, offset, out):
     n = x.size
     for i in prange(n):
         q = np.rint(x[i] / scale) + zero
@@ -36,13 +35,12 @@ def quantize_index(x: torch.Tensor, scale: float, zero: int, qmin: int, qmax: in
     """uint8 LUT indices of ``clamp(round(x / scale) + zero, qmin, qmax) + offset`` (x float32, CPU)."""
     xf = np.ascontiguousarray(x.detach().to(torch.float32).cpu().numpy()).reshape(-1)
     out = np.empty(xf.size, dtype=np.uint8)
-    _quantize_index(xf, np.float32(scale), np.float32(zero), np.float32(qmin), np.float32(qmax),
+    _pick(_quantize_index_k, xf.size)(xf, np.float32(scale), np.float32(zero), np.float32(qmin), np.float32(qmax),
                     np.int32(offset), out)
     return torch.from_numpy(out.reshape(tuple(x.shape)))
 
 
-@njit(cache=True, parallel=True)
-def _table_lookup(idx, table, centre, out):
+def _table_lookup_py(idx, table, centre, out):
     for i in prange(idx.size):
         out[i] = table[idx[i]] - centre
 
@@ -51,12 +49,11 @@ def table_lookup(index: torch.Tensor, table: np.ndarray, centre: float) -> torch
     """float32 ``table[index] - centre`` for a uint8 index tensor (table of 256 floats)."""
     idx = np.ascontiguousarray(index.numpy()).reshape(-1)
     out = np.empty(idx.size, dtype=np.float32)
-    _table_lookup(idx, np.ascontiguousarray(table, dtype=np.float32), np.float32(centre), out)
+    _pick(_table_lookup_k, idx.size)(idx, np.ascontiguousarray(table, dtype=np.float32), np.float32(centre), out)
     return torch.from_numpy(out.reshape(tuple(index.shape)))
 
 
-@njit(cache=True, parallel=True)
-def _epilogue(main, coefs, sums, group_of, const, step, wrap, out):
+def _epilogue_py(main, coefs, sums, group_of, const, step, wrap, out):
     n, m, pq = main.shape
     nsum = coefs.shape[0]
     for task in prange(n * m):
@@ -79,8 +76,7 @@ def _epilogue(main, coefs, sums, group_of, const, step, wrap, out):
             out[b, oc, l] = np.float32(row[l] * st)
 
 
-@njit(cache=True, parallel=True)
-def _group_sums(idx, table, centre, groups, out):
+def _group_sums_py(idx, table, centre, groups, out):
     n, c, hw = idx.shape
     cg = c // groups
     for task in prange(n * groups):
@@ -98,9 +94,27 @@ def group_sums(index: torch.Tensor, table: np.ndarray, centre: float, groups: in
     n, c, h, w = index.shape
     np_dtype = np.float32 if dtype == torch.float32 else np.float64
     out = np.empty((n, groups, h * w), dtype=np_dtype)
-    _group_sums(np.ascontiguousarray(index.numpy()).reshape(n, c, h * w), np.asarray(table, dtype=np_dtype),
+    _pick(_group_sums_k, index.numel())(np.ascontiguousarray(index.numpy()).reshape(n, c, h * w), np.asarray(table, dtype=np_dtype),
                 np_dtype(centre), groups, out)
     return torch.from_numpy(out.reshape(n, groups, h, w))
+
+
+def _both(fn):
+    """(parallel, serial) numba builds of one kernel: small tensors skip the thread start-up."""
+    return njit(cache=True, parallel=True)(fn), njit(cache=True)(fn)
+
+
+#: Below this many elements a kernel runs serially.
+SMALL = 1 << 16
+
+_quantize_index_k = _both(_quantize_index_py)
+_table_lookup_k = _both(_table_lookup_py)
+_epilogue_k = _both(_epilogue_py)
+_group_sums_k = _both(_group_sums_py)
+
+
+def _pick(kernels, size: int):
+    return kernels[1] if size < SMALL else kernels[0]
 
 
 @dataclass
@@ -169,7 +183,7 @@ class Accumulator:
             coefs = np.zeros((0, m), dtype=np.float64)
         group_of = (np.arange(m) // (m // g)).astype(np.int64)
         out = np.empty((n, m, p * q), dtype=np.float32)
-        _epilogue(np.ascontiguousarray(main.reshape(n, m, p * q).numpy()), np.ascontiguousarray(coefs),
+        _pick(_epilogue_k, out.size)(np.ascontiguousarray(main.reshape(n, m, p * q).numpy()), np.ascontiguousarray(coefs),
                   np.ascontiguousarray(sums), group_of, const.numpy(), step.to(torch.float64).numpy(),
                   self.exact, out)
         return torch.from_numpy(out.reshape(n, m, p, q))

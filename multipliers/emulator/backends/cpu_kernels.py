@@ -17,8 +17,7 @@ _MB = 8
 _LT = 256
 
 
-@njit(cache=True, parallel=True)
-def im2col_u8(x, r, s, sh, sw, ph, pw, dh, dw, p, q, pad, c0, c1, lp):
+def _im2col_u8(x, r, s, sh, sw, ph, pw, dh, dw, p, q, pad, c0, c1, lp):
     """uint8 [N, (c1-c0)*R*S, lp] columns of channels c0..c1 of ``x`` [N, C, H, W].
 
     Columns P*Q .. lp-1 (alignment padding for the native kernel) are zero.
@@ -86,3 +85,12 @@ def _lut_gemm(a, wt, lut_t, out, m_offset):
 #: start-up costs on small layers).
 lut_gemm_batched = njit(cache=True, parallel=True)(_lut_gemm)
 lut_gemm_serial = njit(cache=True)(_lut_gemm)
+
+_im2col_parallel = njit(cache=True, parallel=True)(_im2col_u8)
+_im2col_serial = njit(cache=True)(_im2col_u8)
+
+
+def im2col_u8(x, r, s, sh, sw, ph, pw, dh, dw, p, q, pad, c0, c1, lp):
+    """uint8 im2col (see :func:`_im2col_u8`); serial for small outputs."""
+    small = x.shape[0] * (c1 - c0) * r * s * lp < (1 << 18)
+    return (_im2col_serial if small else _im2col_parallel)(x, r, s, sh, sw, ph, pw, dh, dw, p, q, pad, c0, c1, lp)

@@ -51,7 +51,8 @@ void lut_gemm_vbmi(const uint8_t *a, const uint8_t *w, const uint8_t *planes, in
                    int64_t bias) {
     const int tiles = (Lp + TILE - 1) / TILE;
     const long ntasks = (long)N * M * tiles;
-    #pragma omp parallel for schedule(dynamic, 4)
+    const int parallel = (double)ntasks * TILE * K > 4.0e6;  /* small layers: no thread start-up */
+    #pragma omp parallel for schedule(dynamic, 4) if (parallel)
     for (long task = 0; task < ntasks; task++) {
         const int b = (int)(task / ((long)M * tiles));
         const long rest = task % ((long)M * tiles);
