@@ -121,3 +121,21 @@ def test_exact_decomposition_of_unstructured_lut_is_a_clear_error():
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3))
     with pytest.raises(ApproxDSEError, match="no exact decomposition"):
         approximate(model, structured_test_multipliers(False)["random"], mode="exact-decomposition")
+
+
+def test_noise_mode_without_operand_dependence_and_layer_level_reports():
+    from multipliers.emulator import approximate
+
+    mult = structured_test_multipliers(True)["random"]
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1))
+    x = torch.randn(2, 2, 6, 6)
+    outs = []
+    for dependent in (True, False):
+        cfg = EmulationConfig(mode="noise", noise_operand_dependent=dependent)
+        q = approximate(model, mult, config=cfg)
+        with torch.no_grad():
+            outs.append(q(x))
+        assert q[0].mode_report["operand_dependent"] is dependent
+    assert not torch.equal(outs[0], outs[1]) and all(torch.isfinite(o).all() for o in outs)
+    q = approximate(model, mult, config=EmulationConfig(mode="low-rank", rank=3))
+    assert q[0].mode_report["rank"] == 3 and 0 < q[0].mode_report["relative_error"] < 1
