@@ -46,7 +46,6 @@ def main() -> int:
     import multipliers
     from accelerators import zoo
     from multipliers.emulator import approximate, calibrate, get_backend
-    from multipliers.emulator.backends import native_kernel
 
     repeats = args.repeats or (2 if args.quick else 5)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter

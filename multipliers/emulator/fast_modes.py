@@ -12,7 +12,7 @@ float64.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -50,7 +50,6 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
     w_idx = ops.w_codes + ops.fmt.index_offset
     m, cg, r, s = w_idx.shape
     k = cg * r * s
-    g_count = ops.geometry.groups
     pad = ops.pad_index
     wz = ops.w_zero + ops.fmt.index_offset
     acc: Accumulator | None = None

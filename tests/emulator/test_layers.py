@@ -1,12 +1,10 @@
 """ApproxConv2d / ApproxLinear: the exact multiplier reproduces integer conv; backends and modes agree."""
-import numpy as np
 import pytest
 import torch
 
 import multipliers
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator import ApproxConv2d, ApproxLinear, EmulationConfig
-from multipliers.emulator.backends import ConvGeometry
 from multipliers.emulator.oracles import integer_conv, structured_test_multipliers
 from multipliers.emulator.quantization import quantize, weight_qparams
 

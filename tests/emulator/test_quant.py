@@ -1,5 +1,4 @@
 """Quantisation: code ranges, zero points, per-channel scales, calibration."""
-import numpy as np
 import pytest
 import torch
 

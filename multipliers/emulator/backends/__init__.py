@@ -6,8 +6,6 @@ True
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator.backends.base import Backend, ConvGeometry, wrap_int32
 from multipliers.emulator.backends.cpu import CPUBackend
