@@ -4,7 +4,7 @@
 >>> from multipliers.emulator import approximate, calibrate
 >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
 >>> qmodel = approximate(model, "u8_exact")          # a converted copy
->>> calibrate(qmodel, [torch.rand(4, 3, 16, 16)])   # activation scales
+>>> _ = calibrate(qmodel, [torch.rand(4, 3, 16, 16)])   # activation scales
 >>> qmodel(torch.rand(2, 3, 16, 16)).shape
 torch.Size([2, 8, 14, 14])
 
