@@ -22,6 +22,13 @@ from approxdse.errors import ApproxDSEError
 CONNECT_TIMEOUT = "10s"
 
 
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (it stops the workers itself)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @dataclass
 class Executor:
     """Runs tasks in this process (``workers == 1``) or in a local process pool."""
@@ -40,7 +47,8 @@ class Executor:
                 yield i, fn(*args)
             return
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"))
+            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"),
+                                                initializer=_ignore_sigint)
         futures = {self._pool.submit(fn, *args): i for i, args in enumerate(tasks)}
         try:
             for fut in cf.as_completed(futures):
@@ -51,8 +59,13 @@ class Executor:
             raise
 
     def close(self, *, wait: bool = True) -> None:
+        """Shut the pool down; ``wait=False`` (an interrupt) also stops the workers' running tasks."""
         if self._pool is not None:
+            processes = list(getattr(self._pool, "_processes", {}).values())
             self._pool.shutdown(wait=wait, cancel_futures=True)
+            if not wait:
+                for proc in processes:
+                    proc.terminate()
             self._pool = None
 
     def __enter__(self) -> "Executor":
