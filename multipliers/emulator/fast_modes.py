@@ -11,7 +11,7 @@ float64.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -30,9 +30,16 @@ _FP64_EXACT = float(1 << 53)
 _SPLIT = 16  # digit base when the activation operand is split in two
 
 
-def _conv(x: torch.Tensor, w: torch.Tensor, ops: IntegerOperands, groups: int | None = None) -> torch.Tensor:
+def _conv(x: torch.Tensor, w: torch.Tensor, ops: IntegerOperands, groups: int | None = None,
+          pad_value: float = 0.0) -> torch.Tensor:
+    """The layer's convolution of ``x`` and ``w``; padding positions hold ``pad_value``."""
     g = ops.geometry
-    return F.conv2d(x, w, None, g.stride, g.padding, g.dilation, g.groups if groups is None else groups)
+    padding = g.padding
+    if pad_value and any(padding):
+        ph, pw = padding
+        x = F.pad(x, (pw, pw, ph, ph), value=float(pad_value))
+        padding = (0, 0)
+    return F.conv2d(x, w, None, g.stride, padding, g.dilation, g.groups if groups is None else groups)
 
 
 #: Most chunks a reduction is cut into to keep float32 partial sums exact.
@@ -57,23 +64,31 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
         f, g = (term.f, term.g) if isinstance(term, Term) else term
         f = np.asarray(f, dtype=np.float64)
         g = np.asarray(g, dtype=np.float64)
-        cf = float(f[pad])
         cg_m = torch.from_numpy(g)[wz]  # float64 [M]
         gc = torch.from_numpy(g)[w_idx] - cg_m.view(m, 1, 1, 1)  # float64 [M, C/g, R, S]
+        cf = float(f[pad])  # centred on the padding value: plain zero padding
         fmax = float(np.abs(f - cf).max())
+        pad_value = 0.0
+        if exact:
+            gsum = float(gc.abs().reshape(m, -1).sum(dim=1).max()) if gc.numel() else 0.0
+            mid = float(np.round((f.min() + f.max()) / 2))
+            if fmax * gsum >= _FP32_EXACT and float(np.abs(f - mid).max()) < fmax:
+                # centred mid-range instead: a smaller bound, at the price of explicit padding
+                cf, fmax = mid, float(np.abs(f - mid).max())
+                pad_value = float(f[pad]) - cf
         if fmax < _FP32_EXACT or not exact:
             fc = table_lookup(ops.a_index, f, cf)  # float32, exact integers when fmax < 2^24
         else:
             fc = torch.from_numpy(f)[ops.a_index.to(torch.int64)] - cf
         if exact:
-            main = _exact_conv(fc, gc, ops, fmax)
+            main = _exact_conv(fc, gc, ops, fmax, gsum, pad_value)
             wdtype = torch.float32 if fmax * k < _FP32_EXACT else torch.float64
         else:
             main = _conv(fc.to(torch.float32), gc.to(torch.float32), ops)
             wdtype = torch.float32
         part = Accumulator(main, exact)
         if torch.any(cg_m != 0):
-            part.add_sum(cg_m, index_window_sum(ops, f, cf, wdtype))
+            part.add_sum(cg_m, index_window_sum(ops, f, cf, wdtype, pad_value))
         part.add_const(cf * gc.reshape(m, -1).sum(dim=1) + k * cf * cg_m)
         acc = part if acc is None else acc.merge(part)
     if acc is None:
@@ -83,16 +98,25 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
     return acc
 
 
-def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: float) -> torch.Tensor:
-    """Exact ``conv(fc, gc)`` of integer-valued tensors: float32 where provably exact, else float64."""
-    m = gc.shape[0]
-    gsum = float(gc.abs().reshape(m, -1).sum(dim=1).max()) if gc.numel() else 0.0
+def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: float, gsum: float,
+                pad_value: float = 0.0) -> torch.Tensor:
+    """Exact ``conv(fc, gc)`` of integer-valued tensors: float32 where provably exact, else float64.
+
+    ``fmax`` bounds |fc| (padding included), ``gsum`` the largest per-channel sum of |gc|.
+    """
     if fmax * gsum < _FP32_EXACT:
-        return _conv(fc.to(torch.float32), gc.to(torch.float32), ops)
-    chunked = _chunked_exact_conv(fc, gc, ops, fmax)
+        return _conv(fc.to(torch.float32), gc.to(torch.float32), ops, pad_value=pad_value)
+    chunked = _chunked_exact_conv(fc, gc, ops, fmax, pad_value)
     if chunked is not None:
         return chunked
     fc64 = fc.to(torch.float64)
+    if any(ops.geometry.padding) and pad_value:
+        ph, pw = ops.geometry.padding
+        fc64 = F.pad(fc64, (pw, pw, ph, ph), value=float(pad_value))
+        plain = IntegerOperands(ops.a_codes if ops._a_codes is not None else None, ops.w_codes, ops.a_zero,
+                                ops.w_zero, ops.fmt, replace(ops.geometry, padding=(0, 0)), ops.multiplier,
+                                ops.backend, a_index=ops._a_index)
+        return _exact_conv(fc64, gc, plain, fmax, gsum)
     hi = torch.floor(fc64 / _SPLIT)
     if max(fmax / _SPLIT + 1, _SPLIT - 1) * gsum < _FP32_EXACT:
         lo = fc64 - hi * _SPLIT  # 0 .. _SPLIT-1
@@ -106,7 +130,8 @@ def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: 
     return _conv(fc64, gc.to(torch.float64), ops)
 
 
-def _chunked_exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: float) -> torch.Tensor | None:
+def _chunked_exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: float,
+                        pad_value: float = 0.0) -> torch.Tensor | None:
     """The input channels cut into J equal chunks, each an exact float32 conv, as ONE grouped conv
     (same multiply count as the plain conv; outputs J times larger), summed in float64.
 
@@ -121,7 +146,7 @@ def _chunked_exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands
             continue
         if fmax * float(mag.reshape(m, j, c // j).sum(dim=2).max()) < _FP32_EXACT:
             w = gc.reshape(m, j, c // j, r, s).transpose(0, 1).reshape(j * m, c // j, r, s)
-            out = _conv(fc.to(torch.float32), w.to(torch.float32), ops, groups=j)
+            out = _conv(fc.to(torch.float32), w.to(torch.float32), ops, groups=j, pad_value=pad_value)
             n, _, p, q = out.shape
             return out.reshape(n, j, m, p, q).sum(dim=1, dtype=torch.float64)
     return None

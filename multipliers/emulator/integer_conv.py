@@ -108,15 +108,24 @@ def window_sum(values: torch.Tensor, geometry: ConvGeometry, r: int, s: int, out
     return sums
 
 
-def index_window_sum(ops: IntegerOperands, table: np.ndarray, centre: float, dtype: torch.dtype) -> torch.Tensor:
-    """[N, G, P, Q]: window sums of ``table[a_index] - centre`` per group (zero padded), in ``dtype``."""
+def index_window_sum(ops: IntegerOperands, table: np.ndarray, centre: float, dtype: torch.dtype,
+                     pad_value: float = 0.0) -> torch.Tensor:
+    """[N, G, P, Q]: window sums of ``table[a_index] - centre`` per group, in ``dtype``.
+
+    Padding positions count as ``pad_value`` (``table[pad_index] - centre``).
+    """
     from multipliers.emulator.fused_ops import group_sums
 
-    _, _, r, s = ops.w_codes.shape
+    _, cg, r, s = ops.w_codes.shape
     g = ops.geometry
     per_group = group_sums(ops.a_index, table, centre, g.groups, dtype)
+    padding = g.padding
+    if pad_value and any(padding):
+        ph, pw = padding
+        per_group = F.pad(per_group, (pw, pw, ph, ph), value=float(pad_value) * cg)
+        padding = (0, 0)
     ones = torch.ones((g.groups, 1, r, s), dtype=dtype)
-    return F.conv2d(per_group, ones, stride=g.stride, padding=g.padding, dilation=g.dilation, groups=g.groups)
+    return F.conv2d(per_group, ones, stride=g.stride, padding=padding, dilation=g.dilation, groups=g.groups)
 
 
 _IDENTITY = np.arange(256, dtype=np.float64)
