@@ -460,6 +460,12 @@ class SearchConfig:
             raise ApproxDSEError(f"energy.predictor file {str(self.predictor_path())!r} does not exist "
                                  f"(or use one of {', '.join(BUILTIN_ENERGY_MODELS)})")
         space = SearchSpace.from_config(self)
+        if self.training.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ApproxDSEError(f"training.device is {self.training.device!r} but no CUDA GPU is available "
+                                     "here; set it to cpu")
         c = self.constraints
         if c.max_params is not None:
             smallest = space.min_params()

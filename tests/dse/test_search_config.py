@@ -17,6 +17,8 @@ def test_example_configs_load_and_validate():
         cfg = SearchConfig.load(path)
         assert cfg.algorithm.budget >= 2
     SearchConfig.load(ROOT / "examples/search_digits.yaml").validate()
+    cifar = SearchConfig.load(ROOT / "examples/search_cifar10.yaml")
+    assert cifar.space.assignment == "layer" and cifar.training.device == "cuda"
 
 
 def test_round_trip_through_yaml():
@@ -46,6 +48,7 @@ def test_bad_values_are_named(overrides, message):
     ({"space": {"multipliers": {"families": ["quantum"]}}}, "unknown family 'quantum'"),
     ({"constraints": {"max_params": 10}}, "max_params=10 is infeasible"),
     ({"energy": {"predictor": "no/such/predictor.json"}}, "predictor file .* does not exist"),
+    ({"space": {"multipliers": {"names": ["u8_exact", "s8_trunc_2"]}}}, "mixes signed and unsigned"),
 ])
 def test_infeasible_or_missing_is_one_clear_error(overrides, message):
     cfg = SearchConfig.from_dict(small_config(**overrides))
