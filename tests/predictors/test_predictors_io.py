@@ -78,3 +78,20 @@ def test_layer_features_agree_with_layer_properties():
             assert row[col["log_outputs"]] == pytest.approx(math.log2(l.outputs))
             assert row[col["depthwise"]] == float(l.is_depthwise)
             assert row[col["C_per_group"]] == l.C_per_group
+
+
+def test_shipped_models_load_and_predict():
+    from pathlib import Path
+
+    from dse.generator import sample_genome
+    from predictors.io import load_predictor
+
+    folder = Path(__file__).resolve().parents[2] / "predictors" / "models"
+    files = sorted(folder.glob("*.json"))
+    assert {f.name for f in files} >= {"eyeriss_summing.json", "eyeriss_learned.json"}
+    g = sample_genome(1, "cifar")
+    for f in files:
+        p = load_predictor(f)
+        assert f.name.startswith(p.accelerator + "_")
+        value = p.predict(g, [["u8_trunc_2"] * len(g.to_workload().layers)], p.accelerator)
+        assert value.shape == (1,) and np.isfinite(value).all() and value[0] > 0
