@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         for name in ("nsga2", "random"):
             alg = base.algorithm
-            cfg = base.replace(seed=seed, algorithm=AlgorithmConfig(name, alg.population, alg.generations),
+            cfg = base.replace(seed=seed, algorithm=AlgorithmConfig(name, alg.population, alg.generations, False),
                                energy=base.energy.__class__(base.energy.predictor, base.energy.accelerator, False))
             run_dir = out / f"{name}-seed{seed}"
             if (run_dir / "checkpoint.json").exists():

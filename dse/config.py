@@ -293,8 +293,13 @@ class AlgorithmConfig:
     name: str = "nsga2"
     population: int = 16
     generations: int = 10
+    #: After the search, evaluate each front design's network with the exact multiplier too
+    #: (outside the budget): the baseline its multiplier saving is measured against.
+    exact_twins: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.exact_twins, bool):
+            raise ApproxDSEError(f"algorithm.exact_twins must be true or false, got {self.exact_twins!r}")
         if self.name not in ALGORITHMS:
             raise ApproxDSEError(f"algorithm.name must be one of {', '.join(ALGORITHMS)}, got {self.name!r}")
         _number("algorithm", "population", self.population, integer=True, minimum=2)

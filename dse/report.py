@@ -23,7 +23,7 @@ import numpy as np
 from approxdse.errors import ApproxDSEError
 
 COLUMNS = [
-    "generation", "index", "key", "genome_key", "status", "feasible", "energy", "energy_model",
+    "generation", "index", "phase", "key", "genome_key", "status", "feasible", "energy", "energy_model",
     "reference_energy", "predictor_error", "accuracy", "error", "float_accuracy", "multiplier", "multipliers",
     "exact", "params", "macs", "n_stages", "n_layers", "time_s", "train_s", "eval_s", "cached",
     "weights_cached", "message", "genome", "variables",
@@ -32,6 +32,13 @@ COLUMNS = [
 
 def _feasible(df):
     return df[(df["status"] == "ok") & df["feasible"].astype(bool)]
+
+
+def _search_rows(df):
+    """The rows the algorithm asked for (not the exact twins evaluated after it)."""
+    if "phase" not in df.columns:
+        return df
+    return df[df["phase"].fillna("search") == "search"]
 
 
 def pareto_front(df):
@@ -59,6 +66,7 @@ def hypervolume_history(df, ref_point):
     rows = []
     if df.empty:
         return pd.DataFrame(columns=["generation", "evaluations", "hypervolume", "front_size"])
+    df = _search_rows(df)
     ok = _feasible(df)
     scale = np.asarray(ref_point, dtype=float)
     for gen in sorted(df["generation"].unique()):
@@ -144,10 +152,11 @@ def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
     from dse.energy_objective import EnergyObjective
 
     unit = EnergyObjective(config.energy.predictor).unit if not config.energy.is_file else "pJ"
+    twins = len(df) - len(_search_rows(df))
     ok = df[df["status"] == "ok"]
     summary = {
         "name": config.name, "algorithm": config.algorithm.name, "seed": config.seed,
-        "budget": config.algorithm.budget, "evaluations": int(len(df)),
+        "budget": config.algorithm.budget, "evaluations": int(len(df) - twins), "exact_twins": int(twins),
         "distinct_candidates": int(df["key"].nunique()) if len(df) else 0,
         "trained_genomes": int((df["train_s"] > 0).sum()) if len(df) else 0,
         "ok": int(len(ok)), "failed": int((df["status"] == "failed").sum()),

@@ -37,6 +37,7 @@ from typing import Any, Callable, Sequence
 
 from approxdse.errors import ApproxDSEError
 from dse.config import SearchConfig
+from dse.genome import Genome
 from dse.search_space import Candidate, SearchSpace
 
 LOG = "candidates.jsonl"
@@ -180,7 +181,8 @@ class SearchRun:
         acc = result.get("accuracy", math.nan)
         feasible = ok and (cfg.constraints.min_accuracy is None or acc >= cfg.constraints.min_accuracy)
         return {
-            "generation": gen, "index": index, "key": cand.key(), "genome_key": cand.genome.key(),
+            "generation": gen, "index": index, "phase": getattr(self, "_phase", "search"),
+            "key": cand.key(), "genome_key": cand.genome.key(),
             "status": result["status"], "feasible": bool(feasible),
             "energy": result.get("energy", math.nan), "energy_model": cfg.energy.predictor if not cfg.energy.is_file
             else Path(cfg.energy.predictor).name,
@@ -288,6 +290,8 @@ class SearchRun:
                 self._generation, self._next_index = gen, 0
                 algorithm.step()
                 self._end_generation(gen)
+            if cfg.algorithm.exact_twins:
+                self._evaluate_exact_twins(space)
             state = "complete"
         finally:
             self._bar.close()
@@ -300,6 +304,40 @@ class SearchRun:
         summary = finish_run(self, wall_s=time.perf_counter() - t0)
         self._write_checkpoint(cfg.algorithm.generations, "complete")
         return summary
+
+    def _evaluate_exact_twins(self, space: SearchSpace) -> None:
+        """Evaluate each front design's network with the exact multiplier (outside the budget).
+
+        These ``exact_twin`` rows (generation = number of generations) are the
+        baseline a multiplier's saving is measured against; the float weights are
+        cached, so each costs one emulated evaluation. Not part of the search's
+        hypervolume.
+        """
+        from dse.report import pareto_front
+
+        exact = space.exact_multiplier()
+        if exact is None:
+            return
+        front = pareto_front(self.table())
+        twins, seen = [], set()
+        for row in front.to_dict("records"):
+            if row["exact"]:
+                continue
+            genome = Genome.from_json(row["genome"])
+            n = len(json.loads(row["multipliers"]))
+            twin = Candidate(genome, (exact,) * n)
+            if twin.key() not in seen:
+                seen.add(twin.key())
+                twins.append(twin)
+        if not twins:
+            return
+        self._generation, self._next_index, self._phase = self.config.algorithm.generations, 0, "exact_twin"
+        self._bar.total = (self._bar.total or 0) + len(twins)
+        self._bar.refresh()
+        try:
+            self._evaluate_batch(twins, [{} for _ in twins])
+        finally:
+            self._phase = "search"
 
     def table(self):
         """Every evaluation so far as a DataFrame, in (generation, index) order."""
