@@ -50,7 +50,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from approxdse.errors import ApproxDSEError
-from dse.genome import BlockGene, Genome, StageGene, _out_size
+from dse.genome import BlockGene, Genome, StageGene
 from dse.generator import GeneratorSpace, in_space
 
 #: The widths a stage may take (those inside the space's bounds, plus the bounds).
