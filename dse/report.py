@@ -34,7 +34,7 @@ def _feasible(df):
     return df[(df["status"] == "ok") & df["feasible"].astype(bool)]
 
 
-def _search_rows(df):
+def search_rows(df):
     """The rows the algorithm asked for (not the exact twins evaluated after it)."""
     if "phase" not in df.columns:
         return df
@@ -66,7 +66,7 @@ def hypervolume_history(df, ref_point):
     rows = []
     if df.empty:
         return pd.DataFrame(columns=["generation", "evaluations", "hypervolume", "front_size"])
-    df = _search_rows(df)
+    df = search_rows(df)
     ok = _feasible(df)
     scale = np.asarray(ref_point, dtype=float)
     for gen in sorted(df["generation"].unique()):
@@ -152,7 +152,7 @@ def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
     from dse.energy_objective import EnergyObjective
 
     unit = EnergyObjective(config.energy.predictor).unit if not config.energy.is_file else "pJ"
-    twins = len(df) - len(_search_rows(df))
+    twins = len(df) - len(search_rows(df))
     ok = df[df["status"] == "ok"]
     summary = {
         "name": config.name, "algorithm": config.algorithm.name, "seed": config.seed,

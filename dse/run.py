@@ -313,12 +313,12 @@ class SearchRun:
         cached, so each costs one emulated evaluation. Not part of the search's
         hypervolume.
         """
-        from dse.report import pareto_front
+        from dse.report import pareto_front, search_rows
 
         exact = space.exact_multiplier()
         if exact is None:
             return
-        front = pareto_front(self.table())
+        front = pareto_front(search_rows(self.table()))  # the search's front: stable on resume
         twins, seen = [], set()
         for row in front.to_dict("records"):
             if row["exact"]:

@@ -126,9 +126,13 @@ def test_cli_search_and_report(tmp_path, monkeypatch, capsys):
     (out / "front.png").unlink()
     assert main(["search", "report", str(out)]) == 0
     assert "Pareto front" in capsys.readouterr().out and (out / "front.png").is_file()
-    # resuming a finished run only re-reports it
+    # resuming a finished run only re-reports it: nothing is evaluated or logged again
+    before = pd.read_parquet(out / "candidates.parquet")
     assert main(["search", str(cfg), "--resume", str(out), "--quiet", "--seed", "7"]) == 0
     assert main(["search", "--resume", str(out), "--quiet"]) == 0
+    after = pd.read_parquet(out / "candidates.parquet")
+    assert after[COLS].equals(before[COLS])
+    assert len((out / "candidates.jsonl").read_text().splitlines()) == len(before)
 
 
 def test_process_pool_and_dask_give_the_serial_result(tmp_path):
