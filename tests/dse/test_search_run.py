@@ -159,3 +159,14 @@ def test_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
     run = _run(tmp_path, "x", parallel={"scheduler": "tcp://127.0.0.1:9"})
     with pytest.raises(ApproxDSEError, match="cannot reach the Dask scheduler"):
         run.run()
+
+
+def test_per_layer_search(tmp_path):
+    summary = _run(tmp_path, "layer", space={
+        "network": {"preset": "digits", "max_stages": 2, "max_blocks_per_stage": 2, "max_channels": 32},
+        "multipliers": {"names": ["u8_exact", "u8_bam_h1_v4", "u8_trunc_2"]}, "assignment": "layer"},
+        algorithm={"population": 6, "generations": 2}).run()
+    df = pd.read_parquet(tmp_path / "layer" / "candidates.parquet")
+    per_layer = df["multipliers"].map(json.loads)
+    assert (per_layer.map(len) == df["n_layers"]).all()
+    assert df["multiplier"].str.startswith("mixed(").any() and summary["front_size"] >= 1
