@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from approxdse.atomic_files import atomic_write_bytes, atomic_write_text
 from accelerators.workload import Layer
 
 #: Per-layer keys of the JSON report (a public interface: keep).
@@ -35,15 +36,8 @@ def format_count(n: float) -> str:
 
 
 def write_atomic(path: str | Path, text: str | None = None, data: bytes | None = None) -> Path:
-    """Write ``text`` (or bytes ``data``) to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if data is not None:
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(text or "")
-    tmp.replace(path)
-    return path
+    """Write ``text`` (or bytes ``data``) to ``path`` atomically (see :mod:`approxdse.atomic_files`)."""
+    return atomic_write_bytes(path, data) if data is not None else atomic_write_text(path, text or "")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -40,6 +39,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from approxdse.atomic_files import atomic_path
 from dse.config import ConstraintConfig, DatasetConfig, TrainingConfig
 from dse.energy_objective import EnergyObjective
 from dse.search_space import Candidate
@@ -174,11 +174,9 @@ def _float_model(genome, settings: EvaluationSettings, train, val):
     float_acc = evaluate_accuracy(model, val)
     elapsed = time.perf_counter() - t0
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        torch.save({"state_dict": state, "float_accuracy": float_acc}, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save({"state_dict": state, "float_accuracy": float_acc}, tmp)
     return model, float_acc, elapsed, False
 
 

@@ -35,6 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from approxdse.atomic_files import atomic_path
+from approxdse.atomic_files import atomic_write_text as write_atomic  # re-exported: dse.report imports it
 from approxdse.errors import ApproxDSEError
 from dse.config import SearchConfig
 from dse.genome import Genome
@@ -50,21 +52,12 @@ def default_run_dir(config: SearchConfig, root: str | Path = "runs") -> Path:
     return Path(root) / f"{config.name}-{stamp}"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and a rename (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_table(df, stem: Path) -> None:
     """``df`` as ``stem.parquet`` and ``stem.csv``, each written atomically."""
     for suffix, writer in ((".parquet", lambda p: df.to_parquet(p, index=False)),
                            (".csv", lambda p: df.to_csv(p, index=False))):
-        path = stem.with_suffix(suffix)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        writer(tmp)
-        os.replace(tmp, path)
+        with atomic_path(stem.with_suffix(suffix)) as tmp:
+            writer(tmp)
 
 
 _EXACT: dict[str, bool] = {}

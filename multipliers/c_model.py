@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from approxdse.errors import ApproxDSEError
-from multipliers.atomic_files import atomic_write
+from approxdse.atomic_files import atomic_write
 from multipliers.cost_model import EXACT_POWER_MW
 from multipliers.multiplier import SIZE, Multiplier, validate_lut
 

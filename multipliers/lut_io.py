@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from approxdse.errors import ApproxDSEError
-from multipliers.atomic_files import atomic_write as _atomic_write
+from approxdse.atomic_files import atomic_write as _atomic_write
 from multipliers.multiplier import SIZE, InvalidLUTError, Multiplier, operand_values, validate_lut
 
 LUT_SUFFIXES = (".npy", ".bin", ".txt")

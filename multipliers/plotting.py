@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from approxdse.atomic_files import atomic_path
 from approxdse.errors import ApproxDSEError
-from multipliers.atomic_files import atomic_temp_path
 from multipliers.multiplier import Multiplier
 
 if TYPE_CHECKING:
@@ -52,16 +52,11 @@ def save_error_heatmap(m: Multiplier, path: str | os.PathLike) -> Path:
         error_heatmap(m, ax)
         fig.tight_layout()
         suffix = path.suffix.lstrip(".").lower() or "png"
-        tmp = atomic_temp_path(path)
         try:
-            fig.savefig(tmp, dpi=120, format=suffix)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=120, format=suffix)
         except ValueError as exc:
-            Path(tmp).unlink(missing_ok=True)
             raise ApproxDSEError(f"cannot write a plot to {path}: {exc}") from None
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     finally:
         plt.close(fig)
     return path

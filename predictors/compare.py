@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from approxdse.atomic_files import atomic_path
 from approxdse.errors import ApproxDSEError
 
 
@@ -120,9 +121,6 @@ class Comparison:
 
     def plot(self, path: str) -> str:
         """Scatter (predicted vs reference, log-log) and histogram of the percentage errors, as one PNG."""
-        import os
-        import uuid
-
         import matplotlib
 
         matplotlib.use("Agg")
@@ -147,9 +145,8 @@ class Comparison:
             ax2.set_ylabel("rows")
             ax2.set_title("error histogram", fontsize=9)
             fig.tight_layout()
-            tmp = f"{path}.{uuid.uuid4().hex}.tmp.png"
-            fig.savefig(tmp, dpi=110)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, dpi=110, format="png")
         finally:
             plt.close(fig)
         return path

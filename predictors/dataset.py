@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import time
 import uuid
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from approxdse.atomic_files import atomic_path, atomic_write_text
 from approxdse.errors import ApproxDSEError
 
 DATASET_FORMAT = 1
@@ -186,18 +186,6 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
     return merged
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def _write_parquet_atomic(df, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
 # --------------------------------------------------------------------------- tasks
 def _evaluate_task(task: dict) -> dict:
     """Worker entry point (process pool or Dask): one (network, accelerator) for its multipliers."""
@@ -328,7 +316,7 @@ def generate_dataset(
         (out / sub).mkdir(parents=True, exist_ok=True)
     manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    _write_json_atomic(out / MANIFEST, manifest)
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
 
     done = existing_rows(out)
     layer_done = existing_layer_tasks(out)
@@ -372,12 +360,10 @@ def generate_dataset(
                 layer_rows += res["layer_rows"]
             if t["want_rows"]:
                 rows += [r for r in res["rows"] if r["multiplier"] in set(t["multipliers"])]
-        if nets:
-            _write_parquet_atomic(pd.DataFrame(nets), out / "networks" / name)
-        if layer_rows:
-            _write_parquet_atomic(pd.DataFrame(layer_rows), out / "layers" / name)
-        if rows:
-            _write_parquet_atomic(pd.DataFrame(rows), out / "energy" / name)
+        for folder, part in (("networks", nets), ("layers", layer_rows), ("energy", rows)):
+            if part:
+                with atomic_path(out / folder / name) as tmp:
+                    pd.DataFrame(part).to_parquet(tmp, index=False)
         summary.rows_written += len(rows)
         summary.parts.append(name)
         buffer.clear()

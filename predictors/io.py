@@ -16,10 +16,10 @@ import json
 import math
 import os
 import struct
-import uuid
 from pathlib import Path
 from typing import Any
 
+from approxdse.atomic_files import atomic_write_bytes
 from approxdse.errors import ApproxDSEError
 
 FORMAT = "approxdse-predictor"
@@ -189,14 +189,7 @@ def save_predictor(predictor, path: str | os.PathLike) -> Path:
         payload = json.dumps(data, separators=(",", ":")).encode()
     if path.parent and not path.parent.exists():
         raise ApproxDSEError(f"cannot write {str(path)!r}: its folder does not exist")
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write_bytes(path, payload)
 
 
 def load_predictor(path: str | os.PathLike):

@@ -34,7 +34,6 @@ import copy
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
+from approxdse.atomic_files import atomic_path, atomic_write_text
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator.datasets import DatasetSplits, load_dataset
 from multipliers.emulator.models import get_model, model_spec
@@ -67,25 +67,11 @@ def home_dir() -> Path:
     return Path(platformdirs.user_cache_dir("approxdse"))
 
 
-def _umask_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` ``obj`` (a state_dict or a dict of them) atomically: temp file + rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -98,15 +84,6 @@ def load_checkpoint(path: str | os.PathLike) -> Any:
         raise ApproxDSEError(f"checkpoint {str(path)!r} does not exist") from None
     except Exception as exc:  # corrupt, truncated or not a weights-only file
         raise ApproxDSEError(f"checkpoint {str(path)!r} cannot be read as weights: {exc}") from None
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, _umask_mode())
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------- batches
@@ -532,7 +509,7 @@ def trained_float_model(
     float_acc = evaluate_accuracy(model, data.test)
     if cache:
         save_checkpoint(model.state_dict(), pt)
-        _write_text_atomic(meta, json.dumps({
+        atomic_write_text(meta, json.dumps({
             "network": spec.name, "dataset": data.name, "seed": seed, "epochs": epochs,
             "fingerprint": data.fingerprint(), "float_accuracy": float_acc,
             "val_accuracy": result.best_val_accuracy, "best_epoch": result.best_epoch,
@@ -929,7 +906,7 @@ def accuracy_sweep(
                 done = {}
         if not done:
             partial.unlink(missing_ok=True)
-        _write_text_atomic(settings_file, json.dumps(settings, indent=2))
+        atomic_write_text(settings_file, json.dumps(settings, indent=2))
 
     float_acc, _ = _eval_timed(trained.model, data.test, batch_size)
     exact_cache: dict[bool, tuple[float, float]] = {}
@@ -964,26 +941,16 @@ def accuracy_sweep(
                        fine_tune_time_s=None, error=str(exc))
         rows.append(row)
         if out is not None:
-            _write_csv_atomic(pd.DataFrame(rows), out / _SWEEP_PARTIAL)
+            with atomic_path(out / _SWEEP_PARTIAL) as tmp:
+                pd.DataFrame(rows).to_csv(tmp, index=False)
     table = pd.DataFrame(rows)
     if out is not None:
-        _write_csv_atomic(table, out / SWEEP_CSV)
+        with atomic_path(out / SWEEP_CSV) as tmp:
+            table.to_csv(tmp, index=False)
         plot_accuracy_vs_energy(table, out / SWEEP_PNG, title=f"{trained.network} on {data.name} ({mode})")
         (out / _SWEEP_PARTIAL).unlink(missing_ok=True)
         (out / _SWEEP_SETTINGS).unlink(missing_ok=True)
     return table
-
-
-def _write_csv_atomic(table: "pd.DataFrame", path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        table.to_csv(tmp, index=False)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot_accuracy_vs_energy(table: "pd.DataFrame", path: str | os.PathLike, *, title: str = "") -> Path:
@@ -1025,14 +992,9 @@ def plot_accuracy_vs_energy(table: "pd.DataFrame", path: str | os.PathLike, *, t
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="lower right", ncol=2)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png")
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
     return path

@@ -1,0 +1,120 @@
+"""Write files atomically: to a temporary file in the same folder, then rename.
+
+An interrupted or failed write (any exception, Ctrl-C included) never leaves a
+half-written file under the target name, and removes its temporary file. The
+temporary file lies beside the target (so the final ``os.replace`` is a rename
+within one file system) and gets the permissions a plain ``open(path, "w")``
+would give (``0o666`` less the umask), not ``mkstemp``'s private ``0o600``.
+Missing parent folders are created.
+
+Three ways in, by how the writer wants its output:
+
+* :func:`atomic_write_text` / :func:`atomic_write_bytes`: the content is at hand.
+* :func:`atomic_write`: a callable that writes to an open file handle
+  (``np.save``, ``json.dump``, ...).
+* :func:`atomic_path`: a context manager yielding a temporary *path* with the
+  target's suffix, for writers that take a file name and may infer the format
+  from it (``DataFrame.to_parquet`` / ``to_csv``, ``Figure.savefig``,
+  ``torch.save``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+import contextlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Callable
+
+__all__ = ["atomic_path", "atomic_temp_path", "atomic_write", "atomic_write_bytes", "atomic_write_text"]
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        found = re.search(r"^Umask:\s*([0-7]+)", status, re.MULTILINE)
+        if found:
+            return int(found.group(1), 8)
+    except OSError:
+        pass
+    # Elsewhere the only way is to set it and set it back (briefly process-wide).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _temp_beside(path: Path, suffix: str) -> Path:
+    """Create an empty, closed temporary file beside ``path`` (umask permissions); return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def atomic_temp_path(path: str | os.PathLike) -> Path:
+    """A fresh, empty temporary file beside ``path`` whose name ends in ``path``'s suffix.
+
+    The caller renames it onto ``path`` (``os.replace``) or deletes it;
+    :func:`atomic_path` does both for you.
+    """
+    path = Path(path)
+    return _temp_beside(path, f".tmp{path.suffix}")
+
+
+@contextmanager
+def _replacing(path: Path, suffix: str) -> Iterator[Path]:
+    """Yield a temporary file beside ``path`` (name ending in ``suffix``); rename it onto
+    ``path`` on a clean exit, delete it on any exception."""
+    tmp = _temp_beside(path, suffix)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
+    """A context manager yielding a temporary path beside ``path``, moved onto ``path`` on a clean exit.
+
+    The temporary name ends in ``path``'s suffix, so writers that infer the
+    format from it (pandas compression, matplotlib) behave as for ``path``.
+    On any exception the temporary file is removed and ``path`` is untouched::
+
+        with atomic_path("table.parquet") as tmp:
+            df.to_parquet(tmp, index=False)
+    """
+    path = Path(path)
+    return _replacing(path, f".tmp{path.suffix}")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], *, binary: bool = True,
+                 encoding: str = "utf-8") -> Path:
+    """Call ``write(fh)`` on a temporary file beside ``path``, then move it to ``path``.
+
+    ``fh`` is opened in binary mode, or in text mode with ``encoding`` when
+    ``binary`` is false. Returns ``path``.
+    """
+    path = Path(path)
+    with _replacing(path, ".tmp") as tmp:
+        with open(tmp, "wb") if binary else open(tmp, "w", encoding=encoding) as fh:
+            write(fh)
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns ``path``."""
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (``encoding``, no newline translation); returns ``path``."""
+    return atomic_write(path, lambda fh: fh.write(text.encode(encoding)))

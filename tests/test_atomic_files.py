@@ -1,0 +1,214 @@
+"""Tests of approxdse.atomic_files: the one atomic-write helper every package uses."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from approxdse.atomic_files import (
+    _umask,
+    atomic_path,
+    atomic_temp_path,
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_text,
+)
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_write_text_creates_parents_and_returns_path(tmp_path):
+    target = tmp_path / "a" / "b" / "out.json"
+    got = atomic_write_text(target, '{"x": "é"}\n')
+    assert got == target
+    assert target.read_bytes() == '{"x": "é"}\n'.encode()
+    assert _names(target.parent) == ["out.json"]
+
+
+def test_write_bytes_and_overwrite(tmp_path):
+    target = tmp_path / "blob.bin"
+    atomic_write_bytes(target, b"old contents")
+    atomic_write_bytes(str(target), b"\x00\x01new")
+    assert target.read_bytes() == b"\x00\x01new"
+    assert _names(tmp_path) == ["blob.bin"]
+
+
+def test_write_text_keeps_newlines_and_encoding(tmp_path):
+    target = tmp_path / "t.txt"
+    atomic_write_text(target, "a\r\nb\n", encoding="latin-1")
+    assert target.read_bytes() == "a\r\nb\n".encode("latin-1")
+    atomic_write_text(target, "ü", encoding="latin-1")
+    assert target.read_bytes() == b"\xfc"
+
+
+def test_atomic_write_handle_modes(tmp_path):
+    binary = tmp_path / "b.dat"
+    atomic_write(binary, lambda fh: fh.write(b"raw"))
+    assert binary.read_bytes() == b"raw"
+    text = tmp_path / "t.json"
+    atomic_write(text, lambda fh: json.dump({"k": [1, 2]}, fh), binary=False)
+    assert json.loads(text.read_text()) == {"k": [1, 2]}
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_failed_write_keeps_old_file_and_removes_temp(tmp_path, exc):
+    target = tmp_path / "keep.txt"
+    target.write_text("original")
+
+    def half_write(fh):
+        fh.write(b"half-writ")
+        raise exc
+
+    with pytest.raises(type(exc)):
+        atomic_write(target, half_write)
+    assert target.read_text() == "original"
+    assert _names(tmp_path) == ["keep.txt"]
+
+
+@pytest.mark.parametrize("exc", [ValueError("bad format"), KeyboardInterrupt()])
+def test_atomic_path_failure_keeps_old_file_and_removes_temp(tmp_path, exc):
+    target = tmp_path / "table.csv"
+    target.write_text("old\n")
+    with pytest.raises(type(exc)):
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            raise exc
+    assert target.read_text() == "old\n"
+    assert _names(tmp_path) == ["table.csv"]
+
+
+def test_failed_rename_removes_temp(tmp_path):
+    target = tmp_path / "is_a_dir"
+    target.mkdir()
+    (target / "inside").write_text("x")  # a non-empty folder cannot be replaced by a file
+    with pytest.raises(OSError):
+        atomic_write_text(target, "text")
+    assert _names(tmp_path) == ["is_a_dir"]
+    assert _names(target) == ["inside"]
+
+
+def test_atomic_path_yields_hidden_temp_beside_target_with_suffix(tmp_path):
+    target = tmp_path / "sub" / "front.parquet"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == target.parent
+        assert tmp.name.startswith(".front.parquet.") and tmp.suffix == ".parquet"
+        assert tmp.exists() and not target.exists()
+        tmp.write_bytes(b"data")
+    assert target.read_bytes() == b"data"
+    assert not tmp.exists()
+    assert _names(target.parent) == ["front.parquet"]
+
+
+def test_atomic_temp_path_is_fresh_each_call(tmp_path):
+    a, b = atomic_temp_path(tmp_path / "x.png"), atomic_temp_path(tmp_path / "x.png")
+    assert a != b and a.exists() and b.exists() and a.stat().st_size == 0
+    assert a.suffix == b.suffix == ".png"
+
+
+def test_umask_is_read_without_change(umask_027):
+    assert _umask() == 0o027
+    assert _umask() == 0o027  # reading it did not reset it
+
+
+@pytest.mark.parametrize("write", [
+    lambda p: atomic_write_text(p, "x"),
+    lambda p: atomic_write(p, lambda fh: fh.write(b"x")),
+    atomic_temp_path,  # the temp file itself, before any rename
+])
+def test_permissions_follow_umask_not_mkstemp(tmp_path, umask_027, write):
+    target = tmp_path / "perm.txt"
+    out = write(target)
+    made = out if isinstance(out, Path) else target
+    assert stat.S_IMODE(made.stat().st_mode) == 0o640
+
+
+def test_pandas_writer_infers_compression_from_suffix(tmp_path):
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    target = tmp_path / "t.csv.gz"
+    with atomic_path(target) as tmp:
+        df.to_csv(tmp, index=False)
+    with gzip.open(target, "rt") as fh:
+        assert fh.read().splitlines()[0] == "a,b"
+    pd.testing.assert_frame_equal(pd.read_csv(target), df)
+    parquet = tmp_path / "t.parquet"
+    with atomic_path(parquet) as tmp:
+        df.to_parquet(tmp, index=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(parquet), df)
+    assert _names(tmp_path) == ["t.csv.gz", "t.parquet"]
+
+
+def test_matplotlib_savefig_through_temp_path(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    target = tmp_path / "plot.png"
+    try:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _names(tmp_path) == ["plot.png"]
+
+
+def test_concurrent_writers_never_expose_a_partial_file(tmp_path):
+    target = tmp_path / "shared.txt"
+    payloads = [str(i) * 50_000 for i in range(8)]
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            if target.exists():
+                seen.append(target.read_text())
+
+    def writer(text):
+        for _ in range(5):
+            atomic_write_text(target, text)
+
+    r = threading.Thread(target=reader)
+    r.start()
+    threads = [threading.Thread(target=writer, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    r.join()
+    assert target.read_text() in payloads
+    assert all(s in payloads for s in seen)
+    assert _names(tmp_path) == ["shared.txt"]
+
+
+def test_package_entry_points_use_the_helper(tmp_path):
+    """The names other modules import keep working on top of the shared helper."""
+    from accelerators.report import write_atomic as report_write
+    from dse.run import write_atomic as dse_write
+
+    assert report_write(tmp_path / "r" / "a.txt", "text") == tmp_path / "r" / "a.txt"
+    assert (tmp_path / "r" / "a.txt").read_text() == "text"
+    report_write(tmp_path / "r" / "b.png", data=b"\x89PNG")
+    assert (tmp_path / "r" / "b.png").read_bytes() == b"\x89PNG"
+    dse_write(tmp_path / "summary.json", '{"a": 1}')
+    assert json.loads((tmp_path / "summary.json").read_text()) == {"a": 1}
+    assert _names(tmp_path / "r") == ["a.txt", "b.png"]
