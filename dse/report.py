@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from approxdse.atomic_files import atomic_path
 from approxdse.errors import ApproxDSEError
 
 COLUMNS = [
@@ -309,7 +310,8 @@ def plot_front(df, front, path: Path, summary: dict | None = None) -> Path:
         ax.annotate(f"-{100 * bs['energy_saving']:.0f}% energy", (bs["energy"], 100 * bs["accuracy"]),
                     textcoords="offset points", xytext=(6, 6), fontsize=8)
     unit = (summary or {}).get("energy_unit", "")
-    ax.set_xscale("log")
+    if len(ok) and (ok["energy"] > 0).any():  # a run whose every candidate failed has nothing to log-scale
+        ax.set_xscale("log")
     ax.set_xlabel(f"energy per inference ({unit})" if unit else "energy per inference")
     ax.set_ylabel("validation accuracy (%)")
     if len(ok):
@@ -319,12 +321,10 @@ def plot_front(df, front, path: Path, summary: dict | None = None) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title((summary or {}).get("name", "search"))
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return Path(path)
 
 
 def plot_hypervolume(hv, path: Path, title: str = "") -> Path:
@@ -342,9 +342,7 @@ def plot_hypervolume(hv, path: Path, title: str = "") -> Path:
     ax.grid(alpha=0.3)
     ax.set_title(title)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    return Path(path)

@@ -170,3 +170,20 @@ def test_per_layer_search(tmp_path):
     per_layer = df["multipliers"].map(json.loads)
     assert (per_layer.map(len) == df["n_layers"]).all()
     assert df["multiplier"].str.startswith("mixed(").any() and summary["front_size"] >= 1
+
+
+def test_plots_of_a_run_where_every_candidate_failed(tmp_path):
+    """Nothing feasible to draw: the plots are still written (no log scale of no data)."""
+    import pandas as pd
+
+    from dse.report import plot_front, plot_hypervolume
+
+    df = pd.DataFrame({"status": ["failed", "failed"], "feasible": [False, False],
+                       "energy": [float("nan")] * 2, "accuracy": [float("nan")] * 2,
+                       "exact": [False, True]})
+    front = plot_front(df, df.iloc[:0], tmp_path / "front.png")
+    hv = plot_hypervolume(pd.DataFrame({"generation": [0, 1], "hypervolume": [0.0, 0.0]}),
+                          tmp_path / "hv.png")
+    for path in (front, hv):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "hv.png"]
