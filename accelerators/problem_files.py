@@ -239,8 +239,6 @@ def write_problem(layer: Layer, path: str | Path) -> Path:
     """Write ``layer`` as a Timeloop problem file (atomically)."""
     import yaml
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(problem_dict(layer), sort_keys=False))
-    tmp.replace(path)
-    return path
+    from approxdse.atomic_files import atomic_write_text
+
+    return atomic_write_text(path, yaml.safe_dump(problem_dict(layer), sort_keys=False))

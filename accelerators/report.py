@@ -261,7 +261,7 @@ class EnergyReport:
                 f"{r.pJ_per_mac:7.3f} {r.cycles:11d} {r.utilization:5.2f}"
                 + "".join(f" {r.components.get(c, 0.0) * 1e-6:{max(10, len(short[c]))}.3f}" for c in comps)
                 + mult)
-        return "\n".join(lines) + f"\n(component columns in uJ)"
+        return "\n".join(lines) + "\n(component columns in uJ)"
 
     def table(self, per_layer: bool = False) -> str:
         """The report as text: header, per-layer lines if asked, per-component totals, summary line."""

@@ -204,10 +204,9 @@ class Workload:
         """The workload as JSON text; also written to ``path`` (atomically) if given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            path = Path(path)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
+            from approxdse.atomic_files import atomic_write_text
+
+            atomic_write_text(path, text)
         return text
 
     @classmethod

@@ -30,7 +30,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from approxdse.atomic_files import atomic_path, atomic_write_text
 from approxdse.errors import ApproxDSEError
