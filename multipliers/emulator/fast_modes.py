@@ -20,8 +20,14 @@ import torch.nn.functional as F
 
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator.decomposition import Decomposition, Term, decompose
-from multipliers.emulator.fused_ops import Accumulator, table_lookup
-from multipliers.emulator.integer_conv import IntegerOperands, index_window_sum, window_sum
+from multipliers.emulator.fused_ops import Accumulator, lookup_planes, table_lookup
+from multipliers.emulator.integer_conv import (
+    IntegerOperands,
+    layer_window,
+    needs_zero_point_corrections,
+    window_sum,
+    zero_point_table,
+)
 from multipliers.emulator.mode_base import Mode
 from multipliers.multiplier import operand_values
 
@@ -31,10 +37,13 @@ _SPLIT = 16  # digit base when the activation operand is split in two
 
 
 def _conv(x: torch.Tensor, w: torch.Tensor, ops: IntegerOperands, groups: int | None = None,
-          pad_value: float = 0.0) -> torch.Tensor:
-    """The layer's convolution of ``x`` and ``w``; padding positions hold ``pad_value``."""
+          pad_value: float = 0.0, prepadded: bool = False) -> torch.Tensor:
+    """The layer's convolution of ``x`` and ``w``; padding positions hold ``pad_value``.
+
+    ``prepadded``: ``x`` holds the padding already.
+    """
     g = ops.geometry
-    padding = g.padding
+    padding = (0, 0) if prepadded else g.padding
     if pad_value and any(padding):
         ph, pw = padding
         x = F.pad(x, (pw, pw, ph, ph), value=float(pad_value))
@@ -46,55 +55,112 @@ def _conv(x: torch.Tensor, w: torch.Tensor, ops: IntegerOperands, groups: int | 
 _MAX_CHUNKS = 32
 
 
+@dataclass
+class TermPlan:
+    """The weight side of one term ``f(a) g(w)`` for a layer: centred weights, centring, bounds.
+
+    Depends on the weight codes, their zero points and the activation padding
+    index only, so layers cache it (:meth:`Mode.weight_plan`).
+    """
+
+    f: np.ndarray  # float64 [256]
+    gc: torch.Tensor | None  # float64 [M, C/g, R, S]: g(w) - g(z_w), kept when float32 is not exact
+    cg_m: torch.Tensor  # float64 [M]: g(z_w)
+    cf: float  # activation centre: f(pad), or mid-range
+    fmax: float  # max |f - cf|
+    gsum: float  # largest per-channel sum of |gc| (exact plans only)
+    pad_value: float  # f(pad) - cf: what padding positions hold
+    const: torch.Tensor  # float64 [M]: the centring's constant
+    windowed: bool  # whether g(z_w) is non-zero somewhere (a window-sum plane is needed)
+    gc32: torch.Tensor | None = None  # gc as float32, when a float32 conv of it is exact / wanted
+
+
+def plan_term(ops: IntegerOperands, f, g, exact: bool) -> TermPlan:
+    """The :class:`TermPlan` of the term ``f(a) g(w)`` (tables of 256 values) for ``ops``' weights."""
+    w_idx = ops.w_codes + ops.fmt.index_offset
+    m, cg, r, s = w_idx.shape
+    wz = ops.w_zero + ops.fmt.index_offset
+    f = np.asarray(f, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    cg_m = torch.from_numpy(g)[wz]  # float64 [M]
+    gc = torch.from_numpy(g)[w_idx] - cg_m.view(m, 1, 1, 1)  # float64 [M, C/g, R, S]
+    cf = float(f[ops.pad_index])  # centred on the padding value: plain zero padding
+    fmax = float(np.abs(f - cf).max())
+    pad_value = 0.0
+    gsum = 0.0
+    if exact:
+        gsum = float(gc.abs().reshape(m, -1).sum(dim=1).max()) if gc.numel() else 0.0
+        mid = float(np.round((f.min() + f.max()) / 2))
+        if fmax * gsum >= _FP32_EXACT and float(np.abs(f - mid).max()) < fmax:
+            # centred mid-range instead: a smaller bound, at the price of explicit padding
+            cf, fmax = mid, float(np.abs(f - mid).max())
+            pad_value = float(f[ops.pad_index]) - cf
+    const = cf * gc.reshape(m, -1).sum(dim=1) + cg * r * s * cf * cg_m
+    gc32 = gc.to(torch.float32) if (not exact or fmax * gsum < _FP32_EXACT) else None
+    return TermPlan(f, gc if gc32 is None else None, cg_m, cf, fmax, gsum, pad_value, const,
+                    bool(torch.any(cg_m != 0)), gc32)
+
+
+def plan_terms(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.ndarray, np.ndarray]],
+               *, exact: bool) -> list[TermPlan]:
+    """:func:`plan_term` of each term."""
+    return [plan_term(ops, *((t.f, t.g) if isinstance(t, Term) else t), exact) for t in terms]
+
+
 def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.ndarray, np.ndarray]],
-              *, exact: bool) -> Accumulator:
+              *, exact: bool, plans: Sequence[TermPlan] | None = None) -> Accumulator:
     """``sum_t sum_k f_t(a_k) * g_t(w_k)`` over each receptive field, as an :class:`Accumulator`.
 
     Per term: ``conv(f(a) - f(pad), g(w) - g(z_w)) + g(z_w) * S + const`` where
     ``S`` is the window sum of ``f(a) - f(pad)``. With ``exact=True`` the ``f``,
     ``g`` must be integer-valued and every piece is an exact integer.
+
+    One pass over the activation indices gives the first term's operand and
+    every plane the window sums need, the layer's zero-point correction's
+    included (left in ``ops.zero_point_plane``).
     """
-    w_idx = ops.w_codes + ops.fmt.index_offset
-    m, cg, r, s = w_idx.shape
-    k = cg * r * s
-    pad = ops.pad_index
-    wz = ops.w_zero + ops.fmt.index_offset
-    acc: Accumulator | None = None
-    for term in terms:
-        f, g = (term.f, term.g) if isinstance(term, Term) else term
-        f = np.asarray(f, dtype=np.float64)
-        g = np.asarray(g, dtype=np.float64)
-        cg_m = torch.from_numpy(g)[wz]  # float64 [M]
-        gc = torch.from_numpy(g)[w_idx] - cg_m.view(m, 1, 1, 1)  # float64 [M, C/g, R, S]
-        cf = float(f[pad])  # centred on the padding value: plain zero padding
-        fmax = float(np.abs(f - cf).max())
-        pad_value = 0.0
-        if exact:
-            gsum = float(gc.abs().reshape(m, -1).sum(dim=1).max()) if gc.numel() else 0.0
-            mid = float(np.round((f.min() + f.max()) / 2))
-            if fmax * gsum >= _FP32_EXACT and float(np.abs(f - mid).max()) < fmax:
-                # centred mid-range instead: a smaller bound, at the price of explicit padding
-                cf, fmax = mid, float(np.abs(f - mid).max())
-                pad_value = float(f[pad]) - cf
-        if fmax < _FP32_EXACT or not exact:
-            fc = table_lookup(ops.a_index, f, cf)  # float32, exact integers when fmax < 2^24
-        else:
-            fc = torch.from_numpy(f)[ops.a_index.to(torch.int64)] - cf
-        if exact:
-            main = _exact_conv(fc, gc, ops, fmax, gsum, pad_value)
-            wdtype = torch.float32 if fmax * k < _FP32_EXACT else torch.float64
-        else:
-            main = _conv(fc.to(torch.float32), gc.to(torch.float32), ops)
-            wdtype = torch.float32
-        part = Accumulator(main, exact)
-        if torch.any(cg_m != 0):
-            part.add_sum(cg_m, index_window_sum(ops, f, cf, wdtype, pad_value))
-        part.add_const(cf * gc.reshape(m, -1).sum(dim=1) + k * cf * cg_m)
-        acc = part if acc is None else acc.merge(part)
-    if acc is None:
+    m, cg, r, s = ops.w_codes.shape
+    if plans is None:
+        plans = plan_terms(ops, terms, exact=exact)
+    if not plans:
         n, _, h, w = ops.a_index.shape
         p, q = ops.geometry.output_size(h, w, r, s)
         return Accumulator(torch.zeros((n, m, p, q), dtype=torch.int64 if exact else torch.float64), exact)
+    windowed = [pl for pl in plans if pl.windowed]
+    tables = [pl.f - pl.cf for pl in windowed]
+    zero_point = needs_zero_point_corrections(ops) and ops.zero_point_plane is None
+    if zero_point:
+        tables.append(zero_point_table(ops))
+    first = plans[0]
+    fused = first.fmax < _FP32_EXACT or not exact
+    prepad = exact and fused and bool(first.pad_value) and any(ops.geometry.padding) \
+        and first.fmax * first.gsum < _FP32_EXACT
+    fc0, planes = lookup_planes(ops.a_index, first.f if fused else None, first.cf, tables, ops.pad_index,
+                                ops.geometry.groups, ops.geometry.padding,
+                                fc_pad=first.pad_value if prepad else None)
+    if zero_point:
+        ops.zero_point_plane = planes[-1]
+    plane_of = {id(pl): planes[i] for i, pl in enumerate(windowed)}
+    window = layer_window(ops)
+    acc: Accumulator | None = None
+    for i, pl in enumerate(plans):
+        pre = prepad and i == 0
+        if i == 0 and fused:
+            fc = fc0
+        elif pl.fmax < _FP32_EXACT or not exact:
+            fc = table_lookup(ops.a_index, pl.f, pl.cf)  # float32, exact integers when fmax < 2^24
+        else:
+            fc = torch.from_numpy(pl.f)[ops.a_index.to(torch.int64)] - pl.cf
+        if pl.gc32 is not None:  # float32 is exact (or an approximate term)
+            main = _conv(fc.to(torch.float32), pl.gc32, ops, pad_value=pl.pad_value if exact else 0.0,
+                         prepadded=pre)
+        else:
+            main = _exact_conv(fc, pl.gc, ops, pl.fmax, pl.gsum, pl.pad_value)
+        part = Accumulator(main, exact)
+        if pl.windowed:
+            part.add_plane(pl.cg_m, plane_of[id(pl)], window)
+        part.add_const(pl.const)
+        acc = part if acc is None else acc.merge(part)
     return acc
 
 
@@ -162,8 +228,11 @@ class ExactDecompositionMode(Mode):
     def prepare(self, multiplier, config):
         return decompose(multiplier)  # raises a clear error when there is no structure
 
-    def partial_sum(self, ops, state: Decomposition, generator=None):
-        acc = term_sums(ops, state.terms, exact=True)
+    def weight_plan(self, ops, state: Decomposition):
+        return plan_terms(ops, state.terms, exact=True)
+
+    def partial_sum(self, ops, state: Decomposition, generator=None, plan=None):
+        acc = term_sums(ops, state.terms, exact=True, plans=plan)
         if state.denominator != 1:
             acc = Accumulator(acc.dense() // state.denominator, exact=True)
         return acc
@@ -205,7 +274,7 @@ class LowRankMode(Mode):
             float(np.abs(resid).mean()), float(np.abs(resid).max()),
         )
 
-    def partial_sum(self, ops, state: LowRankState, generator=None):
+    def partial_sum(self, ops, state: LowRankState, generator=None, plan=None):
         acc = term_sums(ops, [state.exact_term], exact=True)
         if state.factors:
             acc = acc.merge(term_sums(ops, state.factors, exact=False))
@@ -245,7 +314,7 @@ class NoiseMode(Mode):
         return NoiseState(Term(vals, vals), err, bool(config.noise_operand_dependent),
                           float(err.mean()), float(err.std()))
 
-    def partial_sum(self, ops, state: NoiseState, generator=None):
+    def partial_sum(self, ops, state: NoiseState, generator=None, plan=None):
         acc = term_sums(ops, [state.exact_term], exact=True)
         acc.exact = False
         if not np.any(state.error):

@@ -8,8 +8,12 @@ convolution itself on small layers. These kernels do each side in one pass:
   :func:`multipliers.emulator.quantization.quantize`: float32 division,
   round-half-even, clamp);
 * :func:`table_lookup` -- uint8 index -> float32 ``table[index] - centre``;
-* :func:`epilogue` -- the integer accumulator ``main + sum_j coef_j[m] * S_j + const[m]``
-  (wrapped to int32 for exact modes), times ``step[m]``, as float32.
+* :func:`lookup_planes` -- the same, plus per-group channel sums of other tables
+  of the index (the planes whose window sums are the zero-point corrections),
+  in the same pass, pre-padded;
+* :meth:`Accumulator.finish` -- the integer accumulator
+  ``main + sum_j coef_j[m] * S_j + const[m]`` with ``S_j`` the window sums of
+  the planes (wrapped to int32 for exact modes), times ``step[m]``, as float32.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from numba import njit, prange
 
 
@@ -53,27 +58,99 @@ def table_lookup(index: torch.Tensor, table: np.ndarray, centre: float) -> torch
     return torch.from_numpy(out.reshape(tuple(index.shape)))
 
 
-def _epilogue_py(main, coefs, sums, group_of, const, step, wrap, out):
+def _epilogue_py(main, coefs, planes, win, mg, const, step, wrap, out):
     n, m, pq = main.shape
-    nsum = coefs.shape[0]
-    for task in prange(n * m):
-        b = task // m
-        oc = task % m
-        g = group_of[oc]
+    nplanes, _, groups, _, wp = planes.shape
+    r, s, sh, sw, dh, dw, q = win[0], win[1], win[2], win[3], win[4], win[5], win[6]
+    for task in prange(n * groups):
+        b = task // groups
+        g = task % groups
+        sums = np.zeros((nplanes, pq), dtype=np.float64)
+        for j in range(nplanes):  # the window sums of plane j (pre-padded)
+            for l in range(pq):
+                y0 = (l // q) * sh
+                x0 = (l % q) * sw
+                t = 0.0
+                for i in range(r):
+                    for k in range(s):
+                        t += planes[j, b, g, y0 + i * dh, x0 + k * dw]
+                sums[j, l] = t
         row = np.empty(pq, dtype=np.float64)
-        c = const[oc]
-        for l in range(pq):
-            row[l] = np.float64(main[b, oc, l]) + c
-        for j in range(nsum):
-            cj = coefs[j, oc]
+        for oc in range(g * mg, (g + 1) * mg):
+            c = const[oc]
             for l in range(pq):
-                row[l] += cj * np.float64(sums[j, b, g, l])
-        if wrap:  # int32 accumulator: keep the low 32 bits (two's complement)
-            for l in range(pq):
-                row[l] = np.float64(np.int32(np.int64(row[l])))
-        st = step[oc]
-        for l in range(pq):
-            out[b, oc, l] = np.float32(row[l] * st)
+                row[l] = np.float64(main[b, oc, l]) + c
+            for j in range(nplanes):
+                cj = coefs[j, oc]
+                for l in range(pq):
+                    row[l] += cj * sums[j, l]
+            st = step[oc]
+            if wrap:  # int32 accumulator: keep the low 32 bits (two's complement), exact in float64
+                for l in range(pq):
+                    v = row[l]
+                    out[b, oc, l] = np.float32((v - 4294967296.0 * np.floor((v + 2147483648.0) / 4294967296.0)) * st)
+            else:
+                for l in range(pq):
+                    out[b, oc, l] = np.float32(row[l] * st)
+
+
+def _lookup_planes_py(idx, table, fc, fc_pad, fph, fpw, ptabs, groups, planes, ph, pw, write_fc):
+    n, c, h, w = idx.shape
+    nplanes = ptabs.shape[0]
+    cg = c // groups
+    for task in prange(n * groups):
+        b = task // groups
+        g = task % groups
+        for j in range(nplanes):
+            planes[j, b, g, :, :] = 0.0
+        for ci in range(g * cg, (g + 1) * cg):
+            if write_fc and (fph or fpw):
+                fc[b, ci, :, :] = fc_pad
+            for y in range(h):
+                if write_fc:
+                    for x in range(w):
+                        fc[b, ci, y + fph, x + fpw] = table[idx[b, ci, y, x]]
+                for j in range(nplanes):
+                    for x in range(w):
+                        planes[j, b, g, y + ph, x + pw] += ptabs[j, idx[b, ci, y, x]]
+        if ph or pw:  # padding positions: cg times the table's value at the padding index
+            for j in range(nplanes):
+                border = cg * ptabs[j, 256]
+                for y in range(h + 2 * ph):
+                    for x in range(w + 2 * pw):
+                        if y < ph or y >= h + ph or x < pw or x >= w + pw:
+                            planes[j, b, g, y, x] = border
+
+
+def lookup_planes(index: torch.Tensor, table: np.ndarray | None, centre: float, plane_tables: np.ndarray,
+                  pad_index: int, groups: int, padding: tuple[int, int], fc_pad: float | None = None
+                  ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """One pass over uint8 indices [N, C, H, W]: float32 ``table[index] - centre`` and channel-sum planes.
+
+    Returns ``(fc, planes)``: ``fc`` (None without ``table``) is [N, C, H, W], or
+    [N, C, H + 2ph, W + 2pw] padded with ``fc_pad`` when that is given; ``planes``
+    is float64 [J, N, G, H + 2ph, W + 2pw]: per group and pixel, the sum over the
+    group's channels of ``plane_tables[j][index]`` (padding positions: that of
+    ``plane_tables[j][pad_index]``), ready for window sums with no padding.
+    """
+    n, c, h, w = index.shape
+    ph, pw = padding
+    ptabs = np.zeros((len(plane_tables), 257), dtype=np.float64)
+    for j, t in enumerate(plane_tables):
+        ptabs[j, :256] = t
+        ptabs[j, 256] = t[pad_index]
+    planes = np.empty((len(plane_tables), n, groups, h + 2 * ph, w + 2 * pw), dtype=np.float64)
+    fph, fpw = (ph, pw) if fc_pad is not None else (0, 0)
+    if table is not None:
+        fc = np.empty((n, c, h + 2 * fph, w + 2 * fpw), dtype=np.float32)
+        tab = np.asarray(table, dtype=np.float32) - np.float32(centre)
+    else:
+        fc = np.empty((1, 1, 1, 1), dtype=np.float32)
+        tab = np.zeros(256, dtype=np.float32)
+    _pick(_lookup_planes_k, index.numel())(
+        np.ascontiguousarray(index.numpy()), tab, fc, np.float32(fc_pad or 0.0), fph, fpw, ptabs, groups, planes,
+        ph, pw, table is not None)
+    return (torch.from_numpy(fc) if table is not None else None), torch.from_numpy(planes)
 
 
 def _group_sums_py(idx, table, centre, groups, out):
@@ -110,6 +187,7 @@ SMALL = 1 << 16
 _quantize_index_k = _both(_quantize_index_py)
 _table_lookup_k = _both(_table_lookup_py)
 _epilogue_k = _both(_epilogue_py)
+_lookup_planes_k = _both(_lookup_planes_py)
 _group_sums_k = _both(_group_sums_py)
 
 
@@ -117,23 +195,65 @@ def _pick(kernels, size: int):
     return kernels[1] if size < SMALL else kernels[0]
 
 
+#: The window of an already window-summed plane: 1x1, stride 1, no dilation.
+POINT_WINDOW = (1, 1, 1, 1, 1, 1)
+
+
+def window_of(r: int, s: int, stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, ...]:
+    """``(r, s, stride_h, stride_w, dilation_h, dilation_w)``: how a pre-padded plane is window-summed."""
+    return (int(r), int(s), int(stride[0]), int(stride[1]), int(dilation[0]), int(dilation[1]))
+
+
+def plane_window_sum(plane: torch.Tensor, window: tuple[int, ...]) -> torch.Tensor:
+    """float64 [N, G, P, Q]: the window sums of a pre-padded plane [N, G, Hp, Wp]."""
+    r, s, sh, sw, dh, dw = window
+    plane = plane.to(torch.float64)
+    if window == POINT_WINDOW:
+        return plane
+    g = plane.shape[1]
+    ones = torch.ones((g, 1, r, s), dtype=torch.float64)
+    return F.conv2d(plane, ones, stride=(sh, sw), dilation=(dh, dw), groups=g)
+
+
 @dataclass
 class Accumulator:
-    """``main + sum_j coefs[j][m] * sums[j][n, group(m), p, q] + const[m]``: a layer's accumulators, unmaterialised.
+    """``main + sum_j coefs[j][m] * W(planes[j])[n, group(m), p, q] + const[m]``: a layer's accumulators, unmaterialised.
 
-    ``main`` is [N, M, P, Q] (integer-valued for exact modes), each ``sums[j]``
-    is [N, G, P, Q], ``coefs[j]`` and ``const`` are float64 [M].
+    ``main`` is [N, M, P, Q] (integer-valued for exact modes); each ``planes[j]``
+    is [N, G, Hp, Wp] (pre-padded) and ``W`` its window sums over ``window``
+    (:func:`window_of`; :data:`POINT_WINDOW` for sums given ready-made);
+    ``coefs[j]`` and ``const`` are float64 [M]. The window sums are taken in the
+    final pass (:meth:`finish`), in float64.
     """
 
     main: torch.Tensor
     exact: bool
     coefs: list[torch.Tensor] = field(default_factory=list)
-    sums: list[torch.Tensor] = field(default_factory=list)
+    planes: list[torch.Tensor] = field(default_factory=list)
     const: torch.Tensor | None = None
+    window: tuple[int, ...] = POINT_WINDOW
 
     def add_sum(self, coef: torch.Tensor, s: torch.Tensor) -> None:
+        """Add ``coef[m] * s[n, group(m), p, q]`` (``s`` already window-summed)."""
+        self.add_plane(coef, s, POINT_WINDOW)
+
+    def add_plane(self, coef: torch.Tensor, plane: torch.Tensor, window: tuple[int, ...]) -> None:
+        """Add ``coef[m]`` times the window sums of a pre-padded plane [N, G, Hp, Wp]."""
+        if self.planes and window != self.window:
+            self._collapse()
+            plane, window = plane_window_sum(plane, window), POINT_WINDOW
+        self.window = window
         self.coefs.append(coef.to(torch.float64).reshape(-1))
-        self.sums.append(s)
+        self.planes.append(plane)
+
+    def _collapse(self) -> None:
+        self.planes = [plane_window_sum(p, self.window) for p in self.planes]
+        self.window = POINT_WINDOW
+
+    @property
+    def sums(self) -> list[torch.Tensor]:
+        """The window-summed planes, float64 [N, G, P, Q] each."""
+        return [plane_window_sum(p, self.window) for p in self.planes]
 
     def add_const(self, c: torch.Tensor) -> None:
         c = c.to(torch.float64).reshape(-1)
@@ -144,8 +264,10 @@ class Accumulator:
         main = self.main.to(torch.float64) + other.main.to(torch.float64) \
             if (self.main.dtype.is_floating_point or other.main.dtype.is_floating_point) \
             else self.main.to(torch.int64) + other.main.to(torch.int64)
-        out = Accumulator(main, self.exact and other.exact, self.coefs + other.coefs, self.sums + other.sums,
-                          self.const)
+        out = Accumulator(main, self.exact and other.exact, list(self.coefs), list(self.planes), self.const,
+                          self.window)
+        for coef, plane in zip(other.coefs, other.planes):
+            out.add_plane(coef, plane, other.window)
         if other.const is not None:
             out.add_const(other.const)
         return out
@@ -156,7 +278,7 @@ class Accumulator:
         total = self.main.to(torch.float64)
         for coef, s in zip(self.coefs, self.sums):
             g = s.shape[1]
-            total = total + coef.view(1, m, 1, 1) * s.to(torch.float64).repeat_interleave(m // g, dim=1)
+            total = total + coef.view(1, m, 1, 1) * s.repeat_interleave(m // g, dim=1)
         if self.const is not None:
             total = total + self.const.view(1, m, 1, 1)
         return torch.round(total).to(torch.int64) if self.exact else total
@@ -170,20 +292,20 @@ class Accumulator:
         const = torch.zeros(m, dtype=torch.float64) if self.const is None else self.const.clone()
         if extra_const is not None:
             const += extra_const.to(torch.float64)
-        if self.sums:
-            g = max(s.shape[1] for s in self.sums)
-            dtype = torch.float64 if any(s.dtype == torch.float64 for s in self.sums) else torch.float32
-            sums = torch.stack([s.to(dtype) if s.shape[1] == g else s.to(dtype).expand(-1, g, -1, -1)
-                                for s in self.sums])
-            sums = sums.reshape(len(self.sums), n, g, p * q).numpy()
+        if self.planes and (len({tuple(pl.shape) for pl in self.planes}) > 1
+                            or self.planes[0].shape[0] != n or m % self.planes[0].shape[1]):
+            self._collapse()
+        if self.planes:
+            groups = max(pl.shape[1] for pl in self.planes)
+            planes = torch.stack([pl.to(torch.float64) for pl in self.planes]).numpy()
             coefs = torch.stack(self.coefs).numpy()
         else:
-            g = 1
-            sums = np.zeros((0, n, 1, p * q), dtype=np.float32)
+            groups = 1
+            planes = np.zeros((0, n, 1, p, q), dtype=np.float64)
             coefs = np.zeros((0, m), dtype=np.float64)
-        group_of = (np.arange(m) // (m // g)).astype(np.int64)
+        win = np.array(list(self.window) + [q], dtype=np.int64)
         out = np.empty((n, m, p * q), dtype=np.float32)
-        _pick(_epilogue_k, out.size)(np.ascontiguousarray(main.reshape(n, m, p * q).numpy()), np.ascontiguousarray(coefs),
-                  np.ascontiguousarray(sums), group_of, const.numpy(), step.to(torch.float64).numpy(),
-                  self.exact, out)
+        _pick(_epilogue_k, out.size)(np.ascontiguousarray(main.reshape(n, m, p * q).numpy()),
+                                     np.ascontiguousarray(coefs), np.ascontiguousarray(planes), win, m // groups,
+                                     const.numpy(), step.to(torch.float64).numpy(), self.exact, out)
         return torch.from_numpy(out.reshape(n, m, p, q))

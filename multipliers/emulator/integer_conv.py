@@ -56,6 +56,8 @@ class IntegerOperands:
         self.geometry = geometry
         self.multiplier = multiplier
         self.backend = backend
+        #: The zero-point correction's plane (:func:`zero_point_plane`), when a mode computed it already.
+        self.zero_point_plane: torch.Tensor | None = None
 
     @property
     def a_codes(self) -> torch.Tensor:
@@ -131,14 +133,37 @@ def index_window_sum(ops: IntegerOperands, table: np.ndarray, centre: float, dty
 _IDENTITY = np.arange(256, dtype=np.float64)
 
 
+def needs_zero_point_corrections(ops: IntegerOperands) -> bool:
+    """Whether either zero point is non-zero (unsigned formats)."""
+    return ops.a_zero != 0 or bool(torch.any(ops.w_zero))
+
+
+def zero_point_table(ops: IntegerOperands) -> np.ndarray:
+    """``index - pad_index`` for every LUT index: the plane table of the zero-point correction."""
+    return _IDENTITY - float(ops.pad_index)
+
+
+def layer_window(ops: IntegerOperands) -> tuple[int, ...]:
+    """The window over which this layer's pre-padded planes are summed."""
+    from multipliers.emulator.fused_ops import window_of
+
+    _, _, r, s = ops.w_codes.shape
+    return window_of(r, s, ops.geometry.stride, ops.geometry.dilation)
+
+
 def add_zero_point_corrections(acc: "Accumulator", ops: IntegerOperands) -> "Accumulator":
     """Add ``- z_w * S - z_a * sum_k w_k`` to ``acc`` (nothing when both zero points are 0)."""
-    if ops.a_zero == 0 and not torch.any(ops.w_zero):
+    from multipliers.emulator.fused_ops import lookup_planes
+
+    if not needs_zero_point_corrections(ops):
         return acc
-    m, _, r, s = ops.w_codes.shape
-    k = ops.reduction
-    dtype = torch.float32 if 255 * k < (1 << 24) else torch.float64  # window sums stay exact
-    acc.add_sum(-ops.w_zero.to(torch.float64), index_window_sum(ops, _IDENTITY, float(ops.pad_index), dtype))
+    m = ops.w_codes.shape[0]
+    plane = ops.zero_point_plane
+    if plane is None:
+        _, planes = lookup_planes(ops.a_index, None, 0.0, [zero_point_table(ops)], ops.pad_index,
+                                  ops.geometry.groups, ops.geometry.padding)
+        plane = planes[0]
+    acc.add_plane(-ops.w_zero.to(torch.float64), plane, layer_window(ops))
     acc.add_const(-(ops.a_zero * ops.w_codes.reshape(m, -1).sum(dim=1)).to(torch.float64))
     return acc
 

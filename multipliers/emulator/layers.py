@@ -16,6 +16,7 @@ torch.Size([1, 4, 8, 8])
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -42,6 +43,30 @@ from multipliers.emulator.quantization import (
 from multipliers.multiplier import Multiplier
 
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
+#: Weight plans a layer keeps (one per activation zero point seen most recently).
+_PLANS_KEPT = 4
+
+
+@dataclass
+class WeightCache:
+    """A layer's quantised weights and its mode's weight plans, valid while the weights equal ``weight``.
+
+    Weights are constant at inference; the layer compares them with this copy
+    at every call (one pass over the weights, cheaper than re-deriving them),
+    so in-place edits, ``load_state_dict`` and optimiser steps all invalidate it.
+    """
+
+    weight: torch.Tensor  # a copy of the float weights these were derived from
+    fmt: NumberFormat
+    scale: torch.Tensor  # [M] float32
+    zero: torch.Tensor  # [M] int64
+    codes: torch.Tensor  # int64 [M, C/g, R, S] on the CPU
+    plans: dict = field(default_factory=dict)  # activation zero point -> the mode's weight plan
+
+    def matches(self, weight: torch.Tensor, fmt: NumberFormat) -> bool:
+        w = weight.detach()
+        return (fmt == self.fmt and w.dtype == self.weight.dtype and w.device == self.weight.device
+                and w.shape == self.weight.shape and torch.equal(w, self.weight))
 
 
 class _ApproxLayer(nn.Module):
@@ -65,6 +90,7 @@ class _ApproxLayer(nn.Module):
         self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
         self._observer = None  # set by calibrate()
         self._generator: torch.Generator | None = None
+        self._weight_cache: WeightCache | None = None
 
     # ----------------------------------------------------------------- state
     def set_multiplier(self, multiplier: Multiplier) -> None:
@@ -77,6 +103,7 @@ class _ApproxLayer(nn.Module):
             )
         self._mode_state = self.mode.prepare(multiplier, self.config)
         self.multiplier, self.fmt = multiplier, fmt
+        self._weight_cache = None
 
     def set_activation_range(self, lo: float, hi: float) -> None:
         """Fix the activation quantisation to cover ``[lo, hi]`` (what calibrate() does)."""
@@ -116,19 +143,18 @@ class _ApproxLayer(nn.Module):
             get_backend("cuda", x.device.type)  # raises the clear "needs a CUDA GPU and cupy" error
         fmt = self.fmt
         a_scale, a_zero = self._activation_qparams(x)
-        w_scale, w_zero = weight_qparams(self.weight, fmt)
+        cache = self.quantized_weight()
+        w_scale, w_zero = cache.scale, cache.zero
         wdim = self.weight.dim()
         w_scale_b, w_zero_b = shape_for_channels(w_scale, wdim), shape_for_channels(w_zero, wdim)
         x4 = self._to_4d(x)
         with torch.no_grad():
             index = quantize_index(x4.cpu(), float(a_scale), int(a_zero), fmt.qmin, fmt.qmax, fmt.index_offset)
             ops = IntegerOperands(
-                None,
-                quantize(self._weight_4d(self.weight).cpu(), self._w4(w_scale_b), self._w4(w_zero_b), fmt),
-                int(a_zero), w_zero.cpu(), fmt, self._geometry(), self.multiplier,
+                None, cache.codes, int(a_zero), w_zero.cpu(), fmt, self._geometry(), self.multiplier,
                 get_backend(self.config.backend, x.device.type), a_index=index,
             )
-            acc = self.accumulate(ops)
+            acc = self.accumulate(ops, cache)
             bias_q = quantized_bias(self.bias, a_scale, w_scale)
             if bias_q is not None:
                 bias_q = torch.clamp(bias_q, _INT32_MIN, _INT32_MAX)
@@ -147,9 +173,36 @@ class _ApproxLayer(nn.Module):
     def _w4(self, t: torch.Tensor) -> torch.Tensor:
         return t
 
-    def accumulate(self, ops: IntegerOperands) -> Accumulator:
-        """The accumulators (LUT sums + zero-point corrections), before the bias."""
-        acc = self.mode.partial_sum(ops, self._mode_state, self._noise_generator())
+    def quantized_weight(self) -> WeightCache:
+        """The weights' per-channel scale, zero point and codes (cached while the weights stay the same)."""
+        cache = self._weight_cache
+        if cache is None or not cache.matches(self.weight, self.fmt):
+            with torch.no_grad():
+                fmt = self.fmt
+                w = self.weight.detach()
+                scale, zero = weight_qparams(w, fmt)
+                wdim = w.dim()
+                codes = quantize(self._weight_4d(w).cpu(), self._w4(shape_for_channels(scale, wdim)).cpu(),
+                                 self._w4(shape_for_channels(zero, wdim)).cpu(), fmt)
+                cache = WeightCache(w.clone(), fmt, scale, zero, codes)
+            self._weight_cache = cache
+        return cache
+
+    def accumulate(self, ops: IntegerOperands, cache: WeightCache | None = None) -> Accumulator:
+        """The accumulators (LUT sums + zero-point corrections), before the bias.
+
+        With ``cache`` (the :meth:`quantized_weight` that ``ops`` was built from),
+        the mode's weight plan for this activation zero point is cached in it.
+        """
+        plan = None
+        if cache is not None:
+            key = (ops.a_zero, id(self._mode_state))
+            if key not in cache.plans:
+                while len(cache.plans) >= _PLANS_KEPT:  # uncalibrated layers: a zero point per batch
+                    cache.plans.pop(next(iter(cache.plans)))
+                cache.plans[key] = (self._mode_state, self.mode.weight_plan(ops, self._mode_state))
+            plan = cache.plans[key][1]
+        acc = self.mode.partial_sum(ops, self._mode_state, self._noise_generator(), plan=plan)
         return add_zero_point_corrections(acc, ops)
 
     def _noise_generator(self) -> torch.Generator | None:

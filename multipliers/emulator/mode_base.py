@@ -25,9 +25,21 @@ class Mode(ABC):
         """Per-multiplier precomputation (cached by the layer); may raise ApproxDSEError."""
         return None
 
+    def weight_plan(self, ops: IntegerOperands, state: Any) -> Any:
+        """What :meth:`partial_sum` derives from the weights alone (and the activation zero point).
+
+        Layers cache it while their weights, zero point and multiplier stay the
+        same, and hand it back as ``plan``; None when the mode has nothing to cache.
+        """
+        return None
+
     @abstractmethod
-    def partial_sum(self, ops: IntegerOperands, state: Any, generator: torch.Generator | None = None) -> Accumulator:
-        """The LUT sums, possibly unmaterialised (see :class:`~multipliers.emulator.fused_ops.Accumulator`)."""
+    def partial_sum(self, ops: IntegerOperands, state: Any, generator: torch.Generator | None = None,
+                    plan: Any = None) -> Accumulator:
+        """The LUT sums, possibly unmaterialised (see :class:`~multipliers.emulator.fused_ops.Accumulator`).
+
+        ``plan``: this mode's :meth:`weight_plan` for these operands' weights (computed when None).
+        """
 
     def lut_sum(self, ops: IntegerOperands, state: Any, generator: torch.Generator | None = None) -> torch.Tensor:
         """``sum_k LUT[a_k, w_k]`` as [N, M, P, Q]: int64 for exact modes, float64 for approximate ones."""

@@ -28,7 +28,7 @@ class LUTMode(Mode):
     name = "lut"
     exact = True
 
-    def partial_sum(self, ops, state, generator=None):
+    def partial_sum(self, ops, state, generator=None, plan=None):
         if ops.is_linear:
             n, c = ops.a_index.shape[:2]
             out = ops.backend.lut_linear(ops.a_index.reshape(n, c), ops.w_index.reshape(ops.w_codes.shape[0], c),
