@@ -20,10 +20,9 @@ import torch.nn.functional as F
 
 from approxdse.errors import ApproxDSEError
 from multipliers.emulator.decomposition import Decomposition, Term, decompose
-from multipliers.emulator.fused_ops import Accumulator, lookup_planes, table_lookup
+from multipliers.emulator.fused_ops import Accumulator, lookup_sums, table_lookup
 from multipliers.emulator.integer_conv import (
     IntegerOperands,
-    layer_window,
     needs_zero_point_corrections,
     window_sum,
     zero_point_table,
@@ -117,7 +116,7 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
 
     One pass over the activation indices gives the first term's operand and
     every plane the window sums need, the layer's zero-point correction's
-    included (left in ``ops.zero_point_plane``).
+    included (left in ``ops.zero_point_sums``).
     """
     m, cg, r, s = ops.w_codes.shape
     if plans is None:
@@ -128,20 +127,18 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
         return Accumulator(torch.zeros((n, m, p, q), dtype=torch.int64 if exact else torch.float64), exact)
     windowed = [pl for pl in plans if pl.windowed]
     tables = [pl.f - pl.cf for pl in windowed]
-    zero_point = needs_zero_point_corrections(ops) and ops.zero_point_plane is None
+    zero_point = needs_zero_point_corrections(ops) and ops.zero_point_sums is None
     if zero_point:
         tables.append(zero_point_table(ops))
     first = plans[0]
     fused = first.fmax < _FP32_EXACT or not exact
     prepad = exact and fused and bool(first.pad_value) and any(ops.geometry.padding) \
         and first.fmax * first.gsum < _FP32_EXACT
-    fc0, planes = lookup_planes(ops.a_index, first.f if fused else None, first.cf, tables, ops.pad_index,
-                                ops.geometry.groups, ops.geometry.padding,
-                                fc_pad=first.pad_value if prepad else None)
+    fc0, planes = lookup_sums(ops.a_index, first.f if fused else None, first.cf, tables, ops.pad_index,
+                              ops.geometry.groups, (r, s), ops.geometry, fc_pad=first.pad_value if prepad else None)
     if zero_point:
-        ops.zero_point_plane = planes[-1]
+        ops.zero_point_sums = planes[-1]
     plane_of = {id(pl): planes[i] for i, pl in enumerate(windowed)}
-    window = layer_window(ops)
     acc: Accumulator | None = None
     for i, pl in enumerate(plans):
         pre = prepad and i == 0
@@ -158,7 +155,7 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
             main = _exact_conv(fc, pl.gc, ops, pl.fmax, pl.gsum, pl.pad_value)
         part = Accumulator(main, exact)
         if pl.windowed:
-            part.add_plane(pl.cg_m, plane_of[id(pl)], window)
+            part.add_sum(pl.cg_m, plane_of[id(pl)])
         part.add_const(pl.const)
         acc = part if acc is None else acc.merge(part)
     return acc

@@ -8,9 +8,9 @@ convolution itself on small layers. These kernels do each side in one pass:
   :func:`multipliers.emulator.quantization.quantize`: float32 division,
   round-half-even, clamp);
 * :func:`table_lookup` -- uint8 index -> float32 ``table[index] - centre``;
-* :func:`lookup_planes` -- the same, plus per-group channel sums of other tables
-  of the index (the planes whose window sums are the zero-point corrections),
-  in the same pass, pre-padded;
+* :func:`lookup_sums` -- the same (optionally into a padded buffer), plus the
+  window sums of other tables of the index (the zero-point corrections), all
+  in one more pass;
 * :meth:`Accumulator.finish` -- the integer accumulator
   ``main + sum_j coef_j[m] * S_j + const[m]`` with ``S_j`` the window sums of
   the planes (wrapped to int32 for exact modes), times ``step[m]``, as float32.
@@ -60,97 +60,157 @@ def table_lookup(index: torch.Tensor, table: np.ndarray, centre: float) -> torch
 
 def _epilogue_py(main, coefs, planes, win, mg, const, step, wrap, out):
     n, m, pq = main.shape
-    nplanes, _, groups, _, wp = planes.shape
+    nplanes, _, groups, _, _ = planes.shape
     r, s, sh, sw, dh, dw, q = win[0], win[1], win[2], win[3], win[4], win[5], win[6]
+    p = pq // q
     for task in prange(n * groups):
         b = task // groups
         g = task % groups
         sums = np.zeros((nplanes, pq), dtype=np.float64)
         for j in range(nplanes):  # the window sums of plane j (pre-padded)
-            for l in range(pq):
-                y0 = (l // q) * sh
-                x0 = (l % q) * sw
-                t = 0.0
+            for y in range(p):
+                dst = sums[j, y * q:(y + 1) * q]
                 for i in range(r):
+                    src = planes[j, b, g, y * sh + i * dh]
                     for k in range(s):
-                        t += planes[j, b, g, y0 + i * dh, x0 + k * dw]
-                sums[j, l] = t
+                        off = k * dw
+                        for x in range(q):
+                            dst[x] += src[x * sw + off]
         row = np.empty(pq, dtype=np.float64)
         for oc in range(g * mg, (g + 1) * mg):
             c = const[oc]
+            mrow = main[b, oc]
             for l in range(pq):
-                row[l] = np.float64(main[b, oc, l]) + c
+                row[l] = np.float64(mrow[l]) + c
             for j in range(nplanes):
                 cj = coefs[j, oc]
+                srow = sums[j]
                 for l in range(pq):
-                    row[l] += cj * sums[j, l]
+                    row[l] += cj * srow[l]
             st = step[oc]
-            if wrap:  # int32 accumulator: keep the low 32 bits (two's complement), exact in float64
+            orow = out[b, oc]
+            if wrap:  # int32 accumulator: keep the low 32 bits (two's complement)
                 for l in range(pq):
-                    v = row[l]
-                    out[b, oc, l] = np.float32((v - 4294967296.0 * np.floor((v + 2147483648.0) / 4294967296.0)) * st)
+                    orow[l] = np.float32(np.float64(np.int32(np.int64(row[l]))) * st)
             else:
                 for l in range(pq):
-                    out[b, oc, l] = np.float32(row[l] * st)
+                    orow[l] = np.float32(row[l] * st)
 
 
-def _lookup_planes_py(idx, table, fc, fc_pad, fph, fpw, ptabs, groups, planes, ph, pw, write_fc):
+def _lookup_sums_py(idx, ptabs, groups, win, ph, pw, sums):
     n, c, h, w = idx.shape
+    hw = h * w
     nplanes = ptabs.shape[0]
+    _, _, _, p, q = sums.shape
+    r, s, sh, sw, dh, dw = win[0], win[1], win[2], win[3], win[4], win[5]
+    hp, wp = h + 2 * ph, w + 2 * pw
     cg = c // groups
+    flat = idx.reshape(n, c, hw)
     for task in prange(n * groups):
         b = task // groups
         g = task % groups
-        for j in range(nplanes):
-            planes[j, b, g, :, :] = 0.0
+        acc = np.zeros((nplanes, hw), dtype=ptabs.dtype)
         for ci in range(g * cg, (g + 1) * cg):
-            if write_fc and (fph or fpw):
-                fc[b, ci, :, :] = fc_pad
-            for y in range(h):
-                if write_fc:
-                    for x in range(w):
-                        fc[b, ci, y + fph, x + fpw] = table[idx[b, ci, y, x]]
-                for j in range(nplanes):
-                    for x in range(w):
-                        planes[j, b, g, y + ph, x + pw] += ptabs[j, idx[b, ci, y, x]]
-        if ph or pw:  # padding positions: cg times the table's value at the padding index
+            irow = flat[b, ci]
             for j in range(nplanes):
-                border = cg * ptabs[j, 256]
-                for y in range(h + 2 * ph):
-                    for x in range(w + 2 * pw):
-                        if y < ph or y >= h + ph or x < pw or x >= w + pw:
-                            planes[j, b, g, y, x] = border
+                tab = ptabs[j]
+                a = acc[j]
+                for l in range(hw):
+                    a[l] += tab[irow[l]]
+        # window sums: the padded plane, summed along rows (s taps), then columns (r taps)
+        padded = np.empty((hp, wp), dtype=ptabs.dtype)
+        hsum = np.empty((hp, q), dtype=ptabs.dtype)
+        for j in range(nplanes):
+            padded[:, :] = cg * ptabs[j, 256]
+            for y in range(h):
+                padded[y + ph, pw:pw + w] = acc[j, y * w:(y + 1) * w]
+            hsum[:, :] = 0
+            for y in range(hp):
+                src = padded[y]
+                dst = hsum[y]
+                for k in range(s):
+                    off = k * dw
+                    for x in range(q):
+                        dst[x] += src[x * sw + off]
+            out = sums[j, b, g]
+            out[:, :] = 0
+            for y in range(p):
+                dst = out[y]
+                for i in range(r):
+                    src = hsum[y * sh + i * dh]
+                    for x in range(q):
+                        dst[x] += src[x]
 
 
-def lookup_planes(index: torch.Tensor, table: np.ndarray | None, centre: float, plane_tables: np.ndarray,
-                  pad_index: int, groups: int, padding: tuple[int, int], fc_pad: float | None = None
-                  ) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """One pass over uint8 indices [N, C, H, W]: float32 ``table[index] - centre`` and channel-sum planes.
+def lookup_sums(index: torch.Tensor, table: np.ndarray | None, centre: float, plane_tables: list[np.ndarray],
+                pad_index: int, groups: int, kernel: tuple[int, int], geometry, fc_pad: float | None = None
+                ) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """From uint8 indices [N, C, H, W]: float32 ``table[index] - centre`` and window sums of other tables.
 
-    Returns ``(fc, planes)``: ``fc`` (None without ``table``) is [N, C, H, W], or
-    [N, C, H + 2ph, W + 2pw] padded with ``fc_pad`` when that is given; ``planes``
-    is float64 [J, N, G, H + 2ph, W + 2pw]: per group and pixel, the sum over the
-    group's channels of ``plane_tables[j][index]`` (padding positions: that of
-    ``plane_tables[j][pad_index]``), ready for window sums with no padding.
+    Returns ``(fc, sums)``: ``fc`` (None without ``table``) is [N, C, H, W], or
+    [N, C, H + 2ph, W + 2pw] padded with ``fc_pad`` when that is given; ``sums``
+    is float64 [J, N, G, P, Q]: per group, the sum of ``plane_tables[j][index]``
+    over each receptive field of a ``kernel``-sized conv with ``geometry``
+    (stride, padding, dilation), padding positions counting as
+    ``plane_tables[j][pad_index]``: one pass for all of them (integer tables are
+    summed exactly in int64, two per word; others in float64) and one for ``fc``.
     """
     n, c, h, w = index.shape
-    ph, pw = padding
-    ptabs = np.zeros((len(plane_tables), 257), dtype=np.float64)
-    for j, t in enumerate(plane_tables):
-        ptabs[j, :256] = t
-        ptabs[j, 256] = t[pad_index]
-    planes = np.empty((len(plane_tables), n, groups, h + 2 * ph, w + 2 * pw), dtype=np.float64)
-    fph, fpw = (ph, pw) if fc_pad is not None else (0, 0)
-    if table is not None:
-        fc = np.empty((n, c, h + 2 * fph, w + 2 * fpw), dtype=np.float32)
-        tab = np.asarray(table, dtype=np.float32) - np.float32(centre)
+    r, s = kernel
+    ph, pw = geometry.padding
+    p, q = geometry.output_size(h, w, r, s)
+    win = np.array([r, s, *geometry.stride, *geometry.dilation], dtype=np.int64)
+    count = (c // groups) * r * s  # terms in one window sum
+    tables = [np.asarray(t, dtype=np.float64) for t in plane_tables]
+    packed = None
+    if tables and len(tables) <= 2 and all(np.array_equal(t, np.round(t)) for t in tables):
+        offs = [-float(t.min()) for t in tables]
+        if all(count * (float(t.max()) + o) < 2.0 ** 31 for t, o in zip(tables, offs)):
+            packed = np.zeros((1, 257), dtype=np.int64)
+            for j, (t, o) in enumerate(zip(tables, offs)):
+                packed[0, :256] += (t + o).astype(np.int64) << (32 * j)
+            packed[0, 256] = packed[0, pad_index]
+    if packed is not None:
+        ptabs = packed
     else:
-        fc = np.empty((1, 1, 1, 1), dtype=np.float32)
-        tab = np.zeros(256, dtype=np.float32)
-    _pick(_lookup_planes_k, index.numel())(
-        np.ascontiguousarray(index.numpy()), tab, fc, np.float32(fc_pad or 0.0), fph, fpw, ptabs, groups, planes,
-        ph, pw, table is not None)
-    return (torch.from_numpy(fc) if table is not None else None), torch.from_numpy(planes)
+        ptabs = np.zeros((len(tables), 257), dtype=np.float64)
+        for j, t in enumerate(tables):
+            ptabs[j, :256] = t
+            ptabs[j, 256] = t[pad_index]
+    raw = np.empty((ptabs.shape[0], n, groups, p, q), dtype=ptabs.dtype)
+    idx = np.ascontiguousarray(index.numpy())
+    if tables:
+        _pick(_lookup_sums_k, index.numel())(idx, ptabs, groups, win, ph, pw, raw)
+    fc = None
+    if table is not None and fc_pad is not None and (ph or pw):
+        tab = np.asarray(table, dtype=np.float32) - np.float32(centre)
+        out = np.empty((n, c, h + 2 * ph, w + 2 * pw), dtype=np.float32)
+        _pick(_table_lookup_padded_k, index.numel())(idx, tab, np.float32(fc_pad), ph, pw, out)
+        fc = torch.from_numpy(out)
+    elif table is not None:
+        fc = table_lookup(index, table, centre)
+    if packed is not None:
+        word = torch.from_numpy(raw[0])
+        fields = [(word & 0xFFFFFFFF) - int(count * offs[0])]
+        if len(tables) == 2:
+            fields.append((word >> 32) - int(count * offs[1]))
+        sums = torch.stack(fields).to(torch.float64)
+    else:
+        sums = torch.from_numpy(raw)
+    return fc, sums
+
+
+def _table_lookup_padded_py(idx, table, pad_value, ph, pw, out):
+    n, c, h, w = idx.shape
+    for task in prange(n * c):
+        b = task // c
+        ci = task % c
+        out[b, ci, :, :] = pad_value
+        for y in range(h):
+            irow = idx[b, ci, y]
+            orow = out[b, ci, y + ph, pw:pw + w]
+            for x in range(w):
+                orow[x] = table[irow[x]]
 
 
 def _group_sums_py(idx, table, centre, groups, out):
@@ -187,7 +247,8 @@ SMALL = 1 << 16
 _quantize_index_k = _both(_quantize_index_py)
 _table_lookup_k = _both(_table_lookup_py)
 _epilogue_k = _both(_epilogue_py)
-_lookup_planes_k = _both(_lookup_planes_py)
+_lookup_sums_k = _both(_lookup_sums_py)
+_table_lookup_padded_k = _both(_table_lookup_padded_py)
 _group_sums_k = _both(_group_sums_py)
 
 

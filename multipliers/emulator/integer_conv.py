@@ -56,8 +56,9 @@ class IntegerOperands:
         self.geometry = geometry
         self.multiplier = multiplier
         self.backend = backend
-        #: The zero-point correction's plane (:func:`zero_point_plane`), when a mode computed it already.
-        self.zero_point_plane: torch.Tensor | None = None
+        #: The window sums of ``index - pad_index`` [N, G, P, Q] (the zero-point correction's),
+        #: when a mode computed them already.
+        self.zero_point_sums: torch.Tensor | None = None
 
     @property
     def a_codes(self) -> torch.Tensor:
@@ -143,27 +144,19 @@ def zero_point_table(ops: IntegerOperands) -> np.ndarray:
     return _IDENTITY - float(ops.pad_index)
 
 
-def layer_window(ops: IntegerOperands) -> tuple[int, ...]:
-    """The window over which this layer's pre-padded planes are summed."""
-    from multipliers.emulator.fused_ops import window_of
-
-    _, _, r, s = ops.w_codes.shape
-    return window_of(r, s, ops.geometry.stride, ops.geometry.dilation)
-
-
 def add_zero_point_corrections(acc: "Accumulator", ops: IntegerOperands) -> "Accumulator":
     """Add ``- z_w * S - z_a * sum_k w_k`` to ``acc`` (nothing when both zero points are 0)."""
-    from multipliers.emulator.fused_ops import lookup_planes
+    from multipliers.emulator.fused_ops import lookup_sums
 
     if not needs_zero_point_corrections(ops):
         return acc
-    m = ops.w_codes.shape[0]
-    plane = ops.zero_point_plane
-    if plane is None:
-        _, planes = lookup_planes(ops.a_index, None, 0.0, [zero_point_table(ops)], ops.pad_index,
-                                  ops.geometry.groups, ops.geometry.padding)
-        plane = planes[0]
-    acc.add_plane(-ops.w_zero.to(torch.float64), plane, layer_window(ops))
+    m, _, r, s = ops.w_codes.shape
+    sums = ops.zero_point_sums
+    if sums is None:
+        _, planes = lookup_sums(ops.a_index, None, 0.0, [zero_point_table(ops)], ops.pad_index,
+                                ops.geometry.groups, (r, s), ops.geometry)
+        sums = planes[0]
+    acc.add_sum(-ops.w_zero.to(torch.float64), sums)
     acc.add_const(-(ops.a_zero * ops.w_codes.reshape(m, -1).sum(dim=1)).to(torch.float64))
     return acc
 
