@@ -72,6 +72,7 @@ class TermPlan:
     const: torch.Tensor  # float64 [M]: the centring's constant
     windowed: bool  # whether g(z_w) is non-zero somewhere (a window-sum plane is needed)
     gc32: torch.Tensor | None = None  # gc as float32, when a float32 conv of it is exact / wanted
+    chunks: int = 1  # > 1: gc32 is [chunks * M, C / chunks, R, S], one grouped conv summed in float64
 
 
 def plan_term(ops: IntegerOperands, f, g, exact: bool) -> TermPlan:
@@ -95,9 +96,14 @@ def plan_term(ops: IntegerOperands, f, g, exact: bool) -> TermPlan:
             cf, fmax = mid, float(np.abs(f - mid).max())
             pad_value = float(f[ops.pad_index]) - cf
     const = cf * gc.reshape(m, -1).sum(dim=1) + cg * r * s * cf * cg_m
-    gc32 = gc.to(torch.float32) if (not exact or fmax * gsum < _FP32_EXACT) else None
+    gc32, chunks = None, 1
+    if not exact or fmax * gsum < _FP32_EXACT:
+        gc32 = gc.to(torch.float32)
+    elif (j := _exact_chunks(gc, ops, fmax)) is not None:
+        gc32, chunks = gc.reshape(m, j, cg // j, r, s).transpose(0, 1).reshape(j * m, cg // j, r, s).to(
+            torch.float32).contiguous(), j
     return TermPlan(f, gc if gc32 is None else None, cg_m, cf, fmax, gsum, pad_value, const,
-                    bool(torch.any(cg_m != 0)), gc32)
+                    bool(torch.any(cg_m != 0)), gc32, chunks)
 
 
 def plan_terms(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.ndarray, np.ndarray]],
@@ -132,8 +138,7 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
         tables.append(zero_point_table(ops))
     first = plans[0]
     fused = first.fmax < _FP32_EXACT or not exact
-    prepad = exact and fused and bool(first.pad_value) and any(ops.geometry.padding) \
-        and first.fmax * first.gsum < _FP32_EXACT
+    prepad = exact and fused and bool(first.pad_value) and any(ops.geometry.padding) and first.gc32 is not None
     fc0, planes = lookup_sums(ops.a_index, first.f if fused else None, first.cf, tables, ops.pad_index,
                               ops.geometry.groups, (r, s), ops.geometry, fc_pad=first.pad_value if prepad else None)
     if zero_point:
@@ -149,8 +154,11 @@ def term_sums(ops: IntegerOperands, terms: Sequence[Term] | Sequence[tuple[np.nd
         else:
             fc = torch.from_numpy(pl.f)[ops.a_index.to(torch.int64)] - pl.cf
         if pl.gc32 is not None:  # float32 is exact (or an approximate term)
-            main = _conv(fc.to(torch.float32), pl.gc32, ops, pad_value=pl.pad_value if exact else 0.0,
-                         prepadded=pre)
+            main = _conv(fc.to(torch.float32), pl.gc32, ops, groups=pl.chunks if pl.chunks > 1 else None,
+                         pad_value=pl.pad_value if exact else 0.0, prepadded=pre)
+            if pl.chunks > 1:
+                n, _, p, q = main.shape
+                main = main.reshape(n, pl.chunks, m, p, q).sum(dim=1, dtype=torch.float64)
         else:
             main = _exact_conv(fc, pl.gc, ops, pl.fmax, pl.gsum, pl.pad_value)
         part = Accumulator(main, exact)
@@ -193,26 +201,34 @@ def _exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: 
     return _conv(fc64, gc.to(torch.float64), ops)
 
 
-def _chunked_exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: float,
-                        pad_value: float = 0.0) -> torch.Tensor | None:
-    """The input channels cut into J equal chunks, each an exact float32 conv, as ONE grouped conv
-    (same multiply count as the plain conv; outputs J times larger), summed in float64.
+def _exact_chunks(gc: torch.Tensor, ops: IntegerOperands, fmax: float) -> int | None:
+    """The fewest J equal chunks of the input channels whose float32 convs are exact, or None.
 
-    None when the layer is grouped already or no J <= _MAX_CHUNKS is small enough.
+    The chunks run as ONE grouped conv (same multiply count as the plain conv;
+    outputs J times larger), summed in float64. None when the layer is grouped
+    already or no J <= _MAX_CHUNKS is small enough.
     """
     if ops.geometry.groups != 1:
         return None
     m, c, r, s = gc.shape
     mag = gc.abs().reshape(m, c, r * s).sum(dim=2)  # [M, C]
     for j in range(2, min(c, _MAX_CHUNKS) + 1):
-        if c % j:
-            continue
-        if fmax * float(mag.reshape(m, j, c // j).sum(dim=2).max()) < _FP32_EXACT:
-            w = gc.reshape(m, j, c // j, r, s).transpose(0, 1).reshape(j * m, c // j, r, s)
-            out = _conv(fc.to(torch.float32), w.to(torch.float32), ops, groups=j, pad_value=pad_value)
-            n, _, p, q = out.shape
-            return out.reshape(n, j, m, p, q).sum(dim=1, dtype=torch.float64)
+        if c % j == 0 and fmax * float(mag.reshape(m, j, c // j).sum(dim=2).max()) < _FP32_EXACT:
+            return j
     return None
+
+
+def _chunked_exact_conv(fc: torch.Tensor, gc: torch.Tensor, ops: IntegerOperands, fmax: float,
+                        pad_value: float = 0.0) -> torch.Tensor | None:
+    """:func:`_exact_chunks`' grouped conv, summed in float64; None when there is no such J."""
+    j = _exact_chunks(gc, ops, fmax)
+    if j is None:
+        return None
+    m, c, r, s = gc.shape
+    w = gc.reshape(m, j, c // j, r, s).transpose(0, 1).reshape(j * m, c // j, r, s)
+    out = _conv(fc.to(torch.float32), w.to(torch.float32), ops, groups=j, pad_value=pad_value)
+    n, _, p, q = out.shape
+    return out.reshape(n, j, m, p, q).sum(dim=1, dtype=torch.float64)
 
 
 # --------------------------------------------------------------------- modes
