@@ -93,6 +93,12 @@ class _ApproxLayer(nn.Module):
         self._weight_cache: WeightCache | None = None
 
     # ----------------------------------------------------------------- state
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickles and deep copies leave the weight cache behind (it is rebuilt on the next call)."""
+        state = self.__dict__.copy()
+        state["_weight_cache"] = None
+        return state
+
     def set_multiplier(self, multiplier: Multiplier) -> None:
         """Swap the multiplier (same signedness as the calibrated format)."""
         fmt = number_format(self.config.scheme, multiplier.signed, layer=self.layer_name)

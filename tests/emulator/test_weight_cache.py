@@ -79,3 +79,20 @@ def test_training_steps_update_the_emulated_forward():
             after = layer(x)
             assert not torch.equal(after, before.detach())
             assert torch.equal(after, _fresh(ApproxConv2d, conv, "u8_drum_4", "exact-decomposition", x))
+
+
+def test_copies_leave_the_cache_behind_and_compute_the_same():
+    import copy
+    import pickle
+
+    torch.manual_seed(3)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    x = torch.randn(2, 3, 5, 5)
+    layer = ApproxConv2d.from_float(conv, multipliers.get("u8_drum_4"), EmulationConfig(mode="exact-decomposition"))
+    layer.set_activation_range(-2.0, 3.0)
+    with torch.no_grad():
+        y = layer(x)
+        for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+            assert clone._weight_cache is None
+            assert torch.equal(clone(x), y)
+        assert layer._weight_cache is not None
