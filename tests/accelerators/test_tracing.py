@@ -12,7 +12,8 @@ from accelerators.tracing import workload_from_module
 from approxdse.errors import ApproxDSEError
 
 torch.set_num_threads(1)
-SHAPES = Path("/work/shared/data/timeloop/layer_shapes")
+# The shared reference data sits beside a developer's or CI's checkout (../shared), not in a user's clone.
+SHAPES = Path(__file__).resolve().parents[3] / "shared" / "data" / "timeloop" / "layer_shapes"
 DIMS = ("C", "M", "P", "Q", "R", "S", "N", "stride_h", "stride_w", "groups")
 
 

@@ -1,6 +1,5 @@
 """The C behavioural-model loader, on C files written by the tests."""
 import shutil
-import time
 
 import numpy as np
 import pytest
@@ -120,9 +119,7 @@ def test_lut_is_cached_by_file_hash(cfile, approxdse_home, monkeypatch):
         raise AssertionError("recompiled although cached")
 
     monkeypatch.setattr(c_model, "_compile_and_run", no_compile)
-    t = time.perf_counter()
     again = load_c_model(path)
-    assert time.perf_counter() - t < 0.5
     assert np.array_equal(first.lut, again.lut)
     # a changed file is a new key
     path.write_text(U64.replace("B >> 3", "B >> 2"))
