@@ -56,18 +56,13 @@ def _strip_templating(text: str) -> str:
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
+    from approxdse.yaml_files import parse_yaml
 
     try:
         text = path.read_text()
     except OSError as exc:
         raise ApproxDSEError(f"cannot read problem file {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(_strip_templating(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ApproxDSEError(f"problem file {str(path)!r} is not valid YAML{where}") from None
+    data = parse_yaml(_strip_templating(text), "problem file", path)
     if not isinstance(data, dict) or not isinstance(data.get("problem"), dict):
         raise ApproxDSEError(f"problem file {str(path)!r} has no 'problem' mapping")
     return data["problem"]

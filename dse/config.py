@@ -407,16 +407,10 @@ class SearchConfig:
     @classmethod
     def load(cls, path: str | Path) -> "SearchConfig":
         """Read a YAML config file (errors name the file and the problem)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ApproxDSEError(f"search config {str(path)!r} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ApproxDSEError(f"search config {str(path)!r} is not valid YAML{where}") from None
-        return cls.from_dict(data, base_dir=path.resolve().parent)
+        from approxdse.yaml_files import load_yaml_file
+
+        data = load_yaml_file(path, "search config")
+        return cls.from_dict(data, base_dir=Path(path).resolve().parent)
 
     def to_dict(self) -> dict:
         """A plain dict that :meth:`from_dict` reads back (the run directory keeps it as YAML)."""

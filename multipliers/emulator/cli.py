@@ -69,17 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _read_layers(path: str) -> tuple[str | None, dict[str, str]]:
     """``(default multiplier or None, {layer: multiplier})`` from a YAML file that is either a
     plain ``{layer: multiplier}`` mapping or ``{default: NAME, layers: {layer: multiplier}}``."""
-    import yaml
+    from approxdse.yaml_files import load_yaml_file
 
-    file = Path(path)
-    if not file.is_file():
-        raise ApproxDSEError(f"layer file {path!r} does not exist")
-    try:
-        doc = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ApproxDSEError(f"layer file {path!r} is not valid YAML{where}") from None
+    doc = load_yaml_file(path, "layer file")
     default = None
     if isinstance(doc, dict) and set(doc) <= {"layers", "default"} and isinstance(doc.get("layers"), dict):
         layers, default = doc["layers"], doc.get("default")
