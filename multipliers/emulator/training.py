@@ -325,6 +325,22 @@ def _resume(checkpoint: Path | None, epochs: int, model, optimizer, scheduler, g
     return state
 
 
+def _training_setup(data: Any, caller: str, epochs_label: str, epochs: int, lr: float,
+                    augment: bool | None, seed: int):
+    """Checks and set-up shared by :func:`train_float` and :func:`fine_tune`: the train and
+    validation splits, the augmentation default (on for 32x32 colour images), the seeds."""
+    if epochs < 0:
+        raise ApproxDSEError(f"{epochs_label} must be zero or more, got {epochs}")
+    if not lr > 0:
+        raise ApproxDSEError(f"learning rate must be positive, got {lr}")
+    train, val = _splits(data, caller)
+    if augment is None:
+        shape = tuple(train.tensors[0].shape[1:]) if hasattr(train, "tensors") else ()
+        augment = len(shape) == 3 and shape[0] == 3 and shape[1] >= 32
+    torch.manual_seed(seed)
+    return train, val, augment, torch.Generator().manual_seed(seed)
+
+
 def train_float(
     model: nn.Module,
     data: Any,
@@ -347,16 +363,7 @@ def train_float(
     ``last.pt`` after each epoch and resumes from it; the final weights go to
     ``model.pt`` (a plain state_dict). Deterministic for a given ``seed``.
     """
-    if epochs < 0:
-        raise ApproxDSEError(f"epochs must be zero or more, got {epochs}")
-    if not lr > 0:
-        raise ApproxDSEError(f"learning rate must be positive, got {lr}")
-    train, val = _splits(data, "train_float")
-    if augment is None:
-        shape = tuple(train.tensors[0].shape[1:]) if hasattr(train, "tensors") else ()
-        augment = len(shape) == 3 and shape[0] == 3 and shape[1] >= 32
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    train, val, augment, generator = _training_setup(data, "train_float", "epochs", epochs, lr, augment, seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
@@ -406,16 +413,8 @@ def fine_tune(
     given) competes too, so the result is never worse on validation than the start.
     ``qmodel`` is modified in place and returned in ``TrainResult.model``.
     """
-    if epochs < 0:
-        raise ApproxDSEError(f"fine-tuning epochs must be zero or more, got {epochs}")
-    if not lr > 0:
-        raise ApproxDSEError(f"learning rate must be positive, got {lr}")
-    train, val = _splits(data, "fine_tune")
-    if augment is None:
-        shape = tuple(train.tensors[0].shape[1:]) if hasattr(train, "tensors") else ()
-        augment = len(shape) == 3 and shape[0] == 3 and shape[1] >= 32
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    train, val, augment, generator = _training_setup(data, "fine_tune", "fine-tuning epochs", epochs, lr, augment,
+                                                     seed)
     params = [p for p in qmodel.parameters() if p.requires_grad]
     if not params:
         raise ApproxDSEError("the model has no trainable parameters to fine-tune")
