@@ -16,33 +16,33 @@ import importlib
 
 _EXPORTS = {
     # workloads (part 2)
-    "Layer": "accelerators.workload",
-    "Workload": "accelerators.workload",
-    "workload_from_module": "accelerators.tracing",
-    "trace_module": "accelerators.tracing",
-    "Trace": "accelerators.tracing",
-    "load_problem": "accelerators.problem_files",
-    "load_problems": "accelerators.problem_files",
-    "write_problem": "accelerators.problem_files",
-    "ProblemFileWarning": "accelerators.problem_files",
-    "estimate_energy": "accelerators.estimate",
-    "compare_multipliers": "accelerators.estimate",
-    "resolve_network": "accelerators.estimate",
-    "EnergyReport": "accelerators.report",
-    "LayerReport": "accelerators.report",
-    "MultiplierComparison": "accelerators.report",
+    "Layer": "approxdse.networks.workload",
+    "Workload": "approxdse.networks.workload",
+    "workload_from_module": "approxdse.networks.tracing",
+    "trace_module": "approxdse.networks.tracing",
+    "Trace": "approxdse.networks.tracing",
+    "load_problem": "approxdse.networks.problem_files",
+    "load_problems": "approxdse.networks.problem_files",
+    "write_problem": "approxdse.networks.problem_files",
+    "ProblemFileWarning": "approxdse.networks.problem_files",
+    "estimate_energy": "approxdse.accelerators.estimate",
+    "compare_multipliers": "approxdse.accelerators.estimate",
+    "resolve_network": "approxdse.accelerators.estimate",
+    "EnergyReport": "approxdse.accelerators.report",
+    "LayerReport": "approxdse.accelerators.report",
+    "MultiplierComparison": "approxdse.accelerators.report",
     # architectures, mapper and model (part 1)
-    "Architecture": "accelerators.architecture",
-    "load_architecture": "accelerators.architecture",
-    "available_architectures": "accelerators.architecture",
-    "map_layer": "accelerators.mapper",
-    "Mapping": "accelerators.mapping",
-    "load_timeloop_mapping": "accelerators.mapping",
-    "evaluate": "accelerators.model",
-    "LayerEnergy": "accelerators.model",
+    "Architecture": "approxdse.accelerators.architecture",
+    "load_architecture": "approxdse.accelerators.architecture",
+    "available_architectures": "approxdse.accelerators.architecture",
+    "map_layer": "approxdse.accelerators.mapper",
+    "Mapping": "approxdse.accelerators.mapping",
+    "load_timeloop_mapping": "approxdse.accelerators.mapping",
+    "evaluate": "approxdse.accelerators.model",
+    "LayerEnergy": "approxdse.accelerators.model",
 }
-_RENAMED = {"zoo_workload": ("accelerators.zoo", "workload"), "zoo_module": ("accelerators.zoo", "module"),
-            "zoo_names": ("accelerators.zoo", "names")}
+_RENAMED = {"zoo_workload": ("approxdse.networks.zoo", "workload"), "zoo_module": ("approxdse.networks.zoo", "module"),
+            "zoo_names": ("approxdse.networks.zoo", "names")}
 
 _SUBMODULES = ("workload", "zoo", "tracing", "problem_files", "estimate", "report", "cli",
                "architecture", "mapper", "mapping", "model")
@@ -57,7 +57,7 @@ def __getattr__(name: str):
         module, attr = _RENAMED[name]
         value = getattr(importlib.import_module(module), attr)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f"accelerators.{name}")
+        value = importlib.import_module(f"approxdse.accelerators.{name}")
     else:
         raise AttributeError(f"module 'accelerators' has no attribute {name!r}")
     globals()[name] = value

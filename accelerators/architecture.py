@@ -27,14 +27,14 @@ from typing import Any
 
 import yaml
 
-from accelerators.energy_tables import (
+from approxdse.accelerators.energy_tables import (
     ActionEnergy,
     ComputeEnergy,
     estimate_storage_energy,
     mac_energy,
     parse_technology,
 )
-from approxdse.errors import ApproxDSEError, UnknownNameError
+from approxdse.core.errors import ApproxDSEError, UnknownNameError
 
 #: Problem dimensions: batch, group, input channels, output channels, output
 #: rows/cols, filter rows/cols. G behaves like M for constraints.
@@ -239,7 +239,7 @@ def load_architecture(name_or_path: str | Path) -> Architecture:
     if cache_key in _CACHE:
         return _CACHE[cache_key]
     if key in _BUILTIN:
-        text = resources.files("accelerators.data").joinpath(_BUILTIN[key]).read_text()
+        text = resources.files("approxdse.accelerators.data").joinpath(_BUILTIN[key]).read_text()
         arch = parse_architecture(yaml.safe_load(text), origin=key)
     else:
         path = Path(key)

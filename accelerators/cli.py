@@ -68,8 +68,8 @@ def run_workload(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from accelerators.estimate import resolve_network
-    from accelerators.report import write_atomic
+    from approxdse.accelerators.estimate import resolve_network
+    from approxdse.accelerators.report import write_atomic
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -82,7 +82,7 @@ def run_workload(args: argparse.Namespace) -> int:
     else:
         text = workload.summary()
     if args.timeloop_dir:
-        from accelerators.problem_files import write_problem
+        from approxdse.networks.problem_files import write_problem
 
         folder = Path(args.timeloop_dir)
         folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ def run_workload(args: argparse.Namespace) -> int:
 
 
 def _split_names(text: str) -> list[str]:
-    from approxdse.errors import ApproxDSEError
+    from approxdse.core.errors import ApproxDSEError
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -112,7 +112,7 @@ def _resolve_strict_network(args):
     from pathlib import Path
 
     if args.strict and Path(args.network).exists() and not args.network.endswith(".py"):
-        from accelerators.problem_files import load_problems
+        from approxdse.networks.problem_files import load_problems
 
         return load_problems(args.network, strict=True)
     return args.network
@@ -130,9 +130,9 @@ def _print_warnings(messages: list[str], limit: int = 2) -> None:
 def run_energy(args: argparse.Namespace) -> int:
     import warnings
 
-    from accelerators import zoo
-    from accelerators.estimate import compare_multipliers, estimate_energy, resolve_network_and_multipliers
-    from approxdse.errors import ApproxDSEError
+    from approxdse.networks import zoo
+    from approxdse.accelerators.estimate import compare_multipliers, estimate_energy, resolve_network_and_multipliers
+    from approxdse.core.errors import ApproxDSEError
 
     progress = args.progress
     if progress is None:
@@ -176,7 +176,7 @@ def run_energy(args: argparse.Namespace) -> int:
             raise ApproxDSEError(f"--plot writes a PNG file; {args.plot!r} does not end in .png")
         result.plot(args.plot)
     if args.output:
-        from accelerators.report import write_atomic
+        from approxdse.accelerators.report import write_atomic
 
         write_atomic(args.output, text if text.endswith("\n") else text + "\n")
     else:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 #: Energy scale factor from the 40 nm table base to each node (Stillmaker-Baas,
 #: as applied by Accelergy's library plug-in: 40->45 nm x1.2652, 40->65 nm

@@ -1,6 +1,6 @@
 """Whole-network reference energy: ``estimate_energy(network, accelerator, multiplier)``.
 
-The pipeline: resolve the network to a :class:`~accelerators.workload.Workload`
+The pipeline: resolve the network to a :class:`~approxdse.networks.workload.Workload`
 (zoo name, Workload, ``nn.Module`` + input shape, Timeloop problem file or folder,
 ``path/file.py:factory``), load the architecture, find each distinct layer
 shape's best mapping once (``accelerators.mapper.map_layer``, cached per shape,
@@ -33,9 +33,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping as TMapping, Sequence
 
-from accelerators.report import EnergyReport, LayerReport, MultiplierComparison
-from accelerators.workload import Layer, Workload
-from approxdse.errors import ApproxDSEError, UnknownNameError
+from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
+from approxdse.networks.workload import Layer, Workload
+from approxdse.core.errors import ApproxDSEError, UnknownNameError
 
 OBJECTIVES = ("energy", "edp", "latency")
 
@@ -93,7 +93,7 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
                                     name: str | None = None) -> tuple[Workload, dict[str, Any]]:
     """:func:`resolve_network` plus the multipliers an approximated module's layers carry
     (``{layer name: Multiplier}``, empty for anything but such modules)."""
-    from accelerators import zoo
+    from approxdse.networks import zoo
 
     if isinstance(network, Workload):
         return network, {}
@@ -121,7 +121,7 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
             return resolve_network_and_multipliers(built, shape, name=name or f"{Path(file_part).stem}:{func}")
         path = Path(text)
         if path.exists():
-            from accelerators.problem_files import load_problems
+            from approxdse.networks.problem_files import load_problems
 
             return load_problems(path, name=name), {}
         if path.suffix in (".yaml", ".yml", ".py") or "/" in text:
@@ -134,7 +134,7 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
     except ImportError:  # pragma: no cover - torch is a dependency
         nn = None
     if nn is not None and isinstance(network, nn.Module):
-        from accelerators.tracing import trace_module
+        from approxdse.networks.tracing import trace_module
 
         shape = zoo.normalize_input_shape(input_shape) if input_shape is not None else _default_input_shape(network)
         trace = trace_module(network, shape, name=name or type(network).__name__)
@@ -146,7 +146,7 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
 
 def resolve_accelerator(accelerator):
     """A built-in architecture name, a YAML path or an ``Architecture`` -> ``Architecture``."""
-    from accelerators.architecture import Architecture, load_architecture
+    from approxdse.accelerators.architecture import Architecture, load_architecture
 
     if isinstance(accelerator, Architecture):
         return accelerator
@@ -165,8 +165,7 @@ def resolve_multiplier(multiplier) -> tuple[str, float]:
         if multiplier < 0:
             raise ApproxDSEError(f"a multiplier's relative energy must not be negative, got {multiplier}")
         return (f"rel{float(multiplier):g}", float(multiplier))
-    import multipliers
-
+    from approxdse import multipliers
     try:
         m = multipliers.get(multiplier)
     except UnknownNameError:
@@ -193,7 +192,7 @@ def _check_objective(objective: str) -> str:
 
 def _load_mapping(mapping, layer: Layer, arch):
     """A ``Mapping`` object or a Timeloop ``map.yaml`` path -> ``Mapping`` for ``layer``."""
-    from accelerators.mapping import Mapping, load_timeloop_mapping
+    from approxdse.accelerators.mapping import Mapping, load_timeloop_mapping
 
     if isinstance(mapping, Mapping):
         return mapping
@@ -254,7 +253,7 @@ _EVALUATED_MAX = 8192
 
 def clear_cache() -> None:
     """Forget cached evaluations and the mapper's cached mappings (for cold-cache timing)."""
-    from accelerators import mapper
+    from approxdse.accelerators import mapper
 
     _EVALUATED.clear()
     if hasattr(mapper, "clear_cache"):
@@ -263,8 +262,8 @@ def clear_cache() -> None:
 
 def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float) -> tuple[Any, str, int]:
     """(LayerEnergy at the exact multiplier, mapping text, mappings explored) for a searched layer."""
-    from accelerators import mapper
-    from accelerators.model import evaluate
+    from approxdse.accelerators import mapper
+    from approxdse.accelerators.model import evaluate
 
     search_rel = rel if objective == "edp" else 1.0
     key = (layer.shape_key(), arch_id, objective, search_rel)
@@ -287,7 +286,7 @@ def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float) -> t
 
 def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapping=None) -> dict:
     """Map (unless ``mapping``) and evaluate one layer; the results as plain values."""
-    from accelerators.model import evaluate
+    from approxdse.accelerators.model import evaluate
 
     if mapping is None:
         base, text, explored = _searched(layer, arch, arch_id, objective, rel)
@@ -346,7 +345,7 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
     progress : show a tqdm bar over the distinct layer shapes.
     layer_multipliers : ``{layer name: multiplier}`` or a list aligned with the layers (``None``
         entries take ``multiplier``): per-layer multipliers. A module approximated with the
-        emulator (``multipliers.emulator.approximate``) brings its layers' multipliers
+        emulator (``approxdse.emulator.approximate``) brings its layers' multipliers
         itself; a dict given here overrides them per layer.
     input_shape : ``N,C,H,W`` for zoo networks and modules.
     """
@@ -410,7 +409,7 @@ def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator
 
 def _report_input_shape(network, input_shape) -> tuple[int, ...] | None:
     """The input shape a report should show for ``network`` (None when unknown)."""
-    from accelerators import zoo
+    from approxdse.networks import zoo
 
     if input_shape is not None:
         return zoo.normalize_input_shape(input_shape)
@@ -429,7 +428,7 @@ def _model_version() -> str:
     from importlib import resources
 
     digest = hashlib.sha1()
-    package = resources.files("accelerators")
+    package = resources.files("approxdse.accelerators")
     for name in ("architecture.py", "energy_tables.py", "mapping.py", "mapper.py", "model.py",
                  "nest_analysis.py", "estimate.py"):
         entry = package.joinpath(name)
@@ -448,4 +447,4 @@ def __getattr__(name: str):
         value = _model_version()
         globals()["MODEL_VERSION"] = value
         return value
-    raise AttributeError(f"module 'accelerators.estimate' has no attribute {name!r}")
+    raise AttributeError(f"module 'approxdse.accelerators.estimate' has no attribute {name!r}")

@@ -30,10 +30,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
-from accelerators.mapping import Mapping, mapping_from_arrays
-from accelerators.nest_analysis import Problem, analyze, legality
-from approxdse.errors import ApproxDSEError
+from approxdse.accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
+from approxdse.accelerators.mapping import Mapping, mapping_from_arrays
+from approxdse.accelerators.nest_analysis import Problem, analyze, legality
+from approxdse.core.errors import ApproxDSEError
 
 OBJECTIVES = ("energy", "edp", "latency")
 

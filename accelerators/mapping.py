@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import yaml
 
-from accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
-from approxdse.errors import ApproxDSEError
+from approxdse.accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
+from approxdse.core.errors import ApproxDSEError
 
 if TYPE_CHECKING:
-    from accelerators.workload import Layer
+    from approxdse.networks.workload import Layer
 
 DIM_INDEX = {d: i for i, d in enumerate(DIMS)}
 
@@ -196,7 +196,7 @@ def load_timeloop_mapping(path: str | Path, layer: "Layer", arch: Architecture) 
             levels.append(LevelLoops(lv.name, temporal=tuple(merged)))
     kp = tuple((n, v) for n, v in keep.items() if frozenset(v) != arch.levels[names.index(n)].keep)
     mapping = Mapping(arch.name, tuple(levels), keep=kp, source=str(path))
-    from accelerators.model import check_mapping  # local: model imports this module
+    from approxdse.accelerators.model import check_mapping  # local: model imports this module
 
     check_mapping(layer, arch, mapping)
     return mapping
@@ -251,7 +251,7 @@ def load_timeloop_map_txt(path: str | Path, layer: "Layer", arch: Architecture) 
     levels = tuple(LevelLoops(n, spatial=tuple(spatial[n])) if isinstance(lv, SpatialLevel)
                    else LevelLoops(n, temporal=tuple(temporal[n])) for n, lv in zip(names, arch.levels))
     mapping = Mapping(arch.name, levels, source=str(path))
-    from accelerators.model import check_mapping
+    from approxdse.accelerators.model import check_mapping
 
     check_mapping(layer, arch, mapping)
     return mapping

@@ -25,7 +25,7 @@ Example::
     >>> from accelerators.architecture import load_architecture
     >>> from accelerators.mapper import map_layer
     >>> from accelerators.model import evaluate
-    >>> from accelerators.workload import Layer
+    >>> from approxdse.networks.workload import Layer
     >>> arch = load_architecture("eyeriss")
     >>> layer = Layer("conv", C=64, M=64, P=56, Q=56, R=3, S=3, pad_h=1, pad_w=1)
     >>> res = evaluate(layer, arch, map_layer(layer, arch), multiplier_energy=0.5)
@@ -39,15 +39,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from accelerators.architecture import Architecture
-from accelerators.mapping import Mapping
-from accelerators.nest_analysis import Problem, analyze, legality
-from approxdse.errors import ApproxDSEError
+from approxdse.accelerators.architecture import Architecture
+from approxdse.accelerators.mapping import Mapping
+from approxdse.accelerators.nest_analysis import Problem, analyze, legality
+from approxdse.core.errors import ApproxDSEError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from accelerators.workload import Layer
+    from approxdse.networks.workload import Layer
 
 
 @dataclass(frozen=True)

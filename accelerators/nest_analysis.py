@@ -43,8 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
-from approxdse.errors import ApproxDSEError
+from approxdse.accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
+from approxdse.core.errors import ApproxDSEError
 
 N, G, C, M, P, Q, R, S = range(8)
 #: Which problem dimensions index each tensor.
@@ -71,7 +71,7 @@ class Problem:
 
     @staticmethod
     def from_layer(layer) -> "Problem":
-        from accelerators.mapping import layer_dims
+        from approxdse.accelerators.mapping import layer_dims
 
         d = layer_dims(layer)
         return Problem(tuple(d[k] for k in DIMS), layer.stride_h, layer.stride_w, layer.dilation_h, layer.dilation_w)

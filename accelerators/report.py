@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from approxdse.atomic_files import atomic_write_bytes, atomic_write_text
-from accelerators.workload import Layer
+from approxdse.core.atomic_files import atomic_write_bytes, atomic_write_text
+from approxdse.networks.workload import Layer
 
 #: Per-layer keys of the JSON report (a public interface: keep).
 JSON_LAYER_KEYS = ("name", "C", "M", "P", "Q", "R", "S", "N", "stride", "groups", "macs", "energy_pJ",
@@ -36,7 +36,7 @@ def format_count(n: float) -> str:
 
 
 def write_atomic(path: str | Path, text: str | None = None, data: bytes | None = None) -> Path:
-    """Write ``text`` (or bytes ``data``) to ``path`` atomically (see :mod:`approxdse.atomic_files`)."""
+    """Write ``text`` (or bytes ``data``) to ``path`` atomically (see :mod:`approxdse.core.atomic_files`)."""
     return atomic_write_bytes(path, data) if data is not None else atomic_write_text(path, text or "")
 
 

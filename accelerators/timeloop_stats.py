@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 
 @dataclass
@@ -82,8 +82,8 @@ def read_problem_instance(path: str | Path) -> dict[str, int]:
 
 
 def layer_from_problem(path: str | Path, name: str | None = None):
-    """A :class:`~accelerators.workload.Layer` from a Timeloop ``problem.instance`` (CNN-layer shape)."""
-    from accelerators.workload import Layer
+    """A :class:`~approxdse.networks.workload.Layer` from a Timeloop ``problem.instance`` (CNN-layer shape)."""
+    from approxdse.networks.workload import Layer
 
     inst = read_problem_instance(path)
     return Layer(name or Path(path).stem, C=inst["C"], M=inst["M"], P=inst["P"], Q=inst["Q"], R=inst["R"],

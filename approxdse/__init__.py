@@ -1,12 +1,20 @@
 """approxdse: energy-efficient CNN accelerators built from approximate multipliers.
 
-The work is split across four top-level packages: ``multipliers`` (approximate
-multiplier library and the LUT emulator), ``accelerators`` (reference energy
-model), ``predictors`` (fast energy predictors) and ``dse`` (the NAS-style
-search). This package holds what they share: the version, the error type
-that the command line turns into a one-line message, and the CLI itself.
+One import name holds everything, in layers that import only downward:
+
+``approxdse.core`` (errors, atomic files, YAML, paths, executors)
+<- ``approxdse.multipliers`` (approximate multiplier library)
+<- ``approxdse.networks`` (layers, workloads, zoo, torch models, genomes)
+<- ``approxdse.accelerators`` (reference energy model and mapper)
+<- ``approxdse.predictors`` (fast energy predictors)
+<- ``approxdse.emulator`` (LUT emulation of conv/linear layers, accuracy)
+<- ``approxdse.dse`` (the NAS-style search) <- ``approxdse.cli``.
+
+In the repository the packages are the top-level folders ``multipliers/``,
+``networks/``, ``accelerators/``, ``predictors/``, ``emulator/`` and ``dse/``;
+``pyproject.toml`` maps them into this namespace.
 """
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 __version__ = "0.1.0"
 

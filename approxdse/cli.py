@@ -6,7 +6,7 @@ Each package contributes its sub-commands through a ``cli`` module with a
 and ``approxdse --version`` stay instant.
 
 A handler returns an exit status (or None for 0). Bad input raises
-:class:`approxdse.errors.ApproxDSEError`; it is printed as one line on stderr
+:class:`approxdse.core.errors.ApproxDSEError`; it is printed as one line on stderr
 and the command exits with status 2.
 """
 from __future__ import annotations
@@ -16,15 +16,15 @@ import importlib
 import sys
 
 from approxdse import __version__
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 #: Modules that add sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES = (
-    "multipliers.cli",
-    "accelerators.cli",
-    "multipliers.emulator.cli",
-    "predictors.cli",
-    "dse.cli",
+    "approxdse.multipliers.cli",
+    "approxdse.accelerators.cli",
+    "approxdse.emulator.cli",
+    "approxdse.predictors.cli",
+    "approxdse.dse.cli",
 )
 
 

@@ -4,7 +4,7 @@
     python benchmarks/cpu_emulator.py --quick    # fewer repeats, ResNet-18 LUT mode once
 
 For each network: the float model (``torch.no_grad``, eval mode) against the same
-model converted by :func:`multipliers.emulator.approximate` (batch norm stays a
+model converted by :func:`approxdse.emulator.approximate` (batch norm stays a
 float layer in both), in ``lut`` mode with an unstructured multiplier and in
 ``exact-decomposition`` mode with a 1-term and a 5-term multiplier. Timings are
 medians of interleaved repeats (native, emulated, native, ...), so a load change
@@ -43,9 +43,9 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    import multipliers
-    from accelerators import zoo
-    from multipliers.emulator import approximate, calibrate, get_backend
+    from approxdse import multipliers
+    from approxdse.networks import zoo
+    from approxdse.emulator import approximate, calibrate, get_backend
 
     repeats = args.repeats or (2 if args.quick else 5)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
@@ -70,7 +70,7 @@ def main() -> int:
     print(f"| kernel | time | lookups/s | / fp32 torch matmul ({mm * 1e3:.2f} ms) |\n| --- | --- | --- | --- |")
     print(f"| {backend.kernel} | {lk * 1e3:.2f} ms | {rows * k * m / lk / 1e9:.1f} G | {lk / mm:.1f}x |")
     if backend.kernel != "numba":
-        from multipliers.emulator.backends.cpu import CPUBackend
+        from approxdse.emulator.backends.cpu import CPUBackend
 
         nb = CPUBackend("numba")
         nb.lut_linear(a, w, lut)

@@ -29,7 +29,7 @@ TIMELOOP_S_PER_LAYER = {"eyeriss": (14, 58), "simba": (83, 284)}  # recorded, 2 
 
 _CHILD = r"""
 import json, sys, time
-from accelerators.estimate import estimate_energy
+from approxdse.accelerators.estimate import estimate_energy
 import accelerators.architecture, accelerators.mapper, accelerators.model, multipliers
 network, accelerator = sys.argv[1], sys.argv[2]
 multipliers.get("exact"); accelerators.architecture.load_architecture(accelerator)
@@ -44,7 +44,7 @@ swapped = estimate_energy(network, accelerator, 0.5)
 swap = time.perf_counter() - t0
 per_layer = []
 if sys.argv[4] == "1":  # each distinct shape's search alone, cold
-    from accelerators import zoo
+    from approxdse.networks import zoo
     accelerators.mapper.clear_cache()
     arch = accelerators.architecture.load_architecture(accelerator)
     for layers in zoo.workload(network).unique_shapes().values():

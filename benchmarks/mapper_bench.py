@@ -43,9 +43,9 @@ def _prime_exponents(n: int) -> list[int]:
 
 def map_space_size(layer, arch) -> float:
     """Ordered factorisations of every dimension over the levels allowed for it, times loop orders."""
-    from accelerators.architecture import DIMS, StorageLevel
-    from accelerators.mapper import ORDER_CLASSES
-    from accelerators.mapping import layer_dims
+    from approxdse.accelerators.architecture import DIMS, StorageLevel
+    from approxdse.accelerators.mapper import ORDER_CLASSES
+    from approxdse.accelerators.mapping import layer_dims
 
     dims = layer_dims(layer)
     total = 1.0
@@ -58,10 +58,10 @@ def map_space_size(layer, arch) -> float:
 
 
 def run(network: str, accelerator: str, per_layer: bool) -> dict:
-    from accelerators import zoo
-    from accelerators.architecture import load_architecture
-    from accelerators.mapper import clear_cache, map_layer_with_stats
-    from accelerators.model import evaluate
+    from approxdse.networks import zoo
+    from approxdse.accelerators.architecture import load_architecture
+    from approxdse.accelerators.mapper import clear_cache, map_layer_with_stats
+    from approxdse.accelerators.model import evaluate
 
     workload = zoo.workload(network)
     arch = load_architecture(accelerator)

@@ -50,10 +50,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="repetitions per measurement (median reported)")
     args = parser.parse_args(argv)
 
-    from multipliers.catalog import catalog, builtin_document
-    from multipliers.catalog_build import BUILTIN_SPECS
-    from multipliers.families import generate_lut
-    from multipliers.metrics import error_metrics
+    from approxdse.multipliers.catalog import catalog, builtin_document
+    from approxdse.multipliers.catalog_build import BUILTIN_SPECS
+    from approxdse.multipliers.families import generate_lut
+    from approxdse.multipliers.metrics import error_metrics
 
     print(f"machine: {platform.node()} ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()}), "
           f"python {platform.python_version()}")
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["APPROXDSE_HOME"] = str(Path(tmp) / "home")
-        from multipliers.c_model import load_c_model
+        from approxdse.multipliers.c_model import load_c_model
 
         src = Path(tmp) / "mul8u_BENCH.c"
         src.write_text(C_MODEL)

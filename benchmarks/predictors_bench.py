@@ -42,8 +42,7 @@ QUICK = {"networks": "nas:40,resnet:12,resnet20,resnet32,resnet56", "multipliers
 
 
 def _multipliers(spec: str) -> str:
-    import multipliers
-
+    from approxdse import multipliers
     if spec == "u8":
         return ",".join(m for m in multipliers.names() if m.startswith("u8_"))
     return spec
@@ -67,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(2)
-    from predictors import LearnedPredictor, SummingPredictor
-    from predictors.compare import error_metrics, per_network_pearson, time_predictor, time_reference
-    from approxdse.errors import ApproxDSEError
-    from predictors.dataset import Dataset, generate_dataset
+    from approxdse.predictors import LearnedPredictor, SummingPredictor
+    from approxdse.predictors.compare import error_metrics, per_network_pearson, time_predictor, time_reference
+    from approxdse.core.errors import ApproxDSEError
+    from approxdse.predictors.dataset import Dataset, generate_dataset
 
     cfg = QUICK if args.quick else FULL
     data = Path(args.data or ROOT / "out" / f"predictors_bench_{'quick' if args.quick else 'full'}")

@@ -44,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import pandas as pd
 
-    from dse.algorithms import hypervolume
-    from dse.config import AlgorithmConfig, SearchConfig
-    from dse.report import pareto_front
-    from dse.run import SearchRun
+    from approxdse.dse.algorithms import hypervolume
+    from approxdse.dse.config import AlgorithmConfig, SearchConfig
+    from approxdse.dse.report import pareto_front
+    from approxdse.dse.run import SearchRun
 
     base = SearchConfig.load(args.config).with_overrides(workers=args.workers)
     if args.quick:

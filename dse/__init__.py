@@ -5,8 +5,8 @@
 >>> g.to_workload().layers[0].name
 'stem'
 """
-from dse.genome import BLOCK_KINDS, BlockGene, Genome, StageGene
-from dse.generator import GeneratorSpace, PRESETS, in_space, sample_genome, sample_genomes
+from approxdse.networks.genome import BLOCK_KINDS, BlockGene, Genome, StageGene
+from approxdse.networks.generator import GeneratorSpace, PRESETS, in_space, sample_genome, sample_genomes
 
 __all__ = [
     "BLOCK_KINDS",

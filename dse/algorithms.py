@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from dse.search_space import Candidate, SearchSpace
+from approxdse.dse.search_space import Candidate, SearchSpace
 
 #: Stand-in energy of a candidate without one (failed before its energy was known).
 WORST_ENERGY = 1e30

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 
 def register(subparsers) -> None:
@@ -53,8 +53,8 @@ def _search(args) -> int:
         raise ApproxDSEError(f"--workers must be at least 1, got {args.workers}")
     if args.seed is not None and args.seed < 0:
         raise ApproxDSEError(f"--seed must be a non-negative integer, got {args.seed}")
-    from dse.config import SearchConfig
-    from dse.run import SearchRun
+    from approxdse.dse.config import SearchConfig
+    from approxdse.dse.run import SearchRun
 
     if args.resume:
         if args.out:
@@ -76,7 +76,7 @@ def _search(args) -> int:
 
 
 def _report(run_dir: str, reference: bool = False) -> int:
-    from dse.report import write_report
+    from approxdse.dse.report import write_report
 
     summary = write_report(run_dir, reference=reference)
     return _print(Path(run_dir), summary)
@@ -85,7 +85,7 @@ def _report(run_dir: str, reference: bool = False) -> int:
 def _print(run_dir: Path, summary: dict) -> int:
     import pandas as pd
 
-    from dse.report import format_report
+    from approxdse.dse.report import format_report
 
     front = pd.read_parquet(Path(run_dir) / "front.parquet")
     print(format_report(summary, front))

@@ -7,7 +7,7 @@ the defaults are the dataclass defaults below)::
     seed: 0
     dataset:      {name: digits, options: {}, validation_fraction: 0.25}
     space:
-      network:     {...}            # GeneratorSpace bounds (dse.generator), validated there
+      network:     {...}            # GeneratorSpace bounds (approxdse.networks.generator), validated there
       multipliers: {names: [...], families: [...], signed: false, max_relative_energy: 1.0}
       assignment:  network           # or "layer": one multiplier per conv / linear layer
     training:     {epochs: 4, batch_size: 64, learning_rate: 0.01, fine_tune_epochs: 0, ...}
@@ -19,7 +19,7 @@ the defaults are the dataclass defaults below)::
 
 Anything a user can get wrong (an unknown key, a bound below zero, a
 constraint no network can meet, a predictor file that does not exist) raises
-:class:`approxdse.errors.ApproxDSEError` with one sentence naming it; the CLI
+:class:`approxdse.core.errors.ApproxDSEError` with one sentence naming it; the CLI
 prints it and exits with status 2.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 ALGORITHMS = ("nsga2", "random")
 ASSIGNMENTS = ("network", "layer")
@@ -138,8 +138,7 @@ class MultiplierSpace:
 
     def resolve(self) -> tuple[str, ...]:
         """The multiplier names, checked against the library (unknown names raise)."""
-        import multipliers
-
+        from approxdse import multipliers
         if self.names:
             out = []
             for name in self.names:
@@ -407,7 +406,7 @@ class SearchConfig:
     @classmethod
     def load(cls, path: str | Path) -> "SearchConfig":
         """Read a YAML config file (errors name the file and the problem)."""
-        from approxdse.yaml_files import load_yaml_file
+        from approxdse.core.yaml_files import load_yaml_file
 
         data = load_yaml_file(path, "search config")
         return cls.from_dict(data, base_dir=Path(path).resolve().parent)
@@ -453,7 +452,7 @@ class SearchConfig:
 
         Raises :class:`ApproxDSEError` naming the first problem found.
         """
-        from dse.search_space import SearchSpace
+        from approxdse.dse.search_space import SearchSpace
 
         if self.energy.is_file and not self.predictor_path().is_file():
             raise ApproxDSEError(f"energy.predictor file {str(self.predictor_path())!r} does not exist "

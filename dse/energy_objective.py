@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from approxdse.errors import ApproxDSEError
-from dse.search_space import Candidate
+from approxdse.core.errors import ApproxDSEError
+from approxdse.dse.search_space import Candidate
 
 #: Predictors :func:`predictors.defaults.default_predictor` provides (shipped, cached, or fitted once).
 DEFAULT_PREDICTORS = ("summing", "learned")
@@ -35,8 +35,7 @@ BUILTIN = DEFAULT_PREDICTORS + ("reference", "multiplications")
 
 
 def _relative_energy(name: str) -> float:
-    import multipliers
-
+    from approxdse import multipliers
     m = multipliers.get(name)
     return 1.0 if m.relative_energy is None else float(m.relative_energy)
 
@@ -87,9 +86,9 @@ class EnergyObjective:
     def _load(self, progress: bool = False):
         if self._predictor is not None:
             return self._predictor
-        import predictors
+        from approxdse import predictors
         if self.spec in DEFAULT_PREDICTORS:
-            from predictors.defaults import default_predictor
+            from approxdse.predictors.defaults import default_predictor
 
             self._predictor = default_predictor(self.accelerator, kind=self.spec, progress=progress)
         else:
@@ -118,7 +117,7 @@ class EnergyObjective:
 
 def reference_energy(candidate: Candidate, accelerator: str) -> float:
     """The reference model's total energy (pJ) of a candidate, per-layer multipliers honoured."""
-    from accelerators.estimate import estimate_energy
+    from approxdse.accelerators.estimate import estimate_energy
 
     workload = candidate.genome.to_workload()
     if candidate.per_layer:

@@ -1,6 +1,6 @@
 """Candidate evaluation: energy from the energy objective, error from the emulator.
 
-For one architecture (a :class:`~dse.genome.Genome`) and any number of
+For one architecture (a :class:`~approxdse.networks.genome.Genome`) and any number of
 multiplier choices for it, :func:`evaluate_group`:
 
 1. computes each candidate's energy (:class:`~dse.energy_objective.EnergyObjective`)
@@ -8,7 +8,7 @@ multiplier choices for it, :func:`evaluate_group`:
    (``max_params``, ``max_energy``, the generator's bounds): a candidate that
    breaks one is recorded as ``infeasible`` without training;
 2. trains the float model for ``training.epochs`` epochs on the training split
-   (:func:`multipliers.emulator.training.train_float`: AdamW, cosine learning
+   (:func:`approxdse.emulator.training.train_float`: AdamW, cosine learning
    rate, the best validation epoch kept; seed = ``training.seed`` mixed with the
    genome's key, so one genome trains to the same weights in every run and process);
 3. **weight sharing**: the float weights are cached per genome in the run's
@@ -16,10 +16,10 @@ multiplier choices for it, :func:`evaluate_group`:
    multiplier variants of one architecture, in this generation or a later one,
    and a resumed run, reuse them instead of retraining;
 4. for each candidate, quantises a copy of the model to 8 bits and swaps in its
-   multiplier(s) (:func:`multipliers.emulator.approximate`, one multiplier or a
+   multiplier(s) (:func:`approxdse.emulator.approximate`, one multiplier or a
    ``{layer: multiplier}`` dict), calibrates the activation scales on a few
    training batches, optionally fine-tunes it (``training.fine_tune_epochs``,
-   straight-through gradients, :func:`~multipliers.emulator.training.fine_tune`), and measures the accuracy on the held-out
+   straight-through gradients, :func:`~approxdse.emulator.training.fine_tune`), and measures the accuracy on the held-out
    validation split (never the test split).
 
 A candidate whose training or evaluation fails (NaN loss, an error in the
@@ -39,10 +39,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from approxdse.atomic_files import atomic_path
-from dse.config import ConstraintConfig, DatasetConfig, TrainingConfig
-from dse.energy_objective import EnergyObjective
-from dse.search_space import Candidate
+from approxdse.core.atomic_files import atomic_path
+from approxdse.dse.config import ConstraintConfig, DatasetConfig, TrainingConfig
+from approxdse.dse.energy_objective import EnergyObjective
+from approxdse.dse.search_space import Candidate
 
 STATUSES = ("ok", "failed", "infeasible")
 
@@ -121,7 +121,7 @@ def load_splits(dataset: DatasetConfig, device: str = "cpu"):
     import torch
     from torch.utils.data import TensorDataset
 
-    from multipliers.emulator.datasets import load_dataset
+    from approxdse.emulator.datasets import load_dataset
 
     splits = load_dataset(dataset.name, val_fraction=dataset.validation_fraction, **dict(dataset.options))
     train, val = splits.train, splits.val
@@ -162,7 +162,7 @@ def _float_model(genome, settings: EvaluationSettings, train, val):
                 return model, float(blob["float_accuracy"]), 0.0, True
             except Exception:  # a torn or stale file: retrain and overwrite
                 model = genome.to_module().to(device)
-    from multipliers.emulator.training import evaluate_accuracy, train_float
+    from approxdse.emulator.training import evaluate_accuracy, train_float
 
     t0 = time.perf_counter()
     seed = genome_seed(settings.training.seed, genome.key())
@@ -182,8 +182,8 @@ def _float_model(genome, settings: EvaluationSettings, train, val):
 
 def _approximate_accuracy(model, candidate: Candidate, settings: EvaluationSettings, train, val) -> float:
     """Quantise, swap in the candidate's multiplier(s), calibrate, optionally fine-tune, evaluate."""
-    from multipliers.emulator import approximate, calibrate
-    from multipliers.emulator.training import calibration_batches, evaluate_accuracy, fine_tune
+    from approxdse.emulator import approximate, calibrate
+    from approxdse.emulator.training import calibration_batches, evaluate_accuracy, fine_tune
 
     spec = candidate.multipliers[0] if not candidate.per_layer else candidate.layer_multipliers()
     qmodel = approximate(model, spec)
@@ -265,7 +265,7 @@ def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> 
 
 
 def _describe(exc: BaseException) -> str:
-    from approxdse.errors import ApproxDSEError
+    from approxdse.core.errors import ApproxDSEError
 
     if isinstance(exc, ApproxDSEError):  # e.g. "training diverged at epoch 3 (loss nan)"
         return str(exc)

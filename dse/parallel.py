@@ -16,7 +16,7 @@ import multiprocessing as mp
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 #: How long to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = "10s"

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from approxdse.atomic_files import atomic_path
-from approxdse.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_path
+from approxdse.core.errors import ApproxDSEError
 
 COLUMNS = [
     "generation", "index", "phase", "key", "genome_key", "status", "feasible", "energy", "energy_model",
@@ -44,7 +44,7 @@ def search_rows(df):
 
 def pareto_front(df):
     """The non-dominated feasible designs (energy, error), one row per distinct candidate, by energy."""
-    from dse.algorithms import nondominated
+    from approxdse.dse.algorithms import nondominated
 
     ok = _feasible(df).drop_duplicates("key")
     if ok.empty:
@@ -62,7 +62,7 @@ def hypervolume_history(df, ref_point):
     """
     import pandas as pd
 
-    from dse.algorithms import hypervolume
+    from approxdse.dse.algorithms import hypervolume
 
     rows = []
     if df.empty:
@@ -123,9 +123,9 @@ def predictor_error(front) -> dict[str, Any]:
 
 def reference_front(df, front, accelerator: str, energy_model: str, progress: bool = False):
     """Fill ``reference_energy`` / ``predictor_error`` of the front's rows (in ``df`` and ``front``)."""
-    from dse.energy_objective import reference_energy
-    from dse.search_space import Candidate
-    from dse.genome import Genome
+    from approxdse.dse.energy_objective import reference_energy
+    from approxdse.dse.search_space import Candidate
+    from approxdse.networks.genome import Genome
 
     notes = []
     for i, row in front.iterrows():
@@ -150,7 +150,7 @@ def reference_front(df, front, accelerator: str, energy_model: str, progress: bo
 
 
 def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
-    from dse.energy_objective import EnergyObjective
+    from approxdse.dse.energy_objective import EnergyObjective
 
     unit = EnergyObjective(config.energy.predictor).unit if not config.energy.is_file else "pJ"
     twins = len(df) - len(search_rows(df))
@@ -179,7 +179,7 @@ def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
 
 def finish_run(run, wall_s: float | None = None) -> dict:
     """Close a run: reference energies of the front, final tables, summary.json, plots."""
-    from dse.run import write_atomic, write_table
+    from approxdse.dse.run import write_atomic, write_table
 
     cfg = run.config
     df = run.table()
@@ -218,8 +218,8 @@ def load_table(run_dir: Path):
 
 def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
     """Re-compute the front, hypervolume, summary and plots of ``run_dir`` from its files."""
-    from dse.config import SearchConfig
-    from dse.run import CHECKPOINT, CONFIG, write_atomic, write_table
+    from approxdse.dse.config import SearchConfig
+    from approxdse.dse.run import CHECKPOINT, CONFIG, write_atomic, write_table
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():

@@ -35,12 +35,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from approxdse.atomic_files import atomic_path
-from approxdse.atomic_files import atomic_write_text as write_atomic  # re-exported: dse.report imports it
-from approxdse.errors import ApproxDSEError
-from dse.config import SearchConfig
-from dse.genome import Genome
-from dse.search_space import Candidate, SearchSpace
+from approxdse.core.atomic_files import atomic_path
+from approxdse.core.atomic_files import atomic_write_text as write_atomic  # re-exported: dse.report imports it
+from approxdse.core.errors import ApproxDSEError
+from approxdse.dse.config import SearchConfig
+from approxdse.networks.genome import Genome
+from approxdse.dse.search_space import Candidate, SearchSpace
 
 LOG = "candidates.jsonl"
 CHECKPOINT = "checkpoint.json"
@@ -65,8 +65,7 @@ _EXACT: dict[str, bool] = {}
 
 def is_exact(name: str) -> bool:
     if name not in _EXACT:
-        import multipliers
-
+        from approxdse import multipliers
         _EXACT[name] = bool(multipliers.get(name).is_exact)
     return _EXACT[name]
 
@@ -160,7 +159,7 @@ class SearchRun:
 
     # ------------------------------------------------------------------ evaluation
     def settings(self):
-        from dse.evaluation import EvaluationSettings
+        from approxdse.dse.evaluation import EvaluationSettings
 
         cfg = self.config
         energy = str(cfg.predictor_path()) if cfg.energy.is_file else cfg.energy.predictor
@@ -205,7 +204,7 @@ class SearchRun:
 
     def _evaluate_batch(self, candidates: list[Candidate], xs: list[dict]) -> list[dict]:
         """What the pymoo problem calls: rows for ``candidates`` (from the log, the cache, or evaluated)."""
-        from dse.evaluation import evaluate_group, group_by_genome
+        from approxdse.dse.evaluation import evaluate_group, group_by_genome
 
         gen = self._generation
         base = self._next_index
@@ -261,10 +260,10 @@ class SearchRun:
         """
         from tqdm.auto import tqdm
 
-        from dse.algorithms import make_algorithm, make_problem
-        from dse.parallel import make_executor
+        from approxdse.dse.algorithms import make_algorithm, make_problem
+        from approxdse.dse.parallel import make_executor
 
-        from dse.energy_objective import EnergyObjective
+        from approxdse.dse.energy_objective import EnergyObjective
 
         cfg = self.config
         space = SearchSpace.from_config(cfg)
@@ -292,7 +291,7 @@ class SearchRun:
             if state != "complete":
                 self._write_tables()
                 self._write_checkpoint(gen, state)
-        from dse.report import finish_run
+        from approxdse.dse.report import finish_run
 
         summary = finish_run(self, wall_s=time.perf_counter() - t0)
         self._write_checkpoint(cfg.algorithm.generations, "complete")
@@ -306,7 +305,7 @@ class SearchRun:
         cached, so each costs one emulated evaluation. Not part of the search's
         hypervolume.
         """
-        from dse.report import pareto_front, search_rows
+        from approxdse.dse.report import pareto_front, search_rows
 
         exact = space.exact_multiplier()
         if exact is None:
@@ -336,13 +335,13 @@ class SearchRun:
         """Every evaluation so far as a DataFrame, in (generation, index) order."""
         import pandas as pd
 
-        from dse.report import COLUMNS
+        from approxdse.dse.report import COLUMNS
 
         rows = [self.rows[k] for k in sorted(self.rows)]
         return pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame(columns=COLUMNS)
 
     def _write_tables(self) -> None:
-        from dse.report import hypervolume_history, pareto_front
+        from approxdse.dse.report import hypervolume_history, pareto_front
 
         df = self.table()
         write_table(df, self.run_dir / "candidates")

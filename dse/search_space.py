@@ -1,6 +1,6 @@
 """The search space as pymoo mixed variables: a CNN genome plus its multiplier choice(s).
 
-A candidate design is a :class:`Candidate`: a :class:`~dse.genome.Genome` and
+A candidate design is a :class:`Candidate`: a :class:`~approxdse.networks.genome.Genome` and
 the multiplier of each layer (one name for the whole network by default; one per
 conv / linear layer with ``assignment: layer``).
 
@@ -49,9 +49,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from dse.genome import BlockGene, Genome, StageGene
-from dse.generator import GeneratorSpace, in_space
+from approxdse.core.errors import ApproxDSEError
+from approxdse.networks.genome import BlockGene, Genome, StageGene
+from approxdse.networks.generator import GeneratorSpace, in_space
 
 #: The widths a stage may take (those inside the space's bounds, plus the bounds).
 WIDTH_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -385,8 +385,7 @@ class SearchSpace:
 
     def exact_multiplier(self) -> str | None:
         """The exact multiplier in the space, if any (the baseline savings are measured against)."""
-        import multipliers
-
+        from approxdse import multipliers
         for name in self.multipliers:
             if multipliers.get(name).is_exact:
                 return name

@@ -13,7 +13,7 @@ multipliers by name); :func:`error_metrics`, :func:`weighted_error_metrics`;
 :func:`from_callable`, :func:`import_multiplier` (into the user catalog) and
 :func:`export` (``.npy``, TFApprox ``.bin``, ``.txt``).
 """
-from multipliers.multiplier import (
+from approxdse.multipliers.multiplier import (
     BITS,
     SIZE,
     InvalidLUTError,
@@ -22,12 +22,12 @@ from multipliers.multiplier import (
     operand_values,
     validate_lut,
 )
-from multipliers.catalog import catalog, get, names
-from multipliers.families import FAMILIES, generate_lut
-from multipliers.importing import import_multiplier, load
-from multipliers.lut_io import from_callable, read_lut
-from multipliers.lut_io import write_lut as export
-from multipliers.metrics import ErrorMetrics, error_metrics, weighted_error_metrics
+from approxdse.multipliers.catalog import catalog, get, names
+from approxdse.multipliers.families import FAMILIES, generate_lut
+from approxdse.multipliers.importing import import_multiplier, load
+from approxdse.multipliers.lut_io import from_callable, read_lut
+from approxdse.multipliers.lut_io import write_lut as export
+from approxdse.multipliers.metrics import ErrorMetrics, error_metrics, weighted_error_metrics
 
 __all__ = [
     "BITS",

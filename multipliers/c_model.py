@@ -39,10 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from approxdse.atomic_files import atomic_write
-from multipliers.cost_model import EXACT_POWER_MW
-from multipliers.multiplier import SIZE, Multiplier, validate_lut
+from approxdse.core.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_write
+from approxdse.multipliers.cost_model import EXACT_POWER_MW
+from approxdse.multipliers.multiplier import SIZE, Multiplier, validate_lut
 
 #: Bump when the driver changes, to invalidate cached LUTs.
 DRIVER_VERSION = 1
@@ -198,7 +198,7 @@ def c_model_lut(
     key = hashlib.sha256(data + f"|{fn.name}|{fn.signature}|{signed}|{DRIVER_VERSION}".encode()).hexdigest()
     cache_file = None
     if cache:
-        from multipliers.user_catalog import cache_dir
+        from approxdse.multipliers.user_catalog import cache_dir
 
         cache_file = cache_dir("c_models") / f"{key}.npy"
         if cache_file.is_file():

@@ -20,8 +20,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from approxdse.errors import ApproxDSEError, UnknownNameError
-from multipliers.multiplier import Multiplier
+from approxdse.core.errors import ApproxDSEError, UnknownNameError
+from approxdse.multipliers.multiplier import Multiplier
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +40,7 @@ def builtin_document() -> dict[str, Any]:
     """The parsed built-in catalog YAML."""
     import yaml
 
-    text = resources.files("multipliers.data").joinpath("catalog.yaml").read_text()
+    text = resources.files("approxdse.multipliers.data").joinpath("catalog.yaml").read_text()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(text, Loader=loader)
 
@@ -62,7 +62,7 @@ def names(*, signed: bool | None = None, include_user: bool = True) -> list[str]
     """
     out = [n for n, e in _builtin_entries().items() if signed is None or e["signed"] == signed]
     if include_user:
-        from multipliers import user_catalog
+        from approxdse.multipliers import user_catalog
 
         for n in user_catalog.user_names():
             if n in _builtin_entries():
@@ -74,10 +74,10 @@ def names(*, signed: bool | None = None, include_user: bool = True) -> list[str]
 
 @lru_cache(maxsize=256)
 def _generated(name: str) -> Multiplier:
-    from multipliers.catalog_build import provenance
-    from multipliers.cost_model import estimate
-    from multipliers.families import generate_lut
-    from multipliers.naming import parse_generated_name
+    from approxdse.multipliers.catalog_build import provenance
+    from approxdse.multipliers.cost_model import estimate
+    from approxdse.multipliers.families import generate_lut
+    from approxdse.multipliers.naming import parse_generated_name
 
     entry = _builtin_entries().get(name)
     if entry is not None:
@@ -103,7 +103,7 @@ def _generated(name: str) -> Multiplier:
 
 def is_reserved(name: str) -> bool:
     """True for names the user catalog may not take (built-ins, aliases, generated names)."""
-    from multipliers.naming import parse_generated_name
+    from approxdse.multipliers.naming import parse_generated_name
 
     return name in ALIASES or name in _builtin_entries() or parse_generated_name(name) is not None
 
@@ -111,7 +111,7 @@ def is_reserved(name: str) -> bool:
 def get(name: str | Multiplier) -> Multiplier:
     """The multiplier called ``name`` (or ``name`` itself if it is a :class:`Multiplier`).
 
-    Raises :class:`~approxdse.errors.UnknownNameError` with close matches when the
+    Raises :class:`~approxdse.core.errors.UnknownNameError` with close matches when the
     name is unknown.
     """
     if isinstance(name, Multiplier):
@@ -121,15 +121,15 @@ def get(name: str | Multiplier) -> Multiplier:
     key = ALIASES.get(name, name)
     if key in _builtin_entries():
         return _generated(key)
-    from multipliers.naming import parse_generated_name
+    from approxdse.multipliers.naming import parse_generated_name
 
     parsed = parse_generated_name(key)
     if parsed is not None:
-        from multipliers.families import family
+        from approxdse.multipliers.families import family
 
         family(parsed[0]).check(parsed[2])  # one-sentence error for bad parameters
         return _generated(key)
-    from multipliers import user_catalog
+    from approxdse.multipliers import user_catalog
 
     if key in user_catalog.user_names():
         return user_catalog.load(key)
@@ -153,7 +153,7 @@ def catalog(*, signed: bool | None = None, include_user: bool = True) -> "pd.Dat
 
     rows = [_row(e, "builtin") for e in _builtin_entries().values() if signed is None or e["signed"] == signed]
     if include_user:
-        from multipliers import user_catalog
+        from approxdse.multipliers import user_catalog
 
         for n in user_catalog.user_names():
             if n in _builtin_entries():

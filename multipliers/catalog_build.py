@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from multipliers.cost_model import calibrate, estimate
-from multipliers.families import FAMILIES, generate_lut
-from multipliers.metrics import error_metrics
-from multipliers.naming import generated_name
+from approxdse.multipliers.cost_model import calibrate, estimate
+from approxdse.multipliers.families import FAMILIES, generate_lut
+from approxdse.multipliers.metrics import error_metrics
+from approxdse.multipliers.naming import generated_name
 
 #: (family, params) of the built-ins; each is built unsigned and signed.
 BUILTIN_SPECS: list[tuple[str, dict[str, int]]] = [

@@ -128,8 +128,8 @@ def _table(rows: list[dict], keys) -> str:
 def run_list(args: argparse.Namespace) -> int:
     import json
 
-    from approxdse.errors import ApproxDSEError
-    from multipliers.catalog import catalog
+    from approxdse.core.errors import ApproxDSEError
+    from approxdse.multipliers.catalog import catalog
 
     df = catalog(signed=args.signed)
     if args.family:
@@ -175,8 +175,8 @@ def _describe(m) -> dict:
 def run_show(args: argparse.Namespace) -> int:
     import json
 
-    import multipliers
-    from multipliers.plotting import save_error_heatmap
+    from approxdse import multipliers
+    from approxdse.multipliers.plotting import save_error_heatmap
 
     m = multipliers.get(args.name)
     info = _describe(m)
@@ -200,8 +200,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from multipliers.importing import import_multiplier
-    from multipliers.user_catalog import user_dir
+    from approxdse.multipliers.importing import import_multiplier
+    from approxdse.multipliers.user_catalog import user_dir
 
     m = import_multiplier(
         args.file, args.name, force=args.force, signed=args.signed, function=args.function,
@@ -219,8 +219,8 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    import multipliers
-    from multipliers.lut_io import write_lut
+    from approxdse import multipliers
+    from approxdse.multipliers.lut_io import write_lut
 
     m = multipliers.get(args.name)
     path = write_lut(m, args.file)
@@ -229,7 +229,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from multipliers import user_catalog
+    from approxdse.multipliers import user_catalog
 
     user_catalog.remove(args.name)
     print(f"removed user multiplier {args.name}")

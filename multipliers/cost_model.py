@@ -40,8 +40,8 @@ from typing import Mapping
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from multipliers.families import FAMILIES, bam_mask, trunc_mask
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.families import FAMILIES, bam_mask, trunc_mask
 
 #: Cell areas of the NanGate 45 nm Open Cell Library (X1 drive), um^2.
 CELL_AREA_UM2: dict[str, float] = {
@@ -243,7 +243,7 @@ def calibration_circuits() -> list[dict]:
     """The EvoApproxLib 45 nm circuits with named BAM/TM parameters (master branch)."""
     import csv
 
-    text = resources.files("multipliers.data").joinpath("evoapproxlib_mul8_pdk45.csv").read_text()
+    text = resources.files("approxdse.multipliers.data").joinpath("evoapproxlib_mul8_pdk45.csv").read_text()
     rows = []
     for r in csv.DictReader(text.splitlines()):
         parsed = parse_family_hint(r["family_hint"])

@@ -24,8 +24,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from multipliers.multiplier import BITS, SIZE, operand_values
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.multiplier import BITS, SIZE, operand_values
 
 _BIT_IDX = np.arange(BITS)
 

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from approxdse.errors import ApproxDSEError
-from multipliers.cost_model import EXACT_POWER_MW
-from multipliers.lut_io import LUT_SUFFIXES, read_lut
-from multipliers.multiplier import Multiplier
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.cost_model import EXACT_POWER_MW
+from approxdse.multipliers.lut_io import LUT_SUFFIXES, read_lut
+from approxdse.multipliers.multiplier import Multiplier
 
 SUFFIXES = (".c", *LUT_SUFFIXES)
 
@@ -42,7 +42,7 @@ def load(
     if not path.is_file():
         raise ApproxDSEError(f"no such file: {path}")
     if suffix == ".c":
-        from multipliers.c_model import load_c_model
+        from approxdse.multipliers.c_model import load_c_model
 
         return load_c_model(
             path, name, signed=signed, function=function, power_mw=power_mw,
@@ -73,8 +73,8 @@ def import_multiplier(path: str | os.PathLike, name: str, *, force: bool = False
     Raises :class:`ApproxDSEError` (nothing written) if the name is taken by a
     built-in, or by a user multiplier and ``force`` is False.
     """
-    from multipliers import user_catalog
-    from multipliers.catalog import is_reserved
+    from approxdse.multipliers import user_catalog
+    from approxdse.multipliers.catalog import is_reserved
 
     user_catalog.check_name(name)
     if is_reserved(name):

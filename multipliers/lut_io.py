@@ -20,9 +20,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from approxdse.atomic_files import atomic_write as _atomic_write
-from multipliers.multiplier import SIZE, InvalidLUTError, Multiplier, operand_values, validate_lut
+from approxdse.core.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_write as _atomic_write
+from approxdse.multipliers.multiplier import SIZE, InvalidLUTError, Multiplier, operand_values, validate_lut
 
 LUT_SUFFIXES = (".npy", ".bin", ".txt")
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from multipliers.multiplier import SIZE, Multiplier, exact_lut, validate_lut
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.multiplier import SIZE, Multiplier, exact_lut, validate_lut
 
 #: EvoApproxLib's normaliser of MAE% and WCE% for 8x8 multipliers.
 NORM = float(1 << 16)

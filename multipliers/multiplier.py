@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 if TYPE_CHECKING:
-    from multipliers.metrics import ErrorMetrics
+    from approxdse.multipliers.metrics import ErrorMetrics
 
 BITS = 8
 SIZE = 1 << BITS
@@ -151,7 +151,7 @@ class Multiplier:
     @cached_property
     def metrics(self) -> "ErrorMetrics":
         """Error metrics over all 65,536 operand pairs (uniform operands)."""
-        from multipliers.metrics import error_metrics
+        from approxdse.multipliers.metrics import error_metrics
 
         return error_metrics(self)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from multipliers.families import FAMILIES
+from approxdse.multipliers.families import FAMILIES
 
 _PATTERNS = {
     "exact": re.compile(r"^(u8|s8)_exact$"),

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from approxdse.atomic_files import atomic_path
-from approxdse.errors import ApproxDSEError
-from multipliers.multiplier import Multiplier
+from approxdse.core.atomic_files import atomic_path
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.multiplier import Multiplier
 
 if TYPE_CHECKING:
     import pandas as pd

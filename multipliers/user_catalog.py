@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from approxdse.atomic_files import atomic_write as _atomic_write
-from multipliers.multiplier import Multiplier
+from approxdse.core.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_write as _atomic_write
+from approxdse.multipliers.multiplier import Multiplier
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "SummingPredictor": "predictors.summing",
-    "LearnedPredictor": "predictors.learned",
-    "EnergyPredictor": "predictors.base",
-    "load_predictor": "predictors.io",
-    "save_predictor": "predictors.io",
-    "Dataset": "predictors.dataset",
-    "generate_dataset": "predictors.dataset",
-    "compare_predictor": "predictors.compare",
-    "error_metrics": "predictors.compare",
-    "default_predictor": "predictors.defaults",
+    "SummingPredictor": "approxdse.predictors.summing",
+    "LearnedPredictor": "approxdse.predictors.learned",
+    "EnergyPredictor": "approxdse.predictors.base",
+    "load_predictor": "approxdse.predictors.io",
+    "save_predictor": "approxdse.predictors.io",
+    "Dataset": "approxdse.predictors.dataset",
+    "generate_dataset": "approxdse.predictors.dataset",
+    "compare_predictor": "approxdse.predictors.compare",
+    "error_metrics": "approxdse.predictors.compare",
+    "default_predictor": "approxdse.predictors.defaults",
 }
 
 __all__ = sorted(_EXPORTS)

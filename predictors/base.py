@@ -3,7 +3,7 @@
 ``predict(networks, multipliers, accelerator)``:
 
 * ``networks``: one network or a list of them; a network is a
-  :class:`~accelerators.workload.Workload`, a :class:`~dse.genome.Genome`, a zoo
+  :class:`~approxdse.networks.workload.Workload`, a :class:`~approxdse.networks.genome.Genome`, a zoo
   name, or a genome/workload mapping;
 * ``multipliers``: one multiplier for every network (a name, a
   :class:`~multipliers.Multiplier`, or a relative energy as a float), or a list
@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 
 @dataclass(frozen=True)
@@ -37,22 +37,22 @@ class Query:
 
     @property
     def layer_macs(self) -> np.ndarray:
-        from predictors.features import layer_macs
+        from approxdse.predictors.features import layer_macs
 
         return layer_macs(self.workload)
 
 
 def _is_network(x: Any) -> bool:
-    from accelerators.workload import Workload
-    from dse.genome import Genome
+    from approxdse.networks.workload import Workload
+    from approxdse.networks.genome import Genome
 
     return isinstance(x, (Workload, Genome, str)) or (isinstance(x, dict) and ("layers" in x or "stages" in x))
 
 
 def normalise(networks: Any, multipliers: Any) -> list[Query]:
     """Turn ``predict``'s arguments into :class:`Query` objects (see the module docstring)."""
-    from predictors.features import per_layer_relative_energy
-    from predictors.networks import as_workload
+    from approxdse.predictors.features import per_layer_relative_energy
+    from approxdse.networks.resolve import as_workload
 
     nets = [networks] if _is_network(networks) else list(networks)
     if not nets:
@@ -97,7 +97,7 @@ class EnergyPredictor:
 
     @staticmethod
     def _dataset_for(dataset: Any, accelerator: str | None):
-        from predictors.dataset import Dataset
+        from approxdse.predictors.dataset import Dataset
 
         if not isinstance(dataset, Dataset):
             dataset = Dataset.load(dataset)
@@ -152,7 +152,7 @@ class EnergyPredictor:
         """Predictions for every energy row of a (loaded, single-accelerator) dataset, in row order."""
         self.check_dataset(dataset)
         queries = [Query(dataset.workload(n), None, m) for n, m in zip(dataset.energy["network"], dataset.energy["multiplier"])]
-        from predictors.features import per_layer_relative_energy
+        from approxdse.predictors.features import per_layer_relative_energy
 
         queries = [Query(q.workload, per_layer_relative_energy(q.workload, q.multiplier), q.multiplier) for q in queries]
         return self._predict_queries(queries, self.accelerator)
@@ -165,7 +165,7 @@ class EnergyPredictor:
         return float(r2_score(ds.energy["total_energy_pJ"].to_numpy(), self.predict_dataset(ds)))
 
     def save(self, path: str) -> None:
-        from predictors.io import save_predictor
+        from approxdse.predictors.io import save_predictor
 
         save_predictor(self, path)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 
 def register(subparsers) -> None:
@@ -69,7 +69,7 @@ def register(subparsers) -> None:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from predictors.dataset import generate_dataset
+    from approxdse.predictors.dataset import generate_dataset
 
     import os
 
@@ -86,9 +86,9 @@ def _dataset(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import json
 
-    from predictors.dataset import Dataset
-    from predictors.learned import LearnedPredictor
-    from predictors.summing import SummingPredictor
+    from approxdse.predictors.dataset import Dataset
+    from approxdse.predictors.learned import LearnedPredictor
+    from approxdse.predictors.summing import SummingPredictor
 
     if args.n_estimators < 1:
         raise ApproxDSEError(f"--n-estimators must be a positive integer, got {args.n_estimators}")
@@ -119,9 +119,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from predictors.compare import compare_predictor
-    from predictors.dataset import Dataset
-    from predictors.io import load_predictor
+    from approxdse.predictors.compare import compare_predictor
+    from approxdse.predictors.dataset import Dataset
+    from approxdse.predictors.io import load_predictor
 
     if args.reference_networks < 0:
         raise ApproxDSEError(f"--reference-networks must be non-negative, got {args.reference_networks}")

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from approxdse.atomic_files import atomic_path
-from approxdse.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_path
+from approxdse.core.errors import ApproxDSEError
 
 
 def error_metrics(reference: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -166,11 +166,11 @@ def _json_safe(obj: Any) -> Any:
 
 def time_reference(workloads: list, accelerator: str, multiplier: str = "u8_exact") -> float:
     """Seconds the reference takes for these workloads, one after another, mapping cache cleared first."""
-    from predictors.reference import reference_energy
+    from approxdse.predictors.reference import reference_energy
 
     import importlib
 
-    for module in ("accelerators.estimate", "accelerators.mapper"):
+    for module in ("approxdse.accelerators.estimate", "approxdse.accelerators.mapper"):
         clear = getattr(importlib.import_module(module), "clear_cache", None)
         if clear is not None:
             clear()  # cold: a new candidate network pays for its mappings
@@ -195,8 +195,8 @@ def time_predictor(predictor, workloads: list, accelerator: str, multiplier: str
 def compare_predictor(predictor, dataset: Any, reference_networks: int = 10, seed: int = 0,
                       time_it: bool = True) -> Comparison:
     """Compare a fitted predictor with a dataset's reference energies (see the module docstring)."""
-    from predictors.dataset import Dataset
-    from predictors.summing import SummingPredictor
+    from approxdse.predictors.dataset import Dataset
+    from approxdse.predictors.summing import SummingPredictor
 
     if not isinstance(dataset, Dataset):
         dataset = Dataset.load(dataset)

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from approxdse.atomic_files import atomic_path, atomic_write_text
-from approxdse.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_path, atomic_write_text
+from approxdse.core.errors import ApproxDSEError
 
 DATASET_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -52,12 +52,12 @@ def architecture_hash(accelerator: str) -> str:
     """
     from importlib import resources
 
-    from accelerators import architecture
+    from approxdse.accelerators import architecture
 
     builtin = getattr(architecture, "_BUILTIN", {})
     try:
         if accelerator in builtin:
-            text = resources.files("accelerators.data").joinpath(builtin[accelerator]).read_bytes()
+            text = resources.files("approxdse.accelerators.data").joinpath(builtin[accelerator]).read_bytes()
             return hashlib.sha256(text).hexdigest()
         if Path(accelerator).is_file():
             return _sha256_file(Path(accelerator))
@@ -69,11 +69,11 @@ def architecture_hash(accelerator: str) -> str:
 
 def _reference_version() -> str:
     """The reference model's version string (package version + model version if it has one)."""
-    import accelerators
+    from approxdse import accelerators
     from approxdse import __version__
 
     try:
-        from accelerators import estimate
+        from approxdse.accelerators import estimate
     except ImportError:  # pragma: no cover - checked before any generation
         raise ApproxDSEError("the reference energy model (accelerators.estimate) is not installed") from None
     model = getattr(estimate, "MODEL_VERSION", None) or getattr(accelerators, "__version__", None)
@@ -92,7 +92,7 @@ def reference_code_hash() -> str:
     h = hashlib.sha256()
     for name in REFERENCE_MODULES:
         try:
-            mod = importlib.import_module(f"accelerators.{name}")
+            mod = importlib.import_module(f"approxdse.accelerators.{name}")
         except ImportError:
             continue
         path = getattr(mod, "__file__", None)
@@ -100,7 +100,7 @@ def reference_code_hash() -> str:
             h.update(name.encode())
             h.update(Path(path).read_bytes())
     try:
-        data = resources.files("accelerators.data")
+        data = resources.files("approxdse.accelerators.data")
         for entry in sorted(data.iterdir(), key=lambda e: e.name):
             if entry.name.endswith((".yaml", ".yml")):
                 h.update(entry.name.encode())
@@ -111,8 +111,7 @@ def reference_code_hash() -> str:
 
 
 def _multiplier_record(name: str) -> dict:
-    import multipliers
-
+    from approxdse import multipliers
     m = multipliers.get(name)
     return {
         "relative_energy": m.relative_energy,
@@ -126,7 +125,7 @@ def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], mu
     import numpy
     import pandas
 
-    from dse.genome import GENOME_VERSION
+    from approxdse.networks.genome import GENOME_VERSION
 
     return {
         "format": DATASET_FORMAT,
@@ -189,8 +188,8 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
 # --------------------------------------------------------------------------- tasks
 def _evaluate_task(task: dict) -> dict:
     """Worker entry point (process pool or Dask): one (network, accelerator) for its multipliers."""
-    from predictors import reference
-    from predictors.networks import workload_from_json
+    from approxdse.predictors import reference
+    from approxdse.networks.resolve import workload_from_json
 
     workload = workload_from_json(task["workload_json"])
     result = reference.evaluate(workload, task["accelerator"], task["multipliers"], task["network"], task["kind"])
@@ -237,8 +236,7 @@ def existing_layer_tasks(directory: str | Path) -> set[tuple[str, str]]:
 
 def resolve_multiplier_names(spec: str | Sequence[str]) -> list[str]:
     """``all`` -> every catalogued multiplier; otherwise the given names (checked)."""
-    import multipliers
-
+    from approxdse import multipliers
     if isinstance(spec, str):
         items = [s.strip() for s in spec.split(",") if s.strip()]
     else:
@@ -254,7 +252,7 @@ def resolve_multiplier_names(spec: str | Sequence[str]) -> list[str]:
 
 
 def resolve_accelerators(spec: str | Sequence[str]) -> list[str]:
-    from accelerators.architecture import available_architectures
+    from approxdse.accelerators.architecture import available_architectures
 
     items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else list(spec)
     if not items:
@@ -287,8 +285,8 @@ def generate_dataset(
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from predictors.networks import resolve_networks, workload_to_json
-    from predictors.reference import EXACT
+    from approxdse.networks.resolve import resolve_networks, workload_to_json
+    from approxdse.predictors.reference import EXACT
 
     if not isinstance(seed, int) or seed < 0:
         raise ApproxDSEError(f"--seed must be a non-negative integer, got {seed!r}")
@@ -496,7 +494,7 @@ class Dataset:
 
     def workload(self, network: str):
         """The Workload of a network in this dataset."""
-        from predictors.networks import workload_from_json
+        from approxdse.networks.resolve import workload_from_json
 
         if network not in self._workloads:
             rec = self.networks.loc[self.networks["network"] == network]

@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 KINDS = ("summing", "learned")
 #: Networks of the on-the-fly dataset.
@@ -44,13 +44,13 @@ def cache_dir() -> Path:
 
 
 def _current(accelerator: str) -> dict:
-    from predictors.dataset import architecture_hash, reference_code_hash
+    from approxdse.predictors.dataset import architecture_hash, reference_code_hash
 
     return {"architecture_sha256": architecture_hash(accelerator), "reference_code_sha256": reference_code_hash()}
 
 
 def _usable(path: Path, current: dict):
-    from predictors.io import load_predictor
+    from approxdse.predictors.io import load_predictor
 
     if not path.is_file():
         return None
@@ -73,7 +73,7 @@ def default_predictor(accelerator: str = "eyeriss", kind: str = "summing", netwo
     ``learned`` (XGBoost, layer level), far more accurate across networks the
     predictor has not seen, which is what a search over architectures needs.
     """
-    from accelerators.architecture import available_architectures
+    from approxdse.accelerators.architecture import available_architectures
 
     if kind not in KINDS:
         raise ApproxDSEError(f"default predictor kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -92,9 +92,9 @@ def default_predictor(accelerator: str = "eyeriss", kind: str = "summing", netwo
 
 
 def _fit_on_the_fly(accelerator: str, kind: str, networks: int, progress: bool):
-    from predictors.dataset import generate_dataset
-    from predictors.learned import LearnedPredictor
-    from predictors.summing import SummingPredictor
+    from approxdse.predictors.dataset import generate_dataset
+    from approxdse.predictors.learned import LearnedPredictor
+    from approxdse.predictors.summing import SummingPredictor
 
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)

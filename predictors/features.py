@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 NETWORK_FEATURES: tuple[str, ...] = (
     "n_layers", "n_conv", "n_fc", "n_depthwise", "n_pointwise",
@@ -85,7 +85,7 @@ def layer_feature_matrix(workload) -> np.ndarray:
 
 
 def layer_features(layer) -> dict[str, float]:
-    from accelerators.workload import Workload
+    from approxdse.networks.workload import Workload
 
     return dict(zip(LAYER_FEATURES, layer_feature_matrix(Workload(layer.name, (layer,)))[0]))
 
@@ -134,8 +134,7 @@ def network_features(workload) -> dict[str, float]:
 
 @lru_cache(maxsize=4096)
 def _multiplier_vector_by_name(name: str) -> tuple[float, ...]:
-    import multipliers
-
+    from approxdse import multipliers
     return _multiplier_vector(multipliers.get(name))
 
 
@@ -161,8 +160,8 @@ def _multiplier_vector(m) -> tuple[float, ...]:
 
 def resolve_multiplier(spec: Any):
     """A :class:`multipliers.Multiplier` from a name or a Multiplier."""
-    import multipliers
-    from multipliers import Multiplier
+    from approxdse import multipliers
+    from approxdse.multipliers import Multiplier
 
     if isinstance(spec, Multiplier):
         return spec

@@ -19,8 +19,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from approxdse.atomic_files import atomic_write_bytes
-from approxdse.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_write_bytes
+from approxdse.core.errors import ApproxDSEError
 
 FORMAT = "approxdse-predictor"
 FORMAT_VERSION = 1
@@ -159,8 +159,8 @@ def predictor_to_dict(predictor) -> dict:
 
 
 def predictor_from_dict(data: Any, source: str = "model"):
-    from predictors.learned import LearnedPredictor
-    from predictors.summing import SummingPredictor
+    from approxdse.predictors.learned import LearnedPredictor
+    from approxdse.predictors.summing import SummingPredictor
 
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ApproxDSEError(f"{source} is not an approxdse predictor model")

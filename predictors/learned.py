@@ -31,9 +31,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from predictors.base import EnergyPredictor, Query, Timer
-from predictors.features import (
+from approxdse.core.errors import ApproxDSEError
+from approxdse.predictors.base import EnergyPredictor, Query, Timer
+from approxdse.predictors.features import (
     LAYER_FEATURES,
     MULTIPLIER_FEATURES,
     NETWORK_FEATURES,
@@ -183,8 +183,8 @@ class LearnedPredictor(EnergyPredictor):
 
     # ------------------------------------------------------------------ fit
     def fit(self, dataset: Any, accelerator: str | None = None) -> "LearnedPredictor":
-        from predictors.features import per_layer_relative_energy
-        from predictors.summing import SummingPredictor
+        from approxdse.predictors.features import per_layer_relative_energy
+        from approxdse.predictors.summing import SummingPredictor
 
         with Timer() as t:
             ds, acc = self._dataset_for(dataset, accelerator)
@@ -227,7 +227,7 @@ class LearnedPredictor(EnergyPredictor):
         else:
             from sklearn.ensemble import HistGradientBoostingRegressor
 
-            from predictors.trees import TreeEnsemble
+            from approxdse.predictors.trees import TreeEnsemble
 
             model = HistGradientBoostingRegressor(
                 max_iter=self.n_estimators, learning_rate=self.learning_rate, max_depth=self.max_depth,
@@ -274,7 +274,7 @@ class LearnedPredictor(EnergyPredictor):
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict:
-        from predictors.trees import xgboost_to_dict
+        from approxdse.predictors.trees import xgboost_to_dict
 
         if self._booster is None and self._ensemble is None:
             raise ApproxDSEError("cannot save an unfitted learned predictor")
@@ -289,7 +289,7 @@ class LearnedPredictor(EnergyPredictor):
 
     @classmethod
     def from_dict(cls, data: dict) -> "LearnedPredictor":
-        from predictors.trees import TreeEnsemble, xgboost_from_dict
+        from approxdse.predictors.trees import TreeEnsemble, xgboost_from_dict
 
         params = data.get("params", {})
         kind = data["model_kind"]

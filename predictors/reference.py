@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 #: The multiplier every (network, accelerator) pair is evaluated with, as the anchor.
 EXACT = "u8_exact"
@@ -38,7 +38,7 @@ class ReferenceResult:
 
 def reference_energy(workload, accelerator: str, multiplier: Any = EXACT):
     """The reference :class:`~accelerators.report.EnergyReport` of one workload on one accelerator."""
-    from accelerators.estimate import estimate_energy
+    from approxdse.accelerators.estimate import estimate_energy
 
     return estimate_energy(workload, accelerator=accelerator, multiplier=multiplier, progress=False)
 
@@ -49,8 +49,7 @@ def reference_total(workload, accelerator: str, multiplier: Any = EXACT) -> floa
 
 
 def _relative_energy(name: str) -> float:
-    import multipliers
-
+    from approxdse import multipliers
     rel = multipliers.get(name).relative_energy
     if rel is None:
         raise ApproxDSEError(f"multiplier {name!r} has no relative energy; it cannot be costed")

@@ -26,8 +26,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
-from predictors.base import EnergyPredictor, Query, Timer, normalise
+from approxdse.core.errors import ApproxDSEError
+from approxdse.predictors.base import EnergyPredictor, Query, Timer, normalise
 
 FORMS = ("auto", "free", "anchored")
 
@@ -57,9 +57,9 @@ class SummingPredictor(EnergyPredictor):
     # ------------------------------------------------------------------ fit
     def fit(self, dataset: Any, accelerator: str | None = None) -> "SummingPredictor":
         """Fit ``a``, ``b`` (all rows) and ``c`` (differences to each network's exact row)."""
-        from predictors.networks import workload_key
-        from predictors.reference import EXACT
-        from predictors.features import relative_energy
+        from approxdse.networks.resolve import workload_key
+        from approxdse.predictors.reference import EXACT
+        from approxdse.predictors.features import relative_energy
 
         with Timer() as t:
             ds, acc = self._dataset_for(dataset, accelerator)
@@ -104,7 +104,7 @@ class SummingPredictor(EnergyPredictor):
         return self._predict_queries(queries, acc, anchors)
 
     def _anchor(self, q: Query, i: int, anchors: Any) -> float | None:
-        from predictors.networks import workload_key
+        from approxdse.networks.resolve import workload_key
 
         if isinstance(anchors, list):
             return anchors[i]
@@ -134,7 +134,7 @@ class SummingPredictor(EnergyPredictor):
 
     def predict_dataset(self, dataset) -> np.ndarray:
         """Rows of a dataset: anchored on the dataset's own exact rows (in auto/anchored form)."""
-        from predictors.reference import EXACT
+        from approxdse.predictors.reference import EXACT
 
         e = dataset.energy
         exact = dict(zip(e.loc[e["multiplier"] == EXACT, "network"], e.loc[e["multiplier"] == EXACT, "total_energy_pJ"]))
@@ -142,7 +142,7 @@ class SummingPredictor(EnergyPredictor):
 
     def predict_rows(self, dataset, anchors: Mapping[str, float] | None = None) -> np.ndarray:
         """Predictions for a dataset's rows; ``anchors`` maps network name -> exact energy."""
-        from predictors.features import per_layer_relative_energy
+        from approxdse.predictors.features import per_layer_relative_energy
 
         self.check_dataset(dataset)
         e = dataset.energy

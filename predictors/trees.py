@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from approxdse.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError
 
 
 # --------------------------------------------------------------------------- XGBoost

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from multipliers.catalog_build import build_catalog
+from approxdse.multipliers.catalog_build import build_catalog
 
 TARGET = Path(__file__).resolve().parent.parent / "multipliers" / "data" / "catalog.yaml"
 

@@ -1,4 +1,4 @@
-"""Tests of approxdse.atomic_files: the one atomic-write helper every package uses."""
+"""Tests of approxdse.core.atomic_files: the one atomic-write helper every package uses."""
 from __future__ import annotations
 
 import gzip
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from approxdse.atomic_files import (
+from approxdse.core.atomic_files import (
     _umask,
     atomic_path,
     atomic_temp_path,
@@ -202,8 +202,8 @@ def test_concurrent_writers_never_expose_a_partial_file(tmp_path):
 
 def test_package_entry_points_use_the_helper(tmp_path):
     """The names other modules import keep working on top of the shared helper."""
-    from accelerators.report import write_atomic as report_write
-    from dse.run import write_atomic as dse_write
+    from approxdse.accelerators.report import write_atomic as report_write
+    from approxdse.dse.run import write_atomic as dse_write
 
     assert report_write(tmp_path / "r" / "a.txt", "text") == tmp_path / "r" / "a.txt"
     assert (tmp_path / "r" / "a.txt").read_text() == "text"

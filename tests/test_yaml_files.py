@@ -1,7 +1,7 @@
 import pytest
 
-from approxdse.errors import ApproxDSEError
-from approxdse.yaml_files import load_yaml_file, parse_yaml
+from approxdse.core.errors import ApproxDSEError
+from approxdse.core.yaml_files import load_yaml_file, parse_yaml
 
 
 def test_reads_a_yaml_file(tmp_path):

@@ -3,8 +3,8 @@ import textwrap
 
 import pytest
 
-from accelerators.architecture import available_architectures, load_architecture
-from approxdse.errors import ApproxDSEError, UnknownNameError
+from approxdse.accelerators.architecture import available_architectures, load_architecture
+from approxdse.core.errors import ApproxDSEError, UnknownNameError
 
 USER = textwrap.dedent("""\
     architecture:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import multipliers
+from approxdse import multipliers
 from approxdse.cli import main
 
 APPROX = "u8_drum_4" if "u8_drum_4" in multipliers.names() else "s8_exact"
@@ -123,7 +123,7 @@ def test_accelerator_from_a_yaml_file(capsys, tmp_path):
     from importlib import resources
 
     arch = tmp_path / "my_eyeriss.yaml"
-    arch.write_text(resources.files("accelerators.data").joinpath("eyeriss.yaml").read_text())
+    arch.write_text(resources.files("approxdse.accelerators.data").joinpath("eyeriss.yaml").read_text())
     status, out, err = run(capsys, "lenet5", "--accelerator", str(arch), "--format", "json")
     assert status == 0, err
     status, builtin, _ = run(capsys, "lenet5", "--format", "json")
@@ -135,8 +135,8 @@ def test_workload_command_and_timeloop_export_round_trip(capsys, tmp_path):
     out, err = capsys.readouterr()
     data = json.loads(out)
     assert status == 0 and len(data["layers"]) == 53 and "53 Timeloop problem files" in err
-    from accelerators import zoo
-    from accelerators.problem_files import load_problems
+    from approxdse.networks import zoo
+    from approxdse.networks.problem_files import load_problems
 
     back = load_problems(tmp_path / "tl")
     ours = zoo.workload("mobilenet_v2")

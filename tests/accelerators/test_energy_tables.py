@@ -1,8 +1,8 @@
 """Primitive energy estimates against the ERT values Accelergy produced (shared data)."""
 import pytest
 
-from accelerators import energy_tables as et
-from approxdse.errors import ApproxDSEError
+from approxdse.accelerators import energy_tables as et
+from approxdse.core.errors import ApproxDSEError
 
 
 def test_mac_reproduces_accelergy_intmac():

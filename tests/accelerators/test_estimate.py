@@ -9,12 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-import multipliers
-from accelerators import zoo
-from accelerators.estimate import compare_multipliers, estimate_energy, resolve_network
-from accelerators.report import JSON_LAYER_KEYS, EnergyReport
-from accelerators.workload import Layer, Workload
-from approxdse.errors import ApproxDSEError, UnknownNameError
+from approxdse import multipliers
+from approxdse.networks import zoo
+from approxdse.accelerators.estimate import compare_multipliers, estimate_energy, resolve_network
+from approxdse.accelerators.report import JSON_LAYER_KEYS, EnergyReport
+from approxdse.networks.workload import Layer, Workload
+from approxdse.core.errors import ApproxDSEError, UnknownNameError
 
 torch.set_num_threads(1)
 APPROX = "u8_drum_4" if "u8_drum_4" in multipliers.names() else 0.5
@@ -160,9 +160,9 @@ def test_errors():
 
 
 def test_cached_multiplier_swap_equals_a_direct_evaluation():
-    from accelerators.architecture import load_architecture
-    from accelerators.mapper import map_layer
-    from accelerators.model import evaluate
+    from approxdse.accelerators.architecture import load_architecture
+    from approxdse.accelerators.mapper import map_layer
+    from approxdse.accelerators.model import evaluate
 
     layer = Layer("c", C=32, M=48, P=14, Q=14, R=3, S=3, pad_h=1, pad_w=1)
     arch = load_architecture("simba")
@@ -183,7 +183,7 @@ def test_progress_bar_goes_to_stderr(capsys):
 
 
 def test_model_version_is_a_stable_content_hash():
-    from accelerators import estimate
+    from approxdse.accelerators import estimate
 
     version = estimate.MODEL_VERSION
     assert version.startswith("energy-") and len(version) == len("energy-") + 12

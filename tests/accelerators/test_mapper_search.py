@@ -4,12 +4,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from accelerators.architecture import load_architecture
-from accelerators.mapper import clear_cache, map_layer, map_layer_with_stats
-from accelerators.mapping import layer_dims
-from accelerators.model import check_mapping, evaluate
-from accelerators.workload import Layer
-from approxdse.errors import ApproxDSEError
+from approxdse.accelerators.architecture import load_architecture
+from approxdse.accelerators.mapper import clear_cache, map_layer, map_layer_with_stats
+from approxdse.accelerators.mapping import layer_dims
+from approxdse.accelerators.model import check_mapping, evaluate
+from approxdse.networks.workload import Layer
+from approxdse.core.errors import ApproxDSEError
 
 CONV = Layer("c", C=64, M=128, P=28, Q=28, R=3, S=3, stride_h=2, stride_w=2, pad_h=1, pad_w=1)
 

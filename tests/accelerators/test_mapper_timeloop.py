@@ -4,12 +4,12 @@ Timeloop's mapper (random search, EDP objective) results: tests/data/timeloop/RE
 """
 import pytest
 
-from accelerators.architecture import load_architecture
-from accelerators.mapper import map_layer
-from accelerators.model import check_mapping, evaluate
+from approxdse.accelerators.architecture import load_architecture
+from approxdse.accelerators.mapper import map_layer
+from approxdse.accelerators.model import check_mapping, evaluate
 from pathlib import Path
 
-from accelerators.timeloop_stats import layer_from_problem, read_stats
+from approxdse.accelerators.timeloop_stats import layer_from_problem, read_stats
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "timeloop" / "our_runs"
 RUNS = sorted(p.name for p in DATA.iterdir() if p.is_dir())

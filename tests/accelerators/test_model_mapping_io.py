@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from accelerators.architecture import load_architecture
-from accelerators.mapping import LevelLoops, Mapping, load_timeloop_map_txt, load_timeloop_mapping
-from accelerators.model import evaluate
-from accelerators.timeloop_stats import layer_from_problem, read_stats
-from approxdse.errors import ApproxDSEError
+from approxdse.accelerators.architecture import load_architecture
+from approxdse.accelerators.mapping import LevelLoops, Mapping, load_timeloop_map_txt, load_timeloop_mapping
+from approxdse.accelerators.model import evaluate
+from approxdse.accelerators.timeloop_stats import layer_from_problem, read_stats
+from approxdse.core.errors import ApproxDSEError
 
 RUN = Path(__file__).resolve().parents[1] / "data" / "timeloop" / "our_runs" / "head_eyeriss_like_default"
 
@@ -82,7 +82,7 @@ def test_illegal_mappings_name_the_constraint():
 def test_bandwidth_stretches_cycles_only():
     import dataclasses
 
-    from accelerators.architecture import Architecture
+    from approxdse.accelerators.architecture import Architecture
 
     arch = load_architecture("eyeriss")
     layer = layer_from_problem(RUN / "problem.yaml")

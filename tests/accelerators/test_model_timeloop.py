@@ -4,12 +4,12 @@ Reference: Timeloop v3.0.3 runs of timeloop-accelergy-exercises@2d55108 designs 
 """
 import pytest
 
-from accelerators.architecture import load_architecture
-from accelerators.mapping import load_timeloop_mapping
-from accelerators.model import evaluate
+from approxdse.accelerators.architecture import load_architecture
+from approxdse.accelerators.mapping import load_timeloop_mapping
+from approxdse.accelerators.model import evaluate
 from pathlib import Path
 
-from accelerators.timeloop_stats import layer_from_problem, read_stats
+from approxdse.accelerators.timeloop_stats import layer_from_problem, read_stats
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "timeloop" / "our_runs"
 RUNS = sorted(p.name for p in DATA.iterdir() if p.is_dir())
@@ -85,8 +85,8 @@ REF2024_RUNS = sorted(p.name for p in REF2024.iterdir() if p.is_dir())
 @pytest.mark.parametrize("run", REF2024_RUNS)
 def test_ref2024_runs_with_their_energy_tables(run):
     """The exercises' state at 67b75f2 (32 nm Eyeriss, older intmac): same structure, its own ERT."""
-    from accelerators.architecture import with_energy_table
-    from accelerators.timeloop_stats import read_ert_summary
+    from approxdse.accelerators.architecture import with_energy_table
+    from approxdse.accelerators.timeloop_stats import read_ert_summary
 
     arch = with_energy_table(load_architecture(arch_name(run)), read_ert_summary(REF2024 / run / "timeloop-mapper.ERT_summary.yaml"))
     layer = layer_from_problem(REF2024 / run / "problem.yaml", run)
@@ -97,7 +97,7 @@ def test_ref2024_runs_with_their_energy_tables(run):
     assert res.components["multiplier"] + res.components["adder"] == pytest.approx(st.component_energy_pJ("mac"), rel=0.02)
     assert res.energy_pJ / 1e6 == pytest.approx(st.energy_uJ, rel=0.01)
     # mapper check on the same design and energy table
-    from accelerators.mapper import map_layer
+    from approxdse.accelerators.mapper import map_layer
 
     best = evaluate(layer, arch, map_layer(layer, arch))
     assert best.energy_pJ <= st.energy_uJ * 1e6 * 1.02

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from accelerators.architecture import load_architecture
-from accelerators.mapping import load_timeloop_map_txt
-from accelerators.model import evaluate
-from accelerators.timeloop_stats import layer_from_problem, read_stats
+from approxdse.accelerators.architecture import load_architecture
+from approxdse.accelerators.mapping import load_timeloop_map_txt
+from approxdse.accelerators.model import evaluate
+from approxdse.accelerators.timeloop_stats import layer_from_problem, read_stats
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "timeloop" / "exercises_2022_778460f"
 CASES = [("eyeriss-2022", "eyeriss_like"), ("simba-2022", "simba_like")]
@@ -44,7 +44,7 @@ def test_access_counts(case):
 
 
 def test_mapper_beats_2022_timeloop(case):
-    from accelerators.mapper import map_layer
+    from approxdse.accelerators.mapper import map_layer
 
     arch, layer, res, st = case
     best = evaluate(layer, arch, map_layer(layer, arch))

@@ -12,8 +12,8 @@ import math
 
 import yaml
 
-import multipliers
-from dse.search_space import Candidate
+from approxdse import multipliers
+from approxdse.dse.search_space import Candidate
 
 #: ``fail_mod``: fail every genome whose key (as an integer) is divisible by it (a diverging "training").
 STATE = {"calls": 0, "interrupt_after": None, "fail_mod": None}

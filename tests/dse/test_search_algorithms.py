@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from dse.algorithms import hypervolume, make_algorithm, make_problem, nondominated, objectives
-from dse.generator import GeneratorSpace
-from dse.search_space import SearchSpace
+from approxdse.dse.algorithms import hypervolume, make_algorithm, make_problem, nondominated, objectives
+from approxdse.networks.generator import GeneratorSpace
+from approxdse.dse.search_space import SearchSpace
 from search_helpers import analytic_eval
 
 

@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from approxdse.cli import main
-from approxdse.errors import ApproxDSEError
-from dse.config import SearchConfig
+from approxdse.core.errors import ApproxDSEError
+from approxdse.dse.config import SearchConfig
 from search_helpers import small_config, write_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,10 +1,10 @@
 """The real candidate evaluation: train on digits, emulate the multiplier, share weights per genome."""
 import math
 
-from dse.config import ConstraintConfig, DatasetConfig, TrainingConfig
-from dse.evaluation import EvaluationSettings, evaluate_group, group_by_genome
-from dse.genome import BlockGene, Genome, StageGene
-from dse.search_space import Candidate
+from approxdse.dse.config import ConstraintConfig, DatasetConfig, TrainingConfig
+from approxdse.dse.evaluation import EvaluationSettings, evaluate_group, group_by_genome
+from approxdse.networks.genome import BlockGene, Genome, StageGene
+from approxdse.dse.search_space import Candidate
 
 GENOME = Genome((1, 8, 8), 10, (StageGene((BlockGene("plain", 16, 3, 2),)),), stem_channels=8)
 

@@ -6,9 +6,9 @@ import pytest
 
 import search_helpers
 from approxdse.cli import main
-from approxdse.errors import ApproxDSEError
-from dse.config import SearchConfig
-from dse.run import SearchRun
+from approxdse.core.errors import ApproxDSEError
+from approxdse.dse.config import SearchConfig
+from approxdse.dse.run import SearchRun
 from search_helpers import analytic_eval, interrupting_eval, small_config
 
 COLS = ["generation", "index", "phase", "key", "status", "energy", "accuracy", "cached"]
@@ -102,9 +102,9 @@ def test_failed_candidates_are_recorded_and_the_run_goes_on(tmp_path):
 
 
 def test_constraints_mark_candidates_infeasible(tmp_path):
-    from dse.evaluation import EvaluationSettings, evaluate_group
-    from dse.generator import GeneratorSpace, sample_genome
-    from dse.search_space import Candidate
+    from approxdse.dse.evaluation import EvaluationSettings, evaluate_group
+    from approxdse.networks.generator import GeneratorSpace, sample_genome
+    from approxdse.dse.search_space import Candidate
 
     cfg = SearchConfig.from_dict(small_config(constraints={"max_params": 1000}))
     g = sample_genome(0, GeneratorSpace.preset("digits", max_channels=64))
@@ -114,10 +114,9 @@ def test_constraints_mark_candidates_infeasible(tmp_path):
 
 
 def test_cli_search_and_report(tmp_path, monkeypatch, capsys):
-    import dse.evaluation
-
+    import approxdse.dse.evaluation as evaluation
     cfg = search_helpers.write_config(tmp_path / "cfg.yaml", algorithm={"population": 6, "generations": 2})
-    monkeypatch.setattr(dse.evaluation, "evaluate_group", analytic_eval)
+    monkeypatch.setattr(evaluation, "evaluate_group", analytic_eval)
     out = tmp_path / "run"
     assert main(["search", str(cfg), "--out", str(out), "--quiet", "--seed", "7"]) == 0
     printed = capsys.readouterr().out
@@ -153,9 +152,8 @@ def test_process_pool_and_dask_give_the_serial_result(tmp_path):
 
 
 def test_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
-    import dse.parallel
-
-    monkeypatch.setattr(dse.parallel, "CONNECT_TIMEOUT", "1s")
+    import approxdse.dse.parallel as parallel
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "1s")
     run = _run(tmp_path, "x", parallel={"scheduler": "tcp://127.0.0.1:9"})
     with pytest.raises(ApproxDSEError, match="cannot reach the Dask scheduler"):
         run.run()
@@ -176,7 +174,7 @@ def test_plots_of_a_run_where_every_candidate_failed(tmp_path):
     """Nothing feasible to draw: the plots are still written (no log scale of no data)."""
     import pandas as pd
 
-    from dse.report import plot_front, plot_hypervolume
+    from approxdse.dse.report import plot_front, plot_hypervolume
 
     df = pd.DataFrame({"status": ["failed", "failed"], "feasible": [False, False],
                        "energy": [float("nan")] * 2, "accuracy": [float("nan")] * 2,

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from dse.generator import GeneratorSpace, in_space, sample_genome
-from dse.search_space import Candidate, SearchSpace
+from approxdse.networks.generator import GeneratorSpace, in_space, sample_genome
+from approxdse.dse.search_space import Candidate, SearchSpace
 
 MULTS = ("u8_exact", "u8_bam_h2_v6", "u8_trunc_2")
 

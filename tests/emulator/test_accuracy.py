@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from approxdse.errors import ApproxDSEError
-from multipliers import Multiplier
-from multipliers.emulator import training
-from multipliers.emulator.datasets import load_dataset
-from multipliers.emulator.training import (
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers import Multiplier
+from approxdse.emulator import training
+from approxdse.emulator.datasets import load_dataset
+from approxdse.emulator.training import (
     SWEEP_CSV,
     SWEEP_PNG,
     accuracy_report,

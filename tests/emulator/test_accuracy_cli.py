@@ -25,7 +25,7 @@ def home(tmp_path_factory):
         import torch
 
         torch.set_num_threads(1)
-        from multipliers.emulator.training import trained_float_model
+        from approxdse.emulator.training import trained_float_model
 
         trained_float_model("lenet5", "digits", seed=0)
     return home

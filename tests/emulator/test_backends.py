@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from approxdse.errors import ApproxDSEError
-from multipliers.emulator import available_backends, get_backend, register_backend
-from multipliers.emulator.backends import Backend, ConvGeometry, registered_backends
-from multipliers.emulator.backends.cpu import CPUBackend
-from multipliers.emulator.oracles import integer_conv, lut_conv_loops, structured_test_multipliers
-from multipliers.multiplier import exact_lut
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator import available_backends, get_backend, register_backend
+from approxdse.emulator.backends import Backend, ConvGeometry, registered_backends
+from approxdse.emulator.backends.cpu import CPUBackend
+from approxdse.emulator.oracles import integer_conv, lut_conv_loops, structured_test_multipliers
+from approxdse.multipliers.multiplier import exact_lut
 
 # (N, C, H, W, M, R, S, stride, padding, dilation, groups)
 SHAPES = [
@@ -67,10 +67,9 @@ def test_cpu_equals_reference_on_random_shapes(seed):
 
 def test_exact_lut_equals_integer_convolution():
     """The exact multiplier's LUT sum plus zero-point corrections is plain integer conv."""
-    from multipliers.emulator.integer_conv import IntegerOperands, zero_point_corrections
-    from multipliers.emulator.quantization import UNSIGNED
-    import multipliers
-
+    from approxdse.emulator.integer_conv import IntegerOperands, zero_point_corrections
+    from approxdse.emulator.quantization import UNSIGNED
+    from approxdse import multipliers
     for shape in SHAPES:
         a, wt, geom, pad = _random_case(shape, 7)
         w_zero = torch.from_numpy(np.random.default_rng(3).integers(0, 256, wt.shape[0]))
@@ -126,7 +125,7 @@ def test_registry_and_cuda_plug_in_point():
 
 
 def test_native_kernel_byte_planes_cover_signed_and_wide_luts():
-    from multipliers.emulator.backends.native_kernel import byte_planes
+    from approxdse.emulator.backends.native_kernel import byte_planes
 
     lut = np.zeros((256, 256), dtype=np.int64)
     lut[3, 5] = -70_000

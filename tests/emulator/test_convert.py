@@ -4,9 +4,9 @@ import warnings
 import pytest
 import torch
 
-import multipliers
-from approxdse.errors import ApproxDSEError
-from multipliers.emulator import ApproxConv2d, ApproxLinear, approximate, approximated_layers, calibrate
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator import ApproxConv2d, ApproxLinear, approximate, approximated_layers, calibrate
 
 
 class Net(torch.nn.Module):

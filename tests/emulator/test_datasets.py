@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from approxdse.errors import ApproxDSEError, UnknownNameError
-from multipliers.emulator.datasets import (
+from approxdse.core.errors import ApproxDSEError, UnknownNameError
+from approxdse.emulator.datasets import (
     CIFAR10_TRAIN_FILES,
     dataset_info,
     load_dataset,

@@ -1,8 +1,8 @@
 """Straight-through gradients: finite, right shapes, exact forward values, fine-tuning moves the loss."""
 import torch
 
-from multipliers.emulator import approximate, calibrate
-from multipliers.emulator.oracles import structured_test_multipliers
+from approxdse.emulator import approximate, calibrate
+from approxdse.emulator.oracles import structured_test_multipliers
 
 
 def _model():

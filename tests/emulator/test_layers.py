@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-import multipliers
-from approxdse.errors import ApproxDSEError
-from multipliers.emulator import ApproxConv2d, ApproxLinear, EmulationConfig
-from multipliers.emulator.oracles import integer_conv, structured_test_multipliers
-from multipliers.emulator.quantization import quantize, weight_qparams
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator import ApproxConv2d, ApproxLinear, EmulationConfig
+from approxdse.emulator.oracles import integer_conv, structured_test_multipliers
+from approxdse.emulator.quantization import quantize, weight_qparams
 
 CONVS = [
     dict(in_channels=3, out_channels=4, kernel_size=3, stride=1, padding=1),

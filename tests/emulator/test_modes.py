@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-import multipliers
-from approxdse.errors import ApproxDSEError
-from multipliers.emulator import MODES, EmulationConfig, decompose
-from multipliers.emulator.backends import ConvGeometry, get_backend
-from multipliers.emulator.integer_conv import IntegerOperands
-from multipliers.emulator.oracles import bam_lut, structured_test_multipliers
-from multipliers.emulator.quantization import SIGNED, UNSIGNED
-from multipliers.multiplier import Multiplier
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator import MODES, EmulationConfig, decompose
+from approxdse.emulator.backends import ConvGeometry, get_backend
+from approxdse.emulator.integer_conv import IntegerOperands
+from approxdse.emulator.oracles import bam_lut, structured_test_multipliers
+from approxdse.emulator.quantization import SIGNED, UNSIGNED
+from approxdse.multipliers.multiplier import Multiplier
 
 GEOMETRIES = [
     ((2, 4, 9, 8), (5, 4, 3, 3), ConvGeometry((1, 1), (1, 1), (1, 1), 1)),
@@ -116,7 +116,7 @@ def test_noise_mode_matches_the_mean_and_spread_of_the_error():
 
 
 def test_exact_decomposition_of_unstructured_lut_is_a_clear_error():
-    from multipliers.emulator import approximate
+    from approxdse.emulator import approximate
 
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3))
     with pytest.raises(ApproxDSEError, match="no exact decomposition"):
@@ -124,7 +124,7 @@ def test_exact_decomposition_of_unstructured_lut_is_a_clear_error():
 
 
 def test_noise_mode_without_operand_dependence_and_layer_level_reports():
-    from multipliers.emulator import approximate
+    from approxdse.emulator import approximate
 
     mult = structured_test_multipliers(True)["random"]
     model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1))

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from approxdse.errors import ApproxDSEError
-from multipliers.emulator import approximate, calibrate
-from multipliers.emulator.quantization import (
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator import approximate, calibrate
+from approxdse.emulator.quantization import (
     SIGNED, UNSIGNED, fake_quantize, number_format, qparams_from_range, quantize, weight_qparams,
 )
 

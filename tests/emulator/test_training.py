@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from approxdse.errors import ApproxDSEError
-from multipliers.emulator import training
-from multipliers.emulator.datasets import load_dataset
-from multipliers.emulator.models import get_model
-from multipliers.emulator.training import (
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator import training
+from approxdse.emulator.datasets import load_dataset
+from approxdse.networks.torch_models import get_model
+from approxdse.emulator.training import (
     augment_batch,
     evaluate_accuracy,
     fine_tune,

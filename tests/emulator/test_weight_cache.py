@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-import multipliers
-from multipliers.emulator import ApproxConv2d, ApproxLinear, EmulationConfig
+from approxdse import multipliers
+from approxdse.emulator import ApproxConv2d, ApproxLinear, EmulationConfig
 
 
 def _fresh(layer_cls, src, name, mode, x):

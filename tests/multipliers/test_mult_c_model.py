@@ -4,11 +4,11 @@ import shutil
 import numpy as np
 import pytest
 
-import multipliers
-from approxdse.errors import ApproxDSEError
-from multipliers import c_model
-from multipliers.c_model import find_functions, header_figures, load_c_model
-from multipliers.multiplier import exact_lut
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers import c_model
+from approxdse.multipliers.c_model import find_functions, header_figures, load_c_model
+from approxdse.multipliers.multiplier import exact_lut
 
 pytestmark = pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="needs a C compiler")
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import multipliers
-from approxdse.errors import ApproxDSEError, UnknownNameError
-from multipliers.catalog_build import BUILTIN_SPECS, lut_digest
-from multipliers.cost_model import calibrate, estimate
-from multipliers.multiplier import InvalidLUTError, Multiplier, exact_lut
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError, UnknownNameError
+from approxdse.multipliers.catalog_build import BUILTIN_SPECS, lut_digest
+from approxdse.multipliers.cost_model import calibrate, estimate
+from approxdse.multipliers.multiplier import InvalidLUTError, Multiplier, exact_lut
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def test_shipped_yaml_is_what_the_script_builds():
 
 def test_catalog_metrics_and_digests_match_regenerated_luts():
     df = multipliers.catalog(include_user=False)
-    from multipliers.catalog import builtin_document
+    from approxdse.multipliers.catalog import builtin_document
 
     digests = {e["name"]: e["lut_sha256"] for e in builtin_document()["multipliers"]}
     for row in df.itertuples():

@@ -8,8 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-import multipliers
-
+from approxdse import multipliers
 EXE = shutil.which("approxdse")
 
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-import multipliers
-from approxdse.errors import ApproxDSEError
-from multipliers.families import FAMILIES, generate_lut
-from multipliers.multiplier import exact_lut
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.families import FAMILIES, generate_lut
+from approxdse.multipliers.multiplier import exact_lut
 
 
 def test_index_convention():

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-import multipliers
-from approxdse.errors import ApproxDSEError
-from multipliers import user_catalog
-from multipliers.importing import import_multiplier, load
-from multipliers.lut_io import from_callable, lut_from_callable, read_lut, write_lut
-from multipliers.multiplier import InvalidLUTError, exact_lut
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers import user_catalog
+from approxdse.multipliers.importing import import_multiplier, load
+from approxdse.multipliers.lut_io import from_callable, lut_from_callable, read_lut, write_lut
+from approxdse.multipliers.multiplier import InvalidLUTError, exact_lut
 
 
 @pytest.mark.parametrize("name", ["u8_mitchell", "s8_bam_h3_v6", "s8_drum_3", "u8_etm_4"])

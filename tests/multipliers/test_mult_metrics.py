@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import multipliers
-from approxdse.errors import ApproxDSEError
-from multipliers.cost_model import parse_family_hint
-from multipliers.families import generate_lut
-from multipliers.metrics import error_metrics, weighted_error_metrics
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.cost_model import parse_family_hint
+from approxdse.multipliers.families import generate_lut
+from approxdse.multipliers.metrics import error_metrics, weighted_error_metrics
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "evoapproxlib"
 

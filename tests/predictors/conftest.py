@@ -15,7 +15,7 @@ def spec():
 @pytest.fixture(scope="session")
 def small_dataset_dir(tmp_path_factory):
     """6 generated digits networks x 7 multipliers on eyeriss, through the real reference."""
-    from predictors.dataset import generate_dataset
+    from approxdse.predictors.dataset import generate_dataset
 
     out = tmp_path_factory.mktemp("predictors") / "small"
     generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, chunk_size=2)
@@ -24,6 +24,6 @@ def small_dataset_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def small_dataset(small_dataset_dir):
-    from predictors.dataset import Dataset
+    from approxdse.predictors.dataset import Dataset
 
     return Dataset.load(small_dataset_dir)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from approxdse.cli import main
-from predictors.dataset import Dataset
+from approxdse.predictors.dataset import Dataset
 
 
 
@@ -76,7 +76,7 @@ def test_train_and_compare(tmp_path, small_dataset_dir, kind, capsys):
     (["compare", "--predictor", "{simba_model}", "--data", "{data}"], "accelerator 'simba'"),
 ])
 def test_bad_input_exits_2(tmp_path, small_dataset_dir, argv, message, capsys):
-    from predictors import SummingPredictor
+    from approxdse.predictors import SummingPredictor
 
     (tmp_path / "empty").mkdir()
     model = tmp_path / "model.json"

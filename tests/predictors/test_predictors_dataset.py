@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from approxdse.errors import ApproxDSEError
-from predictors.dataset import Dataset, generate_dataset, read_manifest
-from predictors.reference import EXACT, reference_energy
+from approxdse.core.errors import ApproxDSEError
+from approxdse.predictors.dataset import Dataset, generate_dataset, read_manifest
+from approxdse.predictors.reference import EXACT, reference_energy
 
 
 

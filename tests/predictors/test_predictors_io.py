@@ -4,15 +4,15 @@ import math
 import numpy as np
 import pytest
 
-from approxdse.errors import ApproxDSEError
-from predictors.features import (
+from approxdse.core.errors import ApproxDSEError
+from approxdse.predictors.features import (
     LAYER_FEATURES,
     NETWORK_FEATURES,
     layer_feature_matrix,
     network_feature_vector,
     per_layer_relative_energy,
 )
-from predictors.io import ubjson_dumps, ubjson_loads
+from approxdse.predictors.io import ubjson_dumps, ubjson_loads
 
 
 @pytest.mark.parametrize("value", [
@@ -33,7 +33,7 @@ def test_ubjson_known_bytes_and_errors():
 
 
 def test_features_of_zoo_network():
-    from accelerators import zoo
+    from approxdse.networks import zoo
 
     w = zoo.workload("mobilenet_v2")
     v = network_feature_vector(w)
@@ -49,7 +49,7 @@ def test_features_of_zoo_network():
 
 
 def test_per_layer_relative_energy_forms():
-    from accelerators import zoo
+    from approxdse.networks import zoo
 
     w = zoo.workload("resnet20")
     assert np.all(per_layer_relative_energy(w, "u8_exact") == 1.0)
@@ -65,7 +65,7 @@ def test_per_layer_relative_energy_forms():
 
 
 def test_layer_features_agree_with_layer_properties():
-    from accelerators import zoo
+    from approxdse.networks import zoo
 
     for name in ("mobilenet_v2", "resnet50", "alexnet", "lenet5"):
         w = zoo.workload(name)
@@ -83,8 +83,8 @@ def test_layer_features_agree_with_layer_properties():
 def test_shipped_models_load_and_predict():
     from pathlib import Path
 
-    from dse.generator import sample_genome
-    from predictors.io import load_predictor
+    from approxdse.networks.generator import sample_genome
+    from approxdse.predictors.io import load_predictor
 
     folder = Path(__file__).resolve().parents[2] / "predictors" / "models"
     files = sorted(folder.glob("*.json"))

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from approxdse.errors import ApproxDSEError
-from dse.generator import sample_genome
-from predictors import LearnedPredictor, SummingPredictor, load_predictor
-from predictors.compare import error_metrics
-from predictors.reference import EXACT, reference_energy
+from approxdse.core.errors import ApproxDSEError
+from approxdse.networks.generator import sample_genome
+from approxdse.predictors import LearnedPredictor, SummingPredictor, load_predictor
+from approxdse.predictors.compare import error_metrics
+from approxdse.predictors.reference import EXACT, reference_energy
 
 
 def test_summing_fixed_network_pearson_and_anchored_exactness(small_dataset):
@@ -35,7 +35,7 @@ def test_summing_per_layer_assignment_matches_reference(small_dataset):
     w = small_dataset.workload(name)
     assignment = ["u8_mitchell" if i % 2 else "u8_bam_h2_v6" for i in range(len(w.layers))]
     ref = reference_energy.__wrapped__ if hasattr(reference_energy, "__wrapped__") else None
-    from accelerators.estimate import estimate_energy
+    from approxdse.accelerators.estimate import estimate_energy
 
     truth = estimate_energy(w, "eyeriss", EXACT, layer_multipliers=assignment).energy_pJ
     got = p.predict(w, [assignment], "eyeriss")[0]
@@ -73,7 +73,7 @@ def test_learned_fit_predict_save_load(tmp_path, small_dataset, kind, granularit
 def test_hgb_json_trees_equal_sklearn(small_dataset):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from predictors.trees import TreeEnsemble
+    from approxdse.predictors.trees import TreeEnsemble
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 5))
@@ -107,14 +107,14 @@ def test_wrong_accelerator_and_unfitted(small_dataset, tmp_path):
 
 
 def test_nan_features_refused(small_dataset):
-    from multipliers import Multiplier, exact_lut
+    from approxdse.multipliers import Multiplier, exact_lut
 
     p = SummingPredictor().fit(small_dataset)
     with pytest.raises(ApproxDSEError, match="finite"):
         p.predict("resnet20", float("nan"), "eyeriss")
     with pytest.raises(ApproxDSEError, match="finite"):
         p.predict("resnet20", float("inf"), "eyeriss")
-    from predictors.learned import LearnedPredictor as LP
+    from approxdse.predictors.learned import LearnedPredictor as LP
 
     lp = LP(granularity="network", n_estimators=20).fit(small_dataset)
     weird = Multiplier("weird", signed=False, lut=exact_lut(False), relative_energy=0.5, area_um2=float("inf"))
@@ -138,7 +138,7 @@ def test_corrupt_model_files(tmp_path, small_dataset):
     (tmp_path / "t.ubj").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(ApproxDSEError, match="corrupt"):
         load_predictor(tmp_path / "t.ubj")
-    d = json.loads(json.dumps(__import__("predictors.io", fromlist=["x"]).predictor_to_dict(p)))
+    d = json.loads(json.dumps(__import__("approxdse.predictors.io", fromlist=["x"]).predictor_to_dict(p)))
     d["model"] = {"learner": "garbage"}
     (tmp_path / "g.json").write_text(json.dumps(d))
     with pytest.raises(ApproxDSEError, match="corrupt"):
@@ -161,7 +161,7 @@ def test_model_refuses_dataset_from_other_architecture(small_dataset, tmp_path):
 
 
 def test_default_predictor_fits_on_the_fly_then_caches(approxdse_home, monkeypatch, tmp_path):
-    from predictors import defaults
+    from approxdse.predictors import defaults
 
     monkeypatch.setattr(defaults, "ON_THE_FLY_NETWORKS", "nas-digits:{n}")
     monkeypatch.setattr(defaults, "shipped_dir", lambda: tmp_path / "none")

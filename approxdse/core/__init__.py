@@ -1,0 +1,1 @@
+"""What every approxdse package shares: errors, atomic files, YAML reading, paths, executors."""
