@@ -13,8 +13,8 @@ share:
   statistics frozen, returning the best validation checkpoint (never worse than
   where it started, on validation).
 * :func:`trained_float_model`: train once per (network, dataset, seed, epochs)
-  and cache the ``state_dict`` under ``$APPROXDSE_HOME/cache/models`` (else the user
-  cache directory), so repeated calls don't retrain.
+  and cache the ``state_dict`` under ``<home>/cache/models`` (:mod:`approxdse.core.paths`),
+  so repeated calls don't retrain.
 * :func:`accuracy_report`: float, 8-bit exact and approximate top-1 accuracy
   (and optionally after fine-tuning) with timings, for one multiplier or a
   per-layer assignment; :func:`accuracy_sweep` runs it over many multipliers.
@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
+from approxdse.core import paths
 from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
@@ -57,14 +58,9 @@ if TYPE_CHECKING:
 
 
 def home_dir() -> Path:
-    """The cache root: ``$APPROXDSE_HOME/cache`` if that variable is set (where the multiplier
-    library keeps its caches too), else the platform's user cache directory for approxdse."""
-    env = os.environ.get("APPROXDSE_HOME")
-    if env:
-        return Path(env).expanduser() / "cache"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("approxdse"))
+    """The cache root, ``<home>/cache`` (:mod:`approxdse.core.paths`); float models live in
+    ``cache_dir("models")``."""
+    return paths.cache_dir("models").parent
 
 
 def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
@@ -462,7 +458,7 @@ class TrainedModel:
 
 def _cache_paths(network: str, dataset: str, seed: int, epochs: int, fingerprint: str) -> tuple[Path, Path]:
     stem = f"{network}_{dataset}_seed{seed}_ep{epochs}_{fingerprint}"
-    base = home_dir() / "models" / "float"
+    base = paths.cache_dir("models") / "float"
     return base / f"{stem}.pt", base / f"{stem}.json"
 
 

@@ -15,8 +15,8 @@ The whole table (256 weight codes x planes x 256 bytes) is at most 192 KiB and
 each task touches only the 1 KiB of its current weight code, so it stays in
 L1/L2. Exact integer arithmetic throughout: bit-exact with the reference.
 
-The shared library is cached under ``$APPROXDSE_HOME/kernels`` (else the user
-cache directory) keyed by a hash of the source and flags. Anything that goes
+The shared library is cached under ``<home>/cache/kernels``
+(:func:`approxdse.core.paths.cache_dir`) keyed by a hash of the source and flags. Anything that goes
 wrong (no compiler, no AVX-512 VBMI) makes :func:`load` return None, and the
 CPU backend falls back to its numba kernel.
 """
@@ -31,6 +31,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+from approxdse.core import paths
 
 C_SOURCE = r"""
 #include <immintrin.h>
@@ -131,12 +133,7 @@ def cpu_supports_vbmi() -> bool:
 
 
 def _cache_dir() -> Path:
-    env = os.environ.get("APPROXDSE_HOME")
-    if env:
-        return Path(env) / "kernels"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("approxdse")) / "kernels"
+    return paths.cache_dir("kernels")
 
 
 def _compile() -> ctypes.CDLL | None:
