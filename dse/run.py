@@ -38,6 +38,7 @@ from typing import Any, Callable, Sequence
 from approxdse.core.atomic_files import atomic_path
 from approxdse.core.atomic_files import atomic_write_text as write_atomic  # re-exported: dse.report imports it
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.executor import make_executor
 from approxdse.dse.config import SearchConfig
 from approxdse.networks.genome import Genome
 from approxdse.dse.search_space import Candidate, SearchSpace
@@ -261,7 +262,6 @@ class SearchRun:
         from tqdm.auto import tqdm
 
         from approxdse.dse.algorithms import make_algorithm, make_problem
-        from approxdse.dse.parallel import make_executor
 
         from approxdse.dse.energy_objective import EnergyObjective
 

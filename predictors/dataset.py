@@ -34,6 +34,7 @@ from typing import Any, Iterable, Sequence
 
 from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.executor import check_workers, make_executor
 
 DATASET_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -290,8 +291,8 @@ def generate_dataset(
 
     if not isinstance(seed, int) or seed < 0:
         raise ApproxDSEError(f"--seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(workers, int) or workers < 1:
-        raise ApproxDSEError(f"--workers must be a positive integer, got {workers!r}")
+    check_workers(workers)
+    executor = make_executor(workers, scheduler)  # bad --scheduler: one error before any file is written
     if chunk_size < 1:
         raise ApproxDSEError(f"chunk size must be at least 1, got {chunk_size}")
     t_start = time.perf_counter()
@@ -368,12 +369,13 @@ def generate_dataset(
 
     bar = tqdm(total=len(tasks), desc="reference energy", unit="net", disable=not progress)
     try:
-        for res in _run_tasks(tasks, workers, scheduler):
-            buffer.append(res)
-            summary.tasks_run += 1
-            bar.update(1)
-            if len(buffer) >= chunk_size:
-                flush()
+        with executor:
+            for _, res in executor.run(_evaluate_task, [(t,) for t in tasks],
+                                       progress=lambda done, total: bar.update(1)):
+                buffer.append(res)
+                summary.tasks_run += 1
+                if len(buffer) >= chunk_size:
+                    flush()
         flush()
     finally:
         bar.close()
@@ -388,57 +390,6 @@ def _known_networks(directory: Path) -> set[str]:
     for part in sorted((directory / "networks").glob("part-*.parquet")):
         names.update(pd.read_parquet(part, columns=["network"])["network"])
     return names
-
-
-def _run_tasks(tasks: list[dict], workers: int, scheduler: Any) -> Iterable[dict]:
-    """Results of the tasks in completion order: in-process, process pool, or Dask."""
-    if not tasks:
-        return
-    if scheduler is not None:
-        yield from _run_dask(tasks, scheduler)
-        return
-    if workers == 1:
-        for task in tasks:
-            yield _evaluate_task(task)
-        return
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_evaluate_task, t) for t in tasks]
-        try:
-            for fut in cf.as_completed(futures):
-                yield fut.result()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-
-
-def _run_dask(tasks: list[dict], scheduler: Any) -> Iterable[dict]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:  # pragma: no cover
-        raise ApproxDSEError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
-    own = False
-    if isinstance(scheduler, Client):
-        client = scheduler
-    else:
-        if not isinstance(scheduler, str) or "://" not in scheduler:
-            raise ApproxDSEError(f"--scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise ApproxDSEError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
-        own = True
-    try:
-        futures = client.map(_evaluate_task, tasks, pure=False)
-        for fut in as_completed(futures):
-            yield fut.result()
-    finally:
-        if own:
-            client.close()
 
 
 # --------------------------------------------------------------------------- loading

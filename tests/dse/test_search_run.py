@@ -152,8 +152,8 @@ def test_process_pool_and_dask_give_the_serial_result(tmp_path):
 
 
 def test_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
-    import approxdse.dse.parallel as parallel
-    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "1s")
+    import approxdse.core.executor as executor
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", "1s")
     run = _run(tmp_path, "x", parallel={"scheduler": "tcp://127.0.0.1:9"})
     with pytest.raises(ApproxDSEError, match="cannot reach the Dask scheduler"):
         run.run()
