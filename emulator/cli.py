@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from approxdse.emulator.datasets import load_dataset
-    from approxdse.emulator.training import resolve_multiplier
+    from approxdse.multipliers.resolve import resolve_multiplier
 
     options: dict[str, Any] = {}
     if args.rank is not None:

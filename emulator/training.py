@@ -47,6 +47,7 @@ from approxdse.core import paths
 from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
+from approxdse.multipliers.resolve import resolve_multiplier
 from approxdse.networks.torch_models import get_model, model_spec
 
 if TYPE_CHECKING:
@@ -544,28 +545,6 @@ def _float_model_for(network: Any, data: DatasetSplits, seed: int, epochs: int |
 
 
 # --------------------------------------------------------------------------- approximate accuracy
-
-
-def resolve_multiplier(spec: Any) -> "Multiplier":
-    """A :class:`~multipliers.Multiplier` from a Multiplier, a catalog name (built-in or
-    imported into the user catalog) or the path of a multiplier file (``.c`` model or
-    ``.npy``/``.bin``/``.txt`` LUT)."""
-    from approxdse import multipliers
-    from approxdse.multipliers.multiplier import Multiplier
-
-    if isinstance(spec, Multiplier):
-        return spec
-    if isinstance(spec, os.PathLike):
-        spec = os.fspath(spec)
-    if not isinstance(spec, str) or not spec.strip():
-        raise ApproxDSEError(f"a multiplier is named by a non-empty string, got {spec!r}")
-    spec = spec.strip()
-    path = Path(spec)
-    if path.suffix.lower() in (".c", ".npy", ".bin", ".txt") and (path.is_file() or os.sep in spec):
-        from approxdse.multipliers.importing import load
-
-        return load(path)
-    return multipliers.get(spec)
 
 
 def approximable_layers(model: nn.Module) -> list[str]:

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Sequence
 from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import check_workers, make_executor
+from approxdse.multipliers.resolve import has_energy, relative_energy_of
 
 DATASET_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -244,11 +245,13 @@ def resolve_multiplier_names(spec: str | Sequence[str]) -> list[str]:
         items = list(spec)
     if not items:
         raise ApproxDSEError("no multipliers given; use --multipliers all or a comma-separated list")
-    if items == ["all"]:
-        return list(multipliers.names())
+    if items == ["all"]:  # every multiplier the reference can price
+        return [n for n in multipliers.names() if has_energy(n)]
     names = []
     for item in items:
-        names.append(multipliers.get(item).name)  # UnknownNameError lists the catalog
+        m = multipliers.get(item)  # UnknownNameError lists the catalog
+        relative_energy_of(m)  # the reference cannot price a multiplier without energy: refuse before writing
+        names.append(m.name)
     return list(dict.fromkeys(names))
 
 

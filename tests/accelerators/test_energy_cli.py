@@ -92,7 +92,7 @@ def test_timeloop_problem_and_mapping_files(capsys, run_name, accelerator):
 @pytest.mark.parametrize("argv,message", [
     (["resnet19"], "unknown network 'resnet19'"),
     (["lenet5", "--accelerator", "tpu"], "eyeriss"),
-    (["lenet5", "--multiplier", "nope"], "u8_exact"),
+    (["lenet5", "--multiplier", "nope"], "unknown multiplier 'nope'; run `approxdse multipliers list`"),
     (["lenet5", "--input-shape", "1,1,a,32"], "not a list of integers"),
     (["lenet5", "--input-shape", "1,1,2,2"], "too small"),
     (["lenet5", "--plot", "x.pdf"], "PNG"),

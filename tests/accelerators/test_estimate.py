@@ -149,8 +149,10 @@ def test_errors():
         estimate_energy("resnet19")
     with pytest.raises(UnknownNameError, match="eyeriss"):
         estimate_energy("lenet5", accelerator="tpu")
-    with pytest.raises(UnknownNameError, match="u8_exact"):
+    with pytest.raises(UnknownNameError, match="unknown multiplier 'no_such_multiplier'.*multipliers list"):
         estimate_energy("lenet5", multiplier="no_such_multiplier")
+    with pytest.raises(UnknownNameError, match="did you mean u8_exact"):
+        estimate_energy("lenet5", multiplier="u8_exakt")
     with pytest.raises(ApproxDSEError, match="objective"):
         estimate_energy("lenet5", objective="area")
     with pytest.raises(ApproxDSEError, match="one mapping was given for 5 layers"):
