@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping as TMapping, Sequence
 
+from approxdse.accelerators.reference_version import model_version
 from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
 from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
 from approxdse.networks.workload import Layer, Workload
@@ -410,33 +411,7 @@ def _report_input_shape(network, input_shape) -> tuple[int, ...] | None:
     return None
 
 
-def _model_version() -> str:
-    """A content hash of the code and data that determine reference energies.
-
-    Dataset manifests record it (``predictors``), so energies computed by a different
-    model, mapper or energy table are never mixed silently.
-    """
-    import hashlib
-    from importlib import resources
-
-    digest = hashlib.sha1()
-    package = resources.files("approxdse.accelerators")
-    for name in ("architecture.py", "energy_tables.py", "mapping.py", "mapper.py", "model.py",
-                 "nest_analysis.py", "estimate.py"):
-        entry = package.joinpath(name)
-        if entry.is_file():
-            digest.update(name.encode() + entry.read_bytes())
-    data = package.joinpath("data")
-    if data.is_dir():
-        for entry in sorted(data.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith((".yaml", ".yml")):
-                digest.update(entry.name.encode() + entry.read_bytes())
-    return f"energy-{digest.hexdigest()[:12]}"
-
-
 def __getattr__(name: str):
-    if name == "MODEL_VERSION":
-        value = _model_version()
-        globals()["MODEL_VERSION"] = value
-        return value
+    if name == "MODEL_VERSION":  # kept for callers of the old name: reference_version.model_version()
+        return model_version()
     raise AttributeError(f"module 'approxdse.accelerators.estimate' has no attribute {name!r}")

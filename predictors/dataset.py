@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from approxdse.accelerators.reference_version import reference_code_hash, reference_version
 from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import check_workers, make_executor
@@ -69,49 +70,6 @@ def architecture_hash(accelerator: str) -> str:
     return hashlib.sha256(str(arch.id).encode()).hexdigest()
 
 
-def _reference_version() -> str:
-    """The reference model's version string (package version + model version if it has one)."""
-    from approxdse import accelerators
-    from approxdse import __version__
-
-    try:
-        from approxdse.accelerators import estimate
-    except ImportError:  # pragma: no cover - checked before any generation
-        raise ApproxDSEError("the reference energy model (accelerators.estimate) is not installed") from None
-    model = getattr(estimate, "MODEL_VERSION", None) or getattr(accelerators, "__version__", None)
-    return f"approxdse {__version__}" + (f", model {model}" if model else "")
-
-
-#: The reference's modules whose source decides the energies (hashed into the manifest).
-REFERENCE_MODULES = ("estimate", "mapper", "mapping", "model", "nest_analysis", "energy_tables", "architecture")
-
-
-def reference_code_hash() -> str:
-    """SHA-256 over the reference model's source files and built-in architecture files."""
-    import importlib
-    from importlib import resources
-
-    h = hashlib.sha256()
-    for name in REFERENCE_MODULES:
-        try:
-            mod = importlib.import_module(f"approxdse.accelerators.{name}")
-        except ImportError:
-            continue
-        path = getattr(mod, "__file__", None)
-        if path:
-            h.update(name.encode())
-            h.update(Path(path).read_bytes())
-    try:
-        data = resources.files("approxdse.accelerators.data")
-        for entry in sorted(data.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith((".yaml", ".yml")):
-                h.update(entry.name.encode())
-                h.update(entry.read_bytes())
-    except (ModuleNotFoundError, OSError):
-        pass
-    return h.hexdigest()
-
-
 def _multiplier_record(name: str) -> dict:
     from approxdse import multipliers
     m = multipliers.get(name)
@@ -131,7 +89,7 @@ def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], mu
 
     return {
         "format": DATASET_FORMAT,
-        "reference": _reference_version(),
+        "reference": reference_version(),
         "reference_code_sha256": reference_code_hash(),
         "genome_version": GENOME_VERSION,
         "seed": int(seed),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from approxdse.accelerators.reference_version import reference_code_hash
 from approxdse.core import paths
 from approxdse.core.errors import ApproxDSEError
 
@@ -40,7 +41,7 @@ def cache_dir() -> Path:
 
 
 def _current(accelerator: str) -> dict:
-    from approxdse.predictors.dataset import architecture_hash, reference_code_hash
+    from approxdse.predictors.dataset import architecture_hash
 
     return {"architecture_sha256": architecture_hash(accelerator), "reference_code_sha256": reference_code_hash()}
 
