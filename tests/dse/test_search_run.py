@@ -179,9 +179,8 @@ def test_plots_of_a_run_where_every_candidate_failed(tmp_path):
     df = pd.DataFrame({"status": ["failed", "failed"], "feasible": [False, False],
                        "energy": [float("nan")] * 2, "accuracy": [float("nan")] * 2,
                        "exact": [False, True]})
-    front = plot_front(df, df.iloc[:0], tmp_path / "front.png")
-    hv = plot_hypervolume(pd.DataFrame({"generation": [0, 1], "hypervolume": [0.0, 0.0]}),
-                          tmp_path / "hv.png")
-    for path in (front, hv):
+    plot_front(df, df.iloc[:0], tmp_path / "front.png")
+    plot_hypervolume(pd.DataFrame({"generation": [0, 1], "hypervolume": [0.0, 0.0]}), tmp_path / "hv.png")
+    for path in (tmp_path / "front.png", tmp_path / "hv.png"):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "hv.png"]
