@@ -7,7 +7,9 @@ bit-exact with the reference backend (exact integer arithmetic):
   per instruction in each 128-entry half of a byte plane of the LUT column;
 * ``avx512`` (AVX-512 F, BW): ``vpermi2w`` over the four 64-entry quarters of
   16-bit planes, two blends;
-* ``avx2`` (AVX2): ``vpgatherdd`` reads 8 products of an int32 LUT column;
+* ``avx2`` (AVX2): ``vpgatherdd`` reads 16 products at once from a column that
+  packs two output channels' 16-bit products (built per reduction step, reused
+  for 512 output positions);
 * ``avx2-shuffle`` (AVX2): ``vpshufb`` over the 16 16-byte chunks of byte
   planes; measured slower than the gathers, so it runs only when forced;
 * ``neon`` (aarch64): ``tbl``/``tbx`` over the four 64-byte quarters of byte
@@ -70,7 +72,7 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
                frozenset({"avx512f", "avx512bw", "avx512vbmi"}), "AVX-512 VBMI byte-plane permutes"),
     KernelSpec("avx512", native_sources.AVX512, ("-mavx512f", "-mavx512bw"), "words", _X86,
                frozenset({"avx512f", "avx512bw"}), "AVX-512 16-bit-plane permutes (no VBMI)"),
-    KernelSpec("avx2", native_sources.AVX2_GATHER, ("-mavx2",), "int32", _X86, frozenset({"avx2"}),
+    KernelSpec("avx2", native_sources.AVX2_GATHER, ("-mavx2",), "words", _X86, frozenset({"avx2"}),
                "AVX2 gathers"),
     # measured slower than the gathers (benchmarks/RESULTS.md), so never chosen by ``auto``; forcible
     KernelSpec("avx2-shuffle", native_sources.AVX2_SHUFFLE, ("-mavx2",), "bytes", _X86, frozenset({"avx2"}),

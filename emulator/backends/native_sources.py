@@ -13,8 +13,8 @@ in the layout the kernel reads (see ``TABLE`` in :mod:`.native_kernel`):
 
 * ``bytes``: uint8 [256 weight codes, planes, 256 activation codes], the byte
   planes of ``lut + bias`` (VBMI, AVX2 byte-shuffle, NEON);
-* ``words``: uint16 [256, planes, 256], its 16-bit planes (AVX-512 without VBMI);
-* ``int32``: int32 [256, 256], the transposed LUT itself (AVX2 gathers, portable C).
+* ``words``: uint16 [256, planes, 256], its 16-bit planes (AVX-512 without VBMI, AVX2 gathers);
+* ``int32``: int32 [256, 1, 256], the transposed LUT itself (portable C).
 
 All arithmetic is exact integer arithmetic: byte and word sums are widened
 before they can overflow and recombined as
@@ -183,26 +183,82 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int Q, int3
 }
 """
 
-#: AVX2 with gathers: ``vpgatherdd`` reads 8 products of a weight code's LUT column at once.
+#: AVX2 with gathers: ``vpgatherdd`` over a column that packs two output channels' 16-bit products.
 AVX2_GATHER = _PRELUDE + r"""
 #include <immintrin.h>
 #define MB 2       /* output channels per task */
 #define GROUP 32   /* output positions per register group (4 vectors of 8) */
-#define GROUPS 8   /* register groups per task: a task's LUT columns are reused 8 times from L1 */
-#define KC 8       /* reduction steps per chunk: MB * KC LUT columns (16 KiB) stay in L1 */
+#define GROUPS 16  /* register groups per task: each gathered column serves 512 positions */
+#define KC 8       /* reduction steps per chunk */
+
+/* dst[a] = lo[a] | hi[a] << 16 for a = 0..255 */
+static inline void interleave(uint32_t *dst, const uint16_t *lo, const uint16_t *hi) {
+    for (int j = 0; j < 256; j += 16) {
+        const __m256i x0 = _mm256_loadu_si256((const __m256i *)(lo + j));
+        const __m256i x1 = _mm256_loadu_si256((const __m256i *)(hi + j));
+        const __m256i l = _mm256_unpacklo_epi16(x0, x1), h = _mm256_unpackhi_epi16(x0, x1);
+        _mm256_storeu_si256((__m256i *)(dst + j), _mm256_permute2x128_si256(l, h, 0x20));
+        _mm256_storeu_si256((__m256i *)(dst + j + 8), _mm256_permute2x128_si256(l, h, 0x31));
+    }
+}
+
+/* Q == 1 (products + bias fit in 16 bits): one 32-bit column holds the products of two output channels
+   (m0 low, m1 high), so one gather does 16 lookups. With s = sum of whole words and t = sum of high
+   halves, the low channel's sum is s - (t << 16) (mod 2^32). Q == 2: one full-width column per channel. */
+static inline __attribute__((always_inline)) void task_body(
+        const uint8_t *const *ag, int ng, const uint8_t *const *wr, const uint16_t *words, const int Q,
+        int K, int Lp, uint32_t (*accm)[GROUPS][GROUP]) {
+    uint32_t cols[KC][MB][256] __attribute__((aligned(32)));
+    const int ncols = Q == 1 ? 1 : MB;
+    for (int kc = 0; kc < K; kc += KC) {
+        const int kend = MINI(kc + KC, K);
+        for (int k = kc; k < kend; k++) {
+            if (Q == 1) interleave(cols[k - kc][0], words + (size_t)wr[0][k] * 256, words + (size_t)wr[1][k] * 256);
+            else for (int i = 0; i < MB; i++) {
+                const uint16_t *t = words + (size_t)wr[i][k] * 512;
+                interleave(cols[k - kc][i], t, t + 256);
+            }
+        }
+        for (int g = 0; g < ng; g++) {
+            __m256i acc[MB][4];
+            for (int i = 0; i < MB; i++) for (int v = 0; v < 4; v++)
+                acc[i][v] = _mm256_loadu_si256((const __m256i *)(accm[i][g] + 8 * v));
+            for (int k = kc; k < kend; k++) {
+                const uint8_t *arow = ag[g] + (size_t)k * Lp;
+                __m256i idx[4];
+                for (int v = 0; v < 4; v++) idx[v] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(arow + 8 * v)));
+                if (Q == 1) {
+                    const int *col = (const int *)cols[k - kc][0];
+                    for (int v = 0; v < 4; v++) {
+                        const __m256i x = _mm256_i32gather_epi32(col, idx[v], 4);
+                        acc[0][v] = _mm256_add_epi32(acc[0][v], x);
+                        acc[1][v] = _mm256_add_epi32(acc[1][v], _mm256_srli_epi32(x, 16));
+                    }
+                } else for (int i = 0; i < ncols; i++) {
+                    const int *col = (const int *)cols[k - kc][i];
+                    for (int v = 0; v < 4; v++)
+                        acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_i32gather_epi32(col, idx[v], 4));
+                }
+            }
+            for (int i = 0; i < MB; i++) for (int v = 0; v < 4; v++)
+                _mm256_storeu_si256((__m256i *)(accm[i][g] + 8 * v), acc[i][v]);
+        }
+    }
+    if (Q == 1) for (int g = 0; g < ng; g++) for (int l = 0; l < GROUP; l++) accm[0][g][l] -= accm[1][g][l] << 16;
+}
 
 /* Output positions are numbered across the batch (b, l) in groups of 32 (Lp is a multiple of 64), so
    layers with few positions per image still give long tiles. */
-void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int P, int32_t *out, int N, int K,
+void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int Q, int32_t *out, int N, int K,
               int L, int Lp, int M, int Mtot, int m_off, int64_t bias) {
-    const int32_t *lut_t = (const int32_t *)table;
-    const int per_b = (L + GROUP - 1) / GROUP;           /* groups per image that hold output positions */
+    const uint16_t *words = (const uint16_t *)table;
+    const int per_b = (L + GROUP - 1) / GROUP;
     const long ngroups = (long)N * per_b;
     const long tiles = (ngroups + GROUPS - 1) / GROUPS;
     const int mblocks = (M + MB - 1) / MB;
     const long ntasks = (long)mblocks * tiles;
-    (void)P; (void)bias;
-    #pragma omp parallel for schedule(dynamic, 2) if (PARALLEL_WORK(N, M, L, K))
+    const uint32_t fix = (uint32_t)(uint64_t)((int64_t)K * bias);
+    #pragma omp parallel for schedule(dynamic, 1) if (PARALLEL_WORK(N, M, L, K))
     for (long task = 0; task < ntasks; task++) {
         const int m0 = (int)(task / tiles) * MB;
         const long g0 = (task % tiles) * GROUPS;
@@ -214,34 +270,16 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int P, int3
             const long gg = g0 + g;
             ag[g] = a + ((size_t)(gg / per_b) * K) * Lp + (size_t)(gg % per_b) * GROUP;
         }
-        int32_t accm[MB][GROUPS][GROUP];
+        uint32_t accm[MB][GROUPS][GROUP];
         memset(accm, 0, sizeof(accm));
-        for (int kc = 0; kc < K; kc += KC) {
-            const int kend = MINI(kc + KC, K);
-            for (int g = 0; g < ng; g++) {
-                __m256i acc[MB][4];
-                for (int i = 0; i < MB; i++) for (int v = 0; v < 4; v++)
-                    acc[i][v] = _mm256_loadu_si256((const __m256i *)(accm[i][g] + 8 * v));
-                for (int k = kc; k < kend; k++) {
-                    const uint8_t *arow = ag[g] + (size_t)k * Lp;
-                    __m256i idx[4];
-                    for (int v = 0; v < 4; v++) idx[v] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(arow + 8 * v)));
-                    for (int i = 0; i < MB; i++) {
-                        const int *col = (const int *)(lut_t + (size_t)wr[i][k] * 256);
-                        for (int v = 0; v < 4; v++)
-                            acc[i][v] = _mm256_add_epi32(acc[i][v], _mm256_i32gather_epi32(col, idx[v], 4));
-                    }
-                }
-                for (int i = 0; i < MB; i++) for (int v = 0; v < 4; v++)
-                    _mm256_storeu_si256((__m256i *)(accm[i][g] + 8 * v), acc[i][v]);
-            }
-        }
+        if (Q == 1) task_body(ag, ng, wr, words, 1, K, Lp, accm);
+        else task_body(ag, ng, wr, words, 2, K, Lp, accm);
         for (int g = 0; g < ng; g++) {
             const long gg = g0 + g;
             const int b = (int)(gg / per_b), l0 = (int)(gg % per_b) * GROUP, lend = MINI(l0 + GROUP, L);
             for (int i = 0; i < MB && m0 + i < M; i++) {
                 int32_t *o = out + ((size_t)b * Mtot + m_off + m0 + i) * L;
-                for (int l = l0; l < lend; l++) o[l] = accm[i][g][l - l0];
+                for (int l = l0; l < lend; l++) o[l] = (int32_t)(accm[i][g][l - l0] - fix);
             }
         }
     }
