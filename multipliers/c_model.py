@@ -43,6 +43,7 @@ from approxdse.core.errors import ApproxDSEError
 from approxdse.core.atomic_files import atomic_write
 from approxdse.multipliers.cost_model import EXACT_POWER_MW
 from approxdse.multipliers.multiplier import SIZE, Multiplier, validate_lut
+from approxdse.multipliers.user_catalog import cache_dir
 
 #: Bump when the driver changes, to invalidate cached LUTs.
 DRIVER_VERSION = 1
@@ -198,8 +199,6 @@ def c_model_lut(
     key = hashlib.sha256(data + f"|{fn.name}|{fn.signature}|{signed}|{DRIVER_VERSION}".encode()).hexdigest()
     cache_file = None
     if cache:
-        from approxdse.multipliers.user_catalog import cache_dir
-
         cache_file = cache_dir("c_models") / f"{key}.npy"
         if cache_file.is_file():
             try:

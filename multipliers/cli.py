@@ -7,12 +7,22 @@
     approxdse multipliers export NAME FILE          (.npy, .bin TFApprox layout, .txt)
     approxdse multipliers remove NAME               (user multipliers only)
 
-Heavy imports stay inside the handlers so ``approxdse --help`` is instant.
+Everything it needs is cheap to import (pandas and matplotlib load inside the
+functions that use them), so ``approxdse --help`` stays instant.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers import user_catalog
+from approxdse.multipliers.catalog import catalog
+from approxdse.multipliers.importing import import_multiplier
+from approxdse.multipliers.lut_io import write_lut
+from approxdse.multipliers.plotting import save_error_heatmap
+from approxdse.multipliers.user_catalog import user_dir
 
 #: Columns of ``list`` (table/CSV; JSON has these and more).
 LIST_COLUMNS = ("name", "signed", "family", "mae_pct", "wce_pct", "mre_pct", "ep_pct", "relative_energy")
@@ -128,9 +138,6 @@ def _table(rows: list[dict], keys) -> str:
 def run_list(args: argparse.Namespace) -> int:
     import json
 
-    from approxdse.core.errors import ApproxDSEError
-    from approxdse.multipliers.catalog import catalog
-
     df = catalog(signed=args.signed)
     if args.family:
         known = sorted(set(df["family"]))
@@ -175,9 +182,6 @@ def _describe(m) -> dict:
 def run_show(args: argparse.Namespace) -> int:
     import json
 
-    from approxdse import multipliers
-    from approxdse.multipliers.plotting import save_error_heatmap
-
     m = multipliers.get(args.name)
     info = _describe(m)
     if args.plot:
@@ -200,9 +204,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from approxdse.multipliers.importing import import_multiplier
-    from approxdse.multipliers.user_catalog import user_dir
-
     m = import_multiplier(
         args.file, args.name, force=args.force, signed=args.signed, function=args.function,
         power_mw=args.power_mw, area_um2=args.area_um2, delay_ns=args.delay_ns,
@@ -219,9 +220,6 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from approxdse import multipliers
-    from approxdse.multipliers.lut_io import write_lut
-
     m = multipliers.get(args.name)
     path = write_lut(m, args.file)
     print(f"wrote the LUT of {m.name} to {path}")
@@ -229,8 +227,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from approxdse.multipliers import user_catalog
-
     user_catalog.remove(args.name)
     print(f"removed user multiplier {args.name}")
     return 0
