@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator, Mapping
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.networks.workload import Layer, Workload
 
 BLOCK_KINDS = ("plain", "residual", "bottleneck", "dwsep")
 KERNELS = (1, 3, 5, 7)
@@ -282,8 +283,6 @@ class Genome:
     # ----------------------------------------------------------------- translations
     def to_workload(self, name: str | None = None, batch: int = 1):
         """The network's layers as a :class:`~approxdse.networks.workload.Workload` (8-bit operands)."""
-        from approxdse.networks.workload import Layer, Workload
-
         layers = []
         for spec in self.conv_specs():
             if spec.kind == "fc":

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.networks import zoo
+from approxdse.networks.generator import GeneratorSpace, sample_genomes
+from approxdse.networks.genome import Genome
+from approxdse.networks.workload import Layer, Workload
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,6 @@ def workload_to_dict(workload) -> dict:
 
 
 def workload_from_dict(data: Mapping[str, Any]):
-    from approxdse.networks.workload import Layer, Workload
-
     try:
         return Workload(data["name"], tuple(Layer(**dict(layer)) for layer in data["layers"]))
     except (KeyError, TypeError) as exc:
@@ -68,16 +70,11 @@ def workload_key(workload) -> str:
 
 def as_workload(network: Any, name: str | None = None):
     """A Workload from a Workload, Genome, zoo name, or a JSON-like mapping of a genome or workload."""
-    from approxdse.networks.workload import Workload
-    from approxdse.networks.genome import Genome
-
     if isinstance(network, Workload):
         return network
     if isinstance(network, Genome):
         return network.to_workload(name)
     if isinstance(network, str):
-        from approxdse.networks import zoo
-
         return zoo.workload(network)
     if isinstance(network, Mapping):
         if "layers" in network:
@@ -101,16 +98,11 @@ def _count(spec: str, text: str) -> int:
 
 def resnet_space():
     """The generator space of ``resnet:N`` networks."""
-    from approxdse.networks.generator import GeneratorSpace
-
     return GeneratorSpace.preset("cifar", block_kinds=("residual", "bottleneck"), kernels=(3,), max_stages=4)
 
 
 def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkEntry]:
     """Expand dataset network specs into entries (deterministic for a seed; duplicates dropped)."""
-    from approxdse.networks import zoo
-    from approxdse.networks.generator import GeneratorSpace, sample_genomes
-
     if isinstance(specs, str):
         specs = [s.strip() for s in specs.split(",") if s.strip()]
     if not specs:

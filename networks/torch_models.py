@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
-from approxdse.emulator.datasets import DatasetInfo, dataset_info
+from approxdse.networks.dataset_shapes import DatasetInfo, dataset_info
 
 
 class LeNet5(nn.Module):
