@@ -13,6 +13,17 @@ from __future__ import annotations
 import argparse
 import sys
 
+from approxdse.accelerators.estimate import (
+    compare_multipliers,
+    estimate_energy,
+    resolve_network,
+    resolve_network_and_multipliers,
+)
+from approxdse.accelerators.report import write_atomic
+from approxdse.core.errors import ApproxDSEError
+from approxdse.networks import zoo
+from approxdse.networks.problem_files import load_problems, write_problem
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -68,9 +79,6 @@ def run_workload(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from approxdse.accelerators.estimate import resolve_network
-    from approxdse.accelerators.report import write_atomic
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         workload = resolve_network(args.network, args.input_shape)
@@ -82,8 +90,6 @@ def run_workload(args: argparse.Namespace) -> int:
     else:
         text = workload.summary()
     if args.timeloop_dir:
-        from approxdse.networks.problem_files import write_problem
-
         folder = Path(args.timeloop_dir)
         folder.mkdir(parents=True, exist_ok=True)
         width = len(str(len(workload) - 1))
@@ -99,8 +105,6 @@ def run_workload(args: argparse.Namespace) -> int:
 
 
 def _split_names(text: str) -> list[str]:
-    from approxdse.core.errors import ApproxDSEError
-
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise ApproxDSEError("--compare-multipliers needs a comma-separated list of multiplier names")
@@ -112,8 +116,6 @@ def _resolve_strict_network(args):
     from pathlib import Path
 
     if args.strict and Path(args.network).exists() and not args.network.endswith(".py"):
-        from approxdse.networks.problem_files import load_problems
-
         return load_problems(args.network, strict=True)
     return args.network
 
@@ -129,10 +131,6 @@ def _print_warnings(messages: list[str], limit: int = 2) -> None:
 
 def run_energy(args: argparse.Namespace) -> int:
     import warnings
-
-    from approxdse.networks import zoo
-    from approxdse.accelerators.estimate import compare_multipliers, estimate_energy, resolve_network_and_multipliers
-    from approxdse.core.errors import ApproxDSEError
 
     progress = args.progress
     if progress is None:
@@ -176,8 +174,6 @@ def run_energy(args: argparse.Namespace) -> int:
             raise ApproxDSEError(f"--plot writes a PNG file; {args.plot!r} does not end in .png")
         result.plot(args.plot)
     if args.output:
-        from approxdse.accelerators.report import write_atomic
-
         write_atomic(args.output, text if text.endswith("\n") else text + "\n")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -7,7 +7,9 @@ Spellings::
     approxdse search --resume RUN_DIR                   (the run's own config.yaml)
     approxdse search report RUN_DIR [--reference]
 
-Heavy imports (torch, pandas, pymoo) stay inside the handler.
+The search itself (:mod:`approxdse.dse.run`) is imported inside its handler because it
+imports torch (through the accuracy evaluation); pandas is imported where tables are read.
+Everything else is imported at the top, so ``approxdse --help`` stays instant.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import argparse
 from pathlib import Path
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.dse.config import SearchConfig
+from approxdse.dse.report import format_report, write_report
 
 
 def register(subparsers) -> None:
@@ -53,8 +57,7 @@ def _search(args) -> int:
         raise ApproxDSEError(f"--workers must be at least 1, got {args.workers}")
     if args.seed is not None and args.seed < 0:
         raise ApproxDSEError(f"--seed must be a non-negative integer, got {args.seed}")
-    from approxdse.dse.config import SearchConfig
-    from approxdse.dse.run import SearchRun
+    from approxdse.dse.run import SearchRun  # imports torch: see the module docstring
 
     if args.resume:
         if args.out:
@@ -76,16 +79,12 @@ def _search(args) -> int:
 
 
 def _report(run_dir: str, reference: bool = False) -> int:
-    from approxdse.dse.report import write_report
-
     summary = write_report(run_dir, reference=reference)
     return _print(Path(run_dir), summary)
 
 
 def _print(run_dir: Path, summary: dict) -> int:
     import pandas as pd
-
-    from approxdse.dse.report import format_report
 
     front = pd.read_parquet(Path(run_dir) / "front.parquet")
     print(format_report(summary, front))

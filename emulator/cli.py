@@ -6,8 +6,10 @@
         [--data-dir DIR] [--epochs N] [--seed S]
     approxdse accuracy --sweep [--multipliers A,B,C] --out DIR ...
 
-Heavy imports (torch, pandas) happen inside the handler so ``approxdse --help``
-stays instant.
+The handlers import the training code (:mod:`approxdse.emulator.training`,
+:mod:`approxdse.networks.torch_models`) inside their bodies because those
+modules import torch; everything else is imported at the top, so
+``approxdse --help`` stays instant.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.yaml_files import load_yaml_file
+from approxdse.emulator.datasets import dataset_info, load_dataset
 
 BACKENDS = ("auto", "reference", "cpu", "cuda")
 MODES = ("lut", "exact-decomposition", "low-rank", "noise")
@@ -69,8 +73,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _read_layers(path: str) -> tuple[str | None, dict[str, str]]:
     """``(default multiplier or None, {layer: multiplier})`` from a YAML file that is either a
     plain ``{layer: multiplier}`` mapping or ``{default: NAME, layers: {layer: multiplier}}``."""
-    from approxdse.core.yaml_files import load_yaml_file
-
     doc = load_yaml_file(path, "layer file")
     default = None
     if isinstance(doc, dict) and set(doc) <= {"layers", "default"} and isinstance(doc.get("layers"), dict):
@@ -88,7 +90,6 @@ def _read_layers(path: str) -> tuple[str | None, dict[str, str]]:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from approxdse.emulator.datasets import dataset_info
     from approxdse.networks.torch_models import model_spec
 
     model_spec(args.network)
@@ -115,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
     _validate(args)
     import torch
 
-    from approxdse.emulator.datasets import load_dataset
     from approxdse.emulator.training import resolve_multiplier
 
     options: dict[str, Any] = {}

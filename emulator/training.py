@@ -47,6 +47,13 @@ from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
 from approxdse.networks.torch_models import get_model, model_spec
+from approxdse import multipliers
+from approxdse.emulator.calibration import calibrate
+from approxdse.emulator.config import EmulationConfig
+from approxdse.emulator.convert import approximate
+from approxdse.multipliers.importing import load
+from approxdse.multipliers.multiplier import Multiplier
+from approxdse import multipliers as mlib  # accuracy_sweep's parameter is called multipliers
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -554,9 +561,6 @@ def resolve_multiplier(spec: Any) -> "Multiplier":
     """A :class:`~multipliers.Multiplier` from a Multiplier, a catalog name (built-in or
     imported into the user catalog) or the path of a multiplier file (``.c`` model or
     ``.npy``/``.bin``/``.txt`` LUT)."""
-    from approxdse import multipliers
-    from approxdse.multipliers.multiplier import Multiplier
-
     if isinstance(spec, Multiplier):
         return spec
     if isinstance(spec, os.PathLike):
@@ -566,8 +570,6 @@ def resolve_multiplier(spec: Any) -> "Multiplier":
     spec = spec.strip()
     path = Path(spec)
     if path.suffix.lower() in (".c", ".npy", ".bin", ".txt") and (path.is_file() or os.sep in spec):
-        from approxdse.multipliers.importing import load
-
         return load(path)
     return multipliers.get(spec)
 
@@ -647,8 +649,6 @@ def emulate(
     ranges calibrated on the first training batches of ``data``. Extra ``options`` are
     fields of :class:`approxdse.emulator.EmulationConfig` (``rank``, ``percentile``,
     ``noise_operand_dependent``, ``seed`` ...)."""
-    from approxdse.emulator import EmulationConfig, approximate, calibrate
-
     try:
         config = EmulationConfig(backend=backend, mode=mode, calibration=calibration, **options)
     except TypeError:
@@ -878,7 +878,6 @@ def accuracy_sweep(
     import pandas as pd
     from tqdm import tqdm
 
-    import approxdse.multipliers as mlib
     names = list(multipliers) if multipliers is not None else list(mlib.names())
     if not names:
         raise ApproxDSEError("the sweep has no multipliers to evaluate")

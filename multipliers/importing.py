@@ -80,6 +80,6 @@ def import_multiplier(path: str | os.PathLike, name: str, *, force: bool = False
     if name in user_catalog.user_names() and not force:
         raise ApproxDSEError(f"a user multiplier named {name!r} already exists; pass --force to replace it")
     m = load(path, name, **options)
-    m.metrics  # computed before anything is written
+    _ = m.metrics  # computed before anything is written
     user_catalog.save(m)
     return m

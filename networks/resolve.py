@@ -116,7 +116,8 @@ def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkE
             space = GeneratorSpace.preset(preset)
             # Each spec gets its own stream so that nas:10 is a prefix of nas:20.
             for g in sample_genomes(_count(spec, tail), seed=seed * 1000 + _stream(preset), space=space):
-                entries.append(NetworkEntry(f"nas_{preset}_{g.key()}", "nas", g.to_workload(f"nas_{preset}_{g.key()}"), g.to_json()))
+                name = f"nas_{preset}_{g.key()}"
+                entries.append(NetworkEntry(name, "nas", g.to_workload(name), g.to_json()))
         elif head == "resnet" and tail:
             for g in sample_genomes(_count(spec, tail), seed=seed * 1000 + _stream("resnet"), space=resnet_space()):
                 entries.append(NetworkEntry(f"resnet_{g.key()}", "resnet", g.to_workload(f"resnet_{g.key()}"), g.to_json()))
@@ -129,7 +130,8 @@ def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkE
             entries.append(NetworkEntry(name, "resnet" if name.startswith("resnet") else "zoo", zoo.workload(name)))
         else:
             raise ApproxDSEError(
-                f"unknown network spec {spec!r}; use nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, zoo-resnets or a zoo name"
+                f"unknown network spec {spec!r}; use nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, "
+                "zoo-resnets or a zoo name"
             )
     seen: set[str] = set()
     unique = []

@@ -30,7 +30,7 @@ resnet20/32/56 He et al. 2016, section 4.2 (CIFAR-10, 3x32x32): 3 stages of n ba
                blocks, 16/32/64 channels, parameter-free shortcuts (option A)
 ============== ======================================================================
 
->>> from accelerators import zoo
+>>> from approxdse.networks import zoo
 >>> round(zoo.workload("resnet18").macs / 1e9, 2)
 1.81
 """
@@ -419,60 +419,17 @@ def workload(name: str, input_shape: Sequence[int] | str | None = None) -> Workl
 # ------------------------------------------------------------------ torch modules
 
 
-@lru_cache(maxsize=1)
 def _torch_classes():
-    """Torch module classes for specs (built on first use so importing the zoo stays torch-free)."""
-    import torch
+    """torch.nn and the module classes for specs (:mod:`approxdse.networks.torch_modules`).
+
+    Imported on first use, not at module top, so that importing the zoo (and pricing
+    a zoo network) stays torch-free.
+    """
     from torch import nn
 
-    def activation(name: str | None) -> nn.Module | None:
-        return {None: None, "relu": nn.ReLU(inplace=False), "relu6": nn.ReLU6(), "tanh": nn.Tanh()}[name]
+    from approxdse.networks import torch_modules as tm  # lazy: imports torch (see above)
 
-    class SpecSequential(nn.Module):
-        """Children run in registration order."""
-
-        def forward(self, x):
-            for child in self.children():
-                x = child(x)
-            return x
-
-    class SpecResidual(nn.Module):
-        """``act(body(x) + shortcut(x))``; the body runs first, as torchvision's blocks do."""
-
-        def __init__(self, body: list[tuple[str, nn.Module]], shortcut: list[tuple[str, nn.Module]],
-                     act: str | None):
-            super().__init__()
-            self._body, self._shortcut = [n for n, _ in body], [n for n, _ in shortcut]
-            for n, m in body + shortcut:
-                self.add_module(n, m)
-            self.act = activation(act)
-
-        def forward(self, x):
-            out = x
-            for n in self._body:
-                out = getattr(self, n)(out)
-            short = x
-            for n in self._shortcut:
-                short = getattr(self, n)(short)
-            out = out + short
-            return self.act(out) if self.act is not None else out
-
-    class PadShortcutModule(nn.Module):
-        """Option-A shortcut: subsample and zero-pad the channels."""
-
-        def __init__(self, out: int, stride: int):
-            super().__init__()
-            self.out, self.stride = out, stride
-
-        def forward(self, x):
-            x = x[:, :, :: self.stride, :: self.stride]
-            missing = self.out - x.shape[1]
-            if missing > 0:
-                before = missing // 2
-                x = torch.nn.functional.pad(x, (0, 0, 0, 0, before, missing - before))
-            return x
-
-    return nn, activation, SpecSequential, SpecResidual, PadShortcutModule
+    return nn, tm.activation, tm.SpecSequential, tm.SpecResidual, tm.PadShortcutModule
 
 
 def _build(op: Op, shape: tuple, into: list[tuple[str, "object"]]) -> tuple:

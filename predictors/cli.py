@@ -8,6 +8,11 @@ import argparse
 import sys
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.predictors.compare import compare_predictor
+from approxdse.predictors.dataset import Dataset, generate_dataset
+from approxdse.predictors.io import load_predictor
+from approxdse.predictors.learned import LearnedPredictor
+from approxdse.predictors.summing import SummingPredictor
 
 
 def register(subparsers) -> None:
@@ -69,8 +74,6 @@ def register(subparsers) -> None:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from approxdse.predictors.dataset import generate_dataset
-
     import os
 
     workers = args.workers if args.workers is not None else max(1, min(8, os.cpu_count() or 1))
@@ -85,10 +88,6 @@ def _dataset(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     import json
-
-    from approxdse.predictors.dataset import Dataset
-    from approxdse.predictors.learned import LearnedPredictor
-    from approxdse.predictors.summing import SummingPredictor
 
     if args.n_estimators < 1:
         raise ApproxDSEError(f"--n-estimators must be a positive integer, got {args.n_estimators}")
@@ -119,10 +118,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from approxdse.predictors.compare import compare_predictor
-    from approxdse.predictors.dataset import Dataset
-    from approxdse.predictors.io import load_predictor
-
     if args.reference_networks < 0:
         raise ApproxDSEError(f"--reference-networks must be non-negative, got {args.reference_networks}")
     pred = load_predictor(args.predictor)

@@ -33,6 +33,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse import multipliers
+from approxdse.multipliers import Multiplier
+from approxdse.networks.workload import Workload
 
 NETWORK_FEATURES: tuple[str, ...] = (
     "n_layers", "n_conv", "n_fc", "n_depthwise", "n_pointwise",
@@ -85,8 +88,6 @@ def layer_feature_matrix(workload) -> np.ndarray:
 
 
 def layer_features(layer) -> dict[str, float]:
-    from approxdse.networks.workload import Workload
-
     return dict(zip(LAYER_FEATURES, layer_feature_matrix(Workload(layer.name, (layer,)))[0]))
 
 
@@ -134,7 +135,6 @@ def network_features(workload) -> dict[str, float]:
 
 @lru_cache(maxsize=4096)
 def _multiplier_vector_by_name(name: str) -> tuple[float, ...]:
-    from approxdse import multipliers
     return _multiplier_vector(multipliers.get(name))
 
 
@@ -160,9 +160,6 @@ def _multiplier_vector(m) -> tuple[float, ...]:
 
 def resolve_multiplier(spec: Any):
     """A :class:`multipliers.Multiplier` from a name or a Multiplier."""
-    from approxdse import multipliers
-    from approxdse.multipliers import Multiplier
-
     if isinstance(spec, Multiplier):
         return spec
     if isinstance(spec, str):

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse import multipliers
+from approxdse.accelerators.estimate import estimate_energy
 
 #: The multiplier every (network, accelerator) pair is evaluated with, as the anchor.
 EXACT = "u8_exact"
@@ -38,8 +40,6 @@ class ReferenceResult:
 
 def reference_energy(workload, accelerator: str, multiplier: Any = EXACT):
     """The reference :class:`~accelerators.report.EnergyReport` of one workload on one accelerator."""
-    from approxdse.accelerators.estimate import estimate_energy
-
     return estimate_energy(workload, accelerator=accelerator, multiplier=multiplier, progress=False)
 
 
@@ -49,7 +49,6 @@ def reference_total(workload, accelerator: str, multiplier: Any = EXACT) -> floa
 
 
 def _relative_energy(name: str) -> float:
-    from approxdse import multipliers
     rel = multipliers.get(name).relative_energy
     if rel is None:
         raise ApproxDSEError(f"multiplier {name!r} has no relative energy; it cannot be costed")

@@ -11,6 +11,8 @@ import torch
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.backends.base import Backend, ConvGeometry
+from approxdse.emulator.backends import native_kernel
+from approxdse.emulator.backends.cpu_kernels import im2col_u8, lut_gemm_batched, lut_gemm_serial
 
 #: Below this many lookups a layer runs the serial numba kernel (no thread start-up).
 SMALL_WORK = 1 << 18
@@ -27,8 +29,6 @@ class CPUBackend(Backend):
             raise ApproxDSEError(f"unknown CPU kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
         self._lib = None
         if kernel in ("auto", "native"):
-            from approxdse.emulator.backends import native_kernel
-
             self._lib = native_kernel.load()
             if self._lib is None and kernel == "native":
                 raise ApproxDSEError(
@@ -49,8 +49,6 @@ class CPUBackend(Backend):
         return "" if cls.is_available() else "the cpu backend needs numba (pip install numba)"
 
     def lut_conv2d(self, a_index, w_index, lut, geometry: ConvGeometry, pad_index):
-        from approxdse.emulator.backends.cpu_kernels import im2col_u8
-
         x = np.ascontiguousarray(a_index.cpu().numpy(), dtype=np.uint8)
         wq = w_index.cpu().numpy()
         n, c, h, w = x.shape
@@ -81,12 +79,9 @@ class CPUBackend(Backend):
 
     def _gemm(self, cols: np.ndarray, wt: np.ndarray, lut: np.ndarray, out: np.ndarray, m_offset: int) -> None:
         if self._lib is not None:
-            from approxdse.emulator.backends import native_kernel
-
             planes, bias = _cached(lut, "planes", native_kernel.byte_planes)
             native_kernel.lut_gemm(self._lib, cols, out.shape[2], wt, planes, bias, out, m_offset)
             return
-        from approxdse.emulator.backends.cpu_kernels import lut_gemm_batched, lut_gemm_serial
 
         lut_t = _cached(lut, "transposed", lambda t: np.ascontiguousarray(np.asarray(t, dtype=np.int32).T))
         work = cols.shape[0] * cols.shape[1] * out.shape[2] * wt.shape[0]
