@@ -16,6 +16,7 @@ from approxdse.accelerators.estimate import compare_multipliers, estimate_energy
 from approxdse.accelerators.mapper import map_layer
 from approxdse.accelerators.mapping import Mapping, load_timeloop_mapping
 from approxdse.accelerators.model import LayerEnergy, evaluate
+from approxdse.accelerators.reference_version import model_version, reference_code_hash, reference_version
 from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
 from approxdse.networks.problem_files import ProblemFileWarning, load_problem, load_problems, write_problem
 from approxdse.networks.tracing import Trace, trace_module, workload_from_module
@@ -44,6 +45,9 @@ __all__ = [
     "load_problems",
     "load_timeloop_mapping",
     "map_layer",
+    "model_version",
+    "reference_code_hash",
+    "reference_version",
     "resolve_network",
     "trace_module",
     "workload_from_module",

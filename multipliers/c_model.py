@@ -41,9 +41,9 @@ import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.atomic_files import atomic_write
+from approxdse.core.paths import cache_dir
 from approxdse.multipliers.cost_model import EXACT_POWER_MW
 from approxdse.multipliers.multiplier import SIZE, Multiplier, validate_lut
-from approxdse.multipliers.user_catalog import cache_dir
 
 #: Bump when the driver changes, to invalidate cached LUTs.
 DRIVER_VERSION = 1
