@@ -1,6 +1,6 @@
 """Multipliers by name: the built-in catalog, generated names, and the user catalog.
 
->>> import multipliers
+>>> from approxdse import multipliers
 >>> m = multipliers.get("u8_bam_h2_v6")
 >>> m.family, m.params
 ('bam', {'h': 2, 'v': 6})

@@ -45,7 +45,7 @@ class Multiplier:
 
     Examples
     --------
-    >>> from multipliers import Multiplier, exact_lut
+    >>> from approxdse.multipliers import Multiplier, exact_lut
     >>> m = Multiplier("my_exact", signed=False, lut=exact_lut(False))
     >>> int(m(200, 3))
     600

@@ -56,7 +56,7 @@ def test_every_pricer_refuses_a_multiplier_without_energy(unpriced, tmp_path):
 
     messages = {
         _refuses(lambda: estimate_energy("lenet5", "eyeriss", NO_ENERGY)),
-        _refuses(lambda: estimate_energy("lenet5", "eyeriss", "u8_exact", layer_multipliers={"conv1": NO_ENERGY})),
+        _refuses(lambda: estimate_energy("lenet5", "eyeriss", "u8_exact", layer_multipliers={"features.0": NO_ENERGY})),
         _refuses(lambda: multiplier_feature_vector(unpriced)),
         _refuses(lambda: relative_energy_of(unpriced)),
     }
