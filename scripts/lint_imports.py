@@ -43,7 +43,9 @@ def main() -> int:
         build_tree(Path(tmp))
         env = dict(os.environ, PYTHONPATH=tmp)
         # cwd=tmp: lint-imports puts the working directory first on sys.path
-        cmd = ["lint-imports", str(ROOT / "pyproject.toml"), "--no-cache", "--no-logo"]
+        # the lint-imports command of this interpreter's import-linter (no PATH lookup)
+        cmd = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; "
+               "sys.exit(c())", str(ROOT / "pyproject.toml"), "--no-cache", "--no-logo"]
         return subprocess.run(cmd, cwd=tmp, env=env).returncode
 
 
