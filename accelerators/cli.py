@@ -19,6 +19,15 @@ import argparse
 import sys
 
 from approxdse.core.cli_options import format_option, out_option, progress_option, show_progress, write_output
+from approxdse.accelerators.estimate import (
+    compare_multipliers,
+    estimate_energy,
+    resolve_network,
+    resolve_network_and_multipliers,
+)
+from approxdse.core.errors import ApproxDSEError
+from approxdse.networks import zoo
+from approxdse.networks.problem_files import load_problems, write_problem
 
 FORMATS = ("table", "json", "csv")
 
@@ -72,8 +81,6 @@ def run_workload(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from approxdse.accelerators.estimate import resolve_network
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         workload = resolve_network(args.network, args.input_shape)
@@ -85,8 +92,6 @@ def run_workload(args: argparse.Namespace) -> int:
     else:
         text = workload.summary()
     if args.timeloop_dir:
-        from approxdse.networks.problem_files import write_problem
-
         folder = Path(args.timeloop_dir)
         folder.mkdir(parents=True, exist_ok=True)
         width = len(str(len(workload) - 1))
@@ -99,8 +104,6 @@ def run_workload(args: argparse.Namespace) -> int:
 
 
 def _split_names(text: str) -> list[str]:
-    from approxdse.core.errors import ApproxDSEError
-
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise ApproxDSEError("--compare-multipliers needs a comma-separated list of multiplier names")
@@ -112,8 +115,6 @@ def _resolve_strict_network(args):
     from pathlib import Path
 
     if args.strict and Path(args.network).exists() and not args.network.endswith(".py"):
-        from approxdse.networks.problem_files import load_problems
-
         return load_problems(args.network, strict=True)
     return args.network
 
@@ -129,10 +130,6 @@ def _print_warnings(messages: list[str], limit: int = 2) -> None:
 
 def run_energy(args: argparse.Namespace) -> int:
     import warnings
-
-    from approxdse.networks import zoo
-    from approxdse.accelerators.estimate import compare_multipliers, estimate_energy, resolve_network_and_multipliers
-    from approxdse.core.errors import ApproxDSEError
 
     progress = show_progress(args)
     with warnings.catch_warnings(record=True) as caught:

@@ -46,6 +46,7 @@ import numpy as np
 from approxdse.accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.accelerators.constraints import effective_forced
 from approxdse.core.errors import ApproxDSEError
+from approxdse.networks.workload import Layer
 
 N, G, C, M, P, Q, R, S = range(8)
 #: Which problem dimensions index each tensor.
@@ -54,6 +55,12 @@ RELEVANT = {
     "Inputs": np.array([1, 1, 1, 0, 1, 1, 1, 1], dtype=bool),
     "Outputs": np.array([1, 1, 0, 1, 1, 1, 0, 0], dtype=bool),
 }
+
+
+def layer_dims(layer: Layer) -> dict[str, int]:
+    """The problem size per dimension (C and M per group; G = groups)."""
+    return {"N": layer.N, "G": layer.groups, "C": layer.C_per_group, "M": layer.M_per_group,
+            "P": layer.P, "Q": layer.Q, "R": layer.R, "S": layer.S}
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,6 @@ class Problem:
 
     @staticmethod
     def from_layer(layer) -> "Problem":
-        from approxdse.accelerators.mapping import layer_dims
-
         d = layer_dims(layer)
         return Problem(tuple(d[k] for k in DIMS), layer.stride_h, layer.stride_w, layer.dilation_h, layer.dilation_w)
 

@@ -210,7 +210,7 @@ def _per_kernel_table(args, repeats: int, clock) -> None:
             model, q, x = models[net]
             with torch.no_grad():
                 model(x), q(x)  # warm-up
-                t_nat, t_emu = _time_pair(clock, lambda: model(x), lambda: q(x), repeats)
+                t_nat, t_emu = _time_pair(clock, lambda m=model, x=x: m(x), lambda q=q, x=x: q(x), repeats)
             cells.append(f"{min(t_emu) / min(t_nat):.2f}x / {statistics.median(t_emu) / statistics.median(t_nat):.2f}x "
                          f"({statistics.median(t_emu) * 1e3:.0f} / {statistics.median(t_nat) * 1e3:.0f} ms)")
         print(f"| {name} | {' | '.join(cells)} | {os.getloadavg()[0]:.1f} |", flush=True)

@@ -45,7 +45,7 @@ def map_space_size(layer, arch) -> float:
     """Ordered factorisations of every dimension over the levels allowed for it, times loop orders."""
     from approxdse.accelerators.architecture import DIMS, StorageLevel
     from approxdse.accelerators.mapper import ORDER_CLASSES
-    from approxdse.accelerators.mapping import layer_dims
+    from approxdse.accelerators.nest_analysis import layer_dims
 
     dims = layer_dims(layer)
     total = 1.0

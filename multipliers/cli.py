@@ -17,6 +17,14 @@ import argparse
 import sys
 
 from approxdse.core.cli_options import format_option, out_option, write_output
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers import user_catalog
+from approxdse.multipliers.catalog import catalog
+from approxdse.multipliers.importing import import_multiplier
+from approxdse.multipliers.lut_io import write_lut
+from approxdse.multipliers.plotting import save_error_heatmap
+from approxdse.multipliers.user_catalog import user_dir
 
 FORMATS = ("table", "csv", "json")
 
@@ -123,9 +131,6 @@ def _table(rows: list[dict], keys) -> str:
 def run_list(args: argparse.Namespace) -> int:
     import json
 
-    from approxdse.core.errors import ApproxDSEError
-    from approxdse.multipliers.catalog import catalog
-
     df = catalog(signed=args.signed)
     if args.family:
         known = sorted(set(df["family"]))
@@ -171,9 +176,6 @@ def _describe(m) -> dict:
 def run_show(args: argparse.Namespace) -> int:
     import json
 
-    from approxdse import multipliers
-    from approxdse.multipliers.plotting import save_error_heatmap
-
     m = multipliers.get(args.name)
     info = _describe(m)
     if args.plot:
@@ -199,9 +201,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from approxdse.multipliers.importing import import_multiplier
-    from approxdse.multipliers.user_catalog import user_dir
-
     m = import_multiplier(
         args.file, args.name, force=args.force, signed=args.signed, function=args.function,
         power_mw=args.power_mw, area_um2=args.area_um2, delay_ns=args.delay_ns,
@@ -218,9 +217,6 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from approxdse import multipliers
-    from approxdse.multipliers.lut_io import write_lut
-
     m = multipliers.get(args.name)
     path = write_lut(m, args.file)
     print(f"wrote the LUT of {m.name} to {path}")
@@ -228,8 +224,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from approxdse.multipliers import user_catalog
-
     user_catalog.remove(args.name)
     print(f"removed user multiplier {args.name}")
     return 0

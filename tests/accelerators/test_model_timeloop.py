@@ -88,7 +88,8 @@ def test_ref2024_runs_with_their_energy_tables(run):
     from approxdse.accelerators.architecture import with_energy_table
     from approxdse.accelerators.timeloop_stats import read_ert_summary
 
-    arch = with_energy_table(load_architecture(arch_name(run)), read_ert_summary(REF2024 / run / "timeloop-mapper.ERT_summary.yaml"))
+    ert = read_ert_summary(REF2024 / run / "timeloop-mapper.ERT_summary.yaml")
+    arch = with_energy_table(load_architecture(arch_name(run)), ert)
     layer = layer_from_problem(REF2024 / run / "problem.yaml", run)
     res = evaluate(layer, arch, load_timeloop_mapping(REF2024 / run / "timeloop-mapper.map.yaml", layer, arch))
     st = read_stats(REF2024 / run / "timeloop-mapper.stats.txt")
