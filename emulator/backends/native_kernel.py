@@ -9,7 +9,7 @@ bit-exact with the reference backend (exact integer arithmetic):
   16-bit planes, two blends;
 * ``avx2`` (AVX2): ``vpgatherdd`` reads 16 products at once from a column that
   packs two output channels' 16-bit products (built per reduction step, reused
-  for 512 output positions);
+  for 1024 output positions);
 * ``avx2-shuffle`` (AVX2): ``vpshufb`` over the 16 16-byte chunks of byte
   planes; measured slower than the gathers, so it runs only when forced;
 * ``neon`` (aarch64): ``tbl``/``tbx`` over the four 64-byte quarters of byte
