@@ -81,7 +81,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--predictor", required=True, help="model file from approxdse train-predictor")
     p.add_argument("--data", required=True, help="dataset directory")
-    p.add_argument("--plot", default=None, help="write a scatter plot + error histogram PNG here")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="write a scatter plot + error histogram PNG here")
     p.add_argument("--networks", choices=["held-out", "all"], default="held-out",
                    help="held-out (default: networks the predictor did not see, if any) or all")
     p.add_argument("--reference-networks", type=int, default=10,
