@@ -21,8 +21,8 @@ def register(subparsers) -> None:
         description="Reference inference energy of NETWORK on an accelerator (Timeloop-style model and "
         "mapper, Accelergy-style energy tables) with a given 8-bit multiplier. NETWORK is a zoo name "
         "(resnet18, resnet34, resnet50, vgg16, alexnet, mobilenet_v2, lenet5, lenet5_digits, resnet20, "
-        "resnet32, resnet56), a Timeloop problem file or a folder of them, or path/file.py:factory "
-        "returning a torch.nn.Module.",
+        "resnet32, resnet56), a Timeloop problem file or a folder of them, an ONNX model (model.onnx; "
+        "needs pip install 'approxdse[onnx]'), or path/file.py:factory returning a torch.nn.Module.",
     )
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("--accelerator", "-a", default="eyeriss", metavar="NAME|FILE.yaml",
@@ -52,11 +52,11 @@ def register(subparsers) -> None:
     w = subparsers.add_parser(
         "workload",
         help="the layers of a network as loop nests (table, JSON, CSV or Timeloop problem files)",
-        description="Show the conv/fc layers of NETWORK (a zoo name, a Timeloop problem file or folder, or "
-        "path/file.py:factory) with their loop bounds and MACs, or export them.",
+        description="Show the conv/fc layers of NETWORK (a zoo name, a Timeloop problem file or folder, an "
+        "ONNX model, or path/file.py:factory) with their loop bounds and MACs, or export them.",
     )
     w.add_argument("network", metavar="NETWORK")
-    w.add_argument("--input-shape", metavar="N,C,H,W", help="input tensor shape (zoo networks and modules)")
+    w.add_argument("--input-shape", metavar="N,C,H,W", help="input tensor shape (zoo networks, modules and ONNX models)")
     w.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     w.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     w.add_argument("--timeloop-dir", metavar="DIR",
