@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator.training_progress import progress_mode
 
 BACKENDS = ("auto", "reference", "cpu", "cuda")
 MODES = ("lut", "exact-decomposition", "low-rank", "noise")
@@ -62,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="output directory of --sweep (default ./accuracy_sweep)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="with --sweep, start over instead of continuing an interrupted sweep in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true",
+                   help="no progress on stderr (by default: a bar on a terminal, a line per training epoch otherwise)")
     p.set_defaults(func=run)
 
 
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.rank is not None:
         options["rank"] = args.rank
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = progress_mode(not args.quiet)
     if args.sweep:
         names = [n.strip() for n in args.multipliers.split(",") if n.strip()] if args.multipliers else None
         if names is not None and not names:
@@ -162,7 +164,7 @@ def _run_sweep(args, data, names, options, progress) -> int:
     table = accuracy_sweep(
         args.network, args.dataset, names, out_dir=out, data=data, seed=args.seed, epochs=args.epochs,
         fine_tune_epochs=args.fine_tune, backend=args.backend, mode=args.mode, calibration=args.calibration,
-        batch_size=args.batch_size, resume=args.resume, progress=not args.quiet, **options,
+        batch_size=args.batch_size, resume=args.resume, progress=progress, **options,
     )
     if args.format == "json":
         print(json.dumps(_jsonable({"csv": str(out / SWEEP_CSV), "plot": str(out / SWEEP_PNG),

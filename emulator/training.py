@@ -46,6 +46,7 @@ from torch import nn
 from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
+from approxdse.emulator.training_progress import EpochProgress
 from approxdse.networks.torch_models import get_model, model_spec
 
 if TYPE_CHECKING:
@@ -252,15 +253,28 @@ def _run_epochs(
     best_epoch: int,
     history: list[EpochRecord],
     initial_val: float | None,
-    progress: bool,
+    progress: bool | str,
     desc: str,
 ) -> tuple[dict, float, int]:
-    from tqdm import tqdm
-
     loss_fn = nn.CrossEntropyLoss()
-    bar = tqdm(range(start_epoch, epochs), desc=desc, disable=not progress, leave=False,
-               initial=start_epoch, total=epochs)
-    for epoch in bar:
+    tensors = getattr(train, "tensors", None)
+    per_epoch = -(-len(tensors[0]) // batch_size) if tensors is not None else None
+    bar = EpochProgress(progress, desc, start_epoch, epochs, per_epoch)
+    try:
+        best_state, best_val, best_epoch = _epochs_loop(
+            model, train, val, loss_fn, bar, epochs=epochs, optimizer=optimizer, scheduler=scheduler,
+            batch_size=batch_size, generator=generator, augment=augment, freeze_bn=freeze_bn,
+            checkpoint=checkpoint, start_epoch=start_epoch, best_state=best_state, best_val=best_val,
+            best_epoch=best_epoch, history=history, initial_val=initial_val)
+    finally:
+        bar.close()
+    return best_state, best_val, best_epoch
+
+
+def _epochs_loop(model, train, val, loss_fn, bar: EpochProgress, *, epochs, optimizer, scheduler, batch_size,
+                 generator, augment, freeze_bn, checkpoint, start_epoch, best_state, best_val, best_epoch,
+                 history, initial_val) -> tuple[dict, float, int]:
+    for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         model.train()
         if freeze_bn:
@@ -279,6 +293,7 @@ def _run_epochs(
             total_loss += loss.item() * len(y)
             correct += int((logits.detach().argmax(1) == y).sum())
             seen += len(y)
+            bar.batch()
         lr = optimizer.param_groups[0]["lr"]
         if scheduler is not None:
             scheduler.step()
@@ -288,7 +303,7 @@ def _run_epochs(
         if val_acc > best_val:
             best_val, best_epoch = val_acc, epoch + 1
             best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(loss=f"{history[-1].loss:.3f}", val=f"{val_acc:.3f}")
+        bar.epoch_done(history[-1])
         if checkpoint is not None:
             save_checkpoint(
                 {
@@ -352,7 +367,7 @@ def train_float(
     seed: int = 0,
     augment: bool | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> TrainResult:
     """Train ``model`` (in place) on ``data`` with AdamW and a cosine learning-rate schedule.
 
@@ -402,7 +417,7 @@ def fine_tune(
     freeze_bn: bool = True,
     augment: bool | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> TrainResult:
     """Recover accuracy lost to an approximate multiplier by training through it.
 
@@ -477,7 +492,7 @@ def trained_float_model(
     lr: float | None = None,
     batch_size: int | None = None,
     cache: bool = True,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> TrainedModel:
     """The float ``network`` trained on ``dataset``: loaded from the cache when this
     (network, dataset, seed, epochs, data) was trained before, else trained and cached.
@@ -526,7 +541,7 @@ def train_module(
     epochs: int | None = None,
     lr: float = 2e-3,
     batch_size: int = 64,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> TrainedModel:
     """Train any float ``module`` (in place, not cached) on ``data`` and wrap it as a
     :class:`TrainedModel`, for networks outside the registry (e.g. a search candidate)."""
@@ -539,7 +554,7 @@ def train_module(
 
 
 def _float_model_for(network: Any, data: DatasetSplits, seed: int, epochs: int | None,
-                     progress: bool) -> TrainedModel:
+                     progress: bool | str) -> TrainedModel:
     if isinstance(network, TrainedModel):
         return network
     if isinstance(network, nn.Module):
@@ -764,7 +779,7 @@ def accuracy_report(
     float_model: TrainedModel | None = None,
     exact_8bit_accuracy: float | None = None,
     exact_8bit_time_s: float | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
     **options: Any,
 ) -> AccuracyReport:
     """Train (or load from the cache) the float ``network`` on ``dataset``, then measure
