@@ -93,6 +93,7 @@ def run_workload(args: argparse.Namespace) -> int:
         print(f"approxdse: {len(workload)} Timeloop problem files written to {folder}", file=sys.stderr)
     if args.output:
         write_atomic(args.output, text if text.endswith("\n") else text + "\n")
+        print(f"approxdse: {args.format} of {len(workload)} layers written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -179,6 +180,7 @@ def run_energy(args: argparse.Namespace) -> int:
         from approxdse.accelerators.report import write_atomic
 
         write_atomic(args.output, text if text.endswith("\n") else text + "\n")
+        print(f"approxdse: energy {args.format} written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.plot:

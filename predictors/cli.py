@@ -144,4 +144,6 @@ def _compare(args: argparse.Namespace) -> int:
         print(result.table())
     if note:
         print(note, file=sys.stderr)
+    if args.plot:
+        print(f"approxdse: plot written to {args.plot}", file=sys.stderr)
     return 0
