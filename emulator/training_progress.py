@@ -12,10 +12,11 @@ import sys
 from typing import Any
 
 
-def progress_mode(enabled: bool) -> bool | str:
-    """What the CLI passes: a bar on a terminal, lines otherwise, nothing when disabled."""
-    if not enabled:
-        return False
+def progress_mode(flag: bool | None) -> bool | str:
+    """What the CLI passes for ``--progress`` (True: a bar), ``--no-progress`` (False:
+    nothing) or neither (None: a bar on a terminal, a line per epoch otherwise)."""
+    if flag is not None:
+        return bool(flag)
     return True if sys.stderr.isatty() else "lines"
 
 

@@ -41,9 +41,9 @@ def test_lines_bar_and_silence(digits, capsys):
 
 
 def test_progress_mode(monkeypatch):
-    assert progress_mode(False) is False
+    assert progress_mode(False) is False and progress_mode(True) is True
     monkeypatch.setattr("sys.stderr.isatty", lambda: False)
-    assert progress_mode(True) == "lines"
+    assert progress_mode(None) == "lines"
 
 
 class _Stop(Exception):
@@ -51,7 +51,8 @@ class _Stop(Exception):
 
 
 @pytest.mark.parametrize("flags, tty, expected", [
-    ((), False, "lines"), ((), True, True), (("--no-progress",), False, False), (("--quiet",), True, False),
+    ((), False, "lines"), ((), True, True), (("--no-progress",), False, False),
+    (("--no-progress",), True, False), (("--progress",), False, True),
 ])
 def test_accuracy_cli_passes_the_progress_mode(monkeypatch, flags, tty, expected):
     """What ``approxdse accuracy`` hands to the training (the run itself is in test_accuracy_cli.py)."""
@@ -67,5 +68,5 @@ def test_accuracy_cli_passes_the_progress_mode(monkeypatch, flags, tty, expected
     monkeypatch.setattr(training, "accuracy_report", fake_report)
     monkeypatch.setattr("sys.stderr.isatty", lambda: tty)
     with pytest.raises(_Stop):
-        cli.main(["accuracy", "--network", "lenet5", "--dataset", "digits", "--multiplier", "u8_exact", *flags])
+        cli.main(["accuracy", "lenet5", "--dataset", "digits", "--multiplier", "u8_exact", *flags])
     assert seen["progress"] == expected and type(seen["progress"]) is type(expected)
