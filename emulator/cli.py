@@ -113,6 +113,10 @@ def _validate(args: argparse.Namespace) -> None:
     from approxdse.networks.torch_models import model_spec
 
     args.network = network_of(args)
+    if str(args.network).lower().endswith(".onnx"):
+        raise ApproxDSEError(
+            f"accuracy trains and emulates its own networks (lenet5, resnet8, resnet20), not ONNX models; "
+            f"{args.network} works with approxdse energy and approxdse workload")
     model_spec(args.network)
     dataset_info(args.dataset)
     for flag, value, low in (("--fine-tune", args.fine_tune, 0), ("--epochs", args.epochs, 1),
