@@ -266,7 +266,7 @@ def import_dir(root: str | os.PathLike, *, version: str | None = None, force: bo
         figures.update(header_figures(source))  # the header wins over meta.json
         try:
             m = load_c_model(c.path, c.name, signed=c.signed,
-                             function=functions[0].name if len(functions) > 1 else None,
+                             function=functions[0].name if functions else None,
                              power_mw=figures.get("power_mw"), area_um2=figures.get("area_um2"),
                              delay_ns=figures.get("delay_ns"))
         except ApproxDSEError as exc:
