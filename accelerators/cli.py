@@ -41,8 +41,8 @@ def register(subparsers) -> None:
         description="Reference inference energy of NETWORK on an accelerator (Timeloop-style model and "
         "mapper, Accelergy-style energy tables) with a given 8-bit multiplier. NETWORK is a zoo name "
         "(resnet18, resnet34, resnet50, vgg16, alexnet, mobilenet_v2, lenet5, lenet5_digits, resnet20, "
-        "resnet32, resnet56), a Timeloop problem file or a folder of them, or path/file.py:factory "
-        "returning a torch.nn.Module.",
+        "resnet32, resnet56), a Timeloop problem file or a folder of them, an ONNX model (model.onnx; "
+        "needs pip install 'approxdse[onnx]'), or path/file.py:factory returning a torch.nn.Module.",
     )
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("--accelerator", "-a", default="eyeriss", metavar="NAME|FILE.yaml",
@@ -67,11 +67,11 @@ def register(subparsers) -> None:
         "workload",
         parents=[format_option(FORMATS), out_option("write here instead of stdout", legacy_output=True)],
         help="the layers of a network as loop nests (table, JSON, CSV or Timeloop problem files)",
-        description="Show the conv/fc layers of NETWORK (a zoo name, a Timeloop problem file or folder, or "
-        "path/file.py:factory) with their loop bounds and MACs, or export them.",
+        description="Show the conv/fc layers of NETWORK (a zoo name, a Timeloop problem file or folder, an "
+        "ONNX model, or path/file.py:factory) with their loop bounds and MACs, or export them.",
     )
     w.add_argument("network", metavar="NETWORK")
-    w.add_argument("--input-shape", metavar="N,C,H,W", help="input tensor shape (zoo networks and modules)")
+    w.add_argument("--input-shape", metavar="N,C,H,W", help="input tensor shape (zoo networks, modules and ONNX models)")
     w.add_argument("--timeloop-dir", metavar="DIR",
                    help="also write one Timeloop v0.4 problem file per layer into DIR (00_<layer>.yaml, ...)")
     w.set_defaults(func=run_workload)
@@ -99,7 +99,7 @@ def run_workload(args: argparse.Namespace) -> int:
             safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer.name)
             write_problem(layer, folder / f"{i:0{width}d}_{safe}.yaml")
         print(f"approxdse: {len(workload)} Timeloop problem files written to {folder}", file=sys.stderr)
-    write_output(text, args.out)
+    write_output(text, args.out, f"{args.format} of {len(workload)} layers")
     return 0
 
 
@@ -170,7 +170,7 @@ def run_energy(args: argparse.Namespace) -> int:
         if not args.plot.lower().endswith(".png"):
             raise ApproxDSEError(f"--plot writes a PNG file; {args.plot!r} does not end in .png")
         result.plot(args.plot)
-    write_output(text, args.out)
+    write_output(text, args.out, f"energy {args.format}")
     if args.plot:
         print(f"approxdse: plot written to {args.plot}", file=sys.stderr)
     return 0

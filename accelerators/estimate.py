@@ -37,6 +37,7 @@ from approxdse.accelerators.reference_version import model_version
 from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
 from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
 from approxdse.networks.workload import Layer, Workload
+from approxdse.networks.onnx_import import workload_from_onnx
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
 from approxdse.accelerators import mapper
 from approxdse.accelerators.architecture import Architecture, load_architecture
@@ -92,6 +93,7 @@ def resolve_network(network: NetworkLike, input_shape: Sequence[int] | str | Non
     * a ``torch.nn.Module``: traced with ``input_shape`` (default ``1,3,224,224`` or the
       module's ``input_shape`` attribute);
     * a Timeloop problem file (``.yaml``) or a folder of them;
+    * an ONNX model (``.onnx``, see :mod:`approxdse.networks.onnx_import`);
     * ``"path/file.py:factory"``: ``factory()`` returns an ``nn.Module`` (traced as above,
       the file may set ``INPUT_SHAPE``), a :class:`Workload` or a list of layers.
     """
@@ -127,6 +129,9 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
             shape = input_shape if input_shape is not None else _default_input_shape(module)
             return resolve_network_and_multipliers(built, shape, name=name or f"{Path(file_part).stem}:{func}")
         path = Path(text)
+        if path.suffix.lower() == ".onnx":
+            shape = zoo.normalize_input_shape(input_shape) if input_shape is not None else None
+            return workload_from_onnx(path, shape, name=name), {}
         if path.exists():
             return load_problems(path, name=name), {}
         if path.suffix in (".yaml", ".yml", ".py") or "/" in text:

@@ -307,6 +307,11 @@ def plot_front(df, front, path: Path | None = None, summary: dict | None = None)
     ax.set_ylabel("validation accuracy (%)")
     if len(ok):
         lo = max(0.0, float(np.nanpercentile(100 * ok["accuracy"], 10)) - 5)
+        # Every front design and annotated design stays inside the range, however low its accuracy.
+        shown = list(100 * front["accuracy"]) if len(front) else []
+        shown += [100 * (summary or {})[k]["accuracy"] for k in ("best_exact", "best_saving") if (summary or {}).get(k)]
+        if shown:
+            lo = min(lo, max(0.0, float(np.nanmin(shown)) - 2))
         ax.set_ylim(lo, 100.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

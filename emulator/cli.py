@@ -28,13 +28,13 @@ from approxdse.core.cli_options import (
     format_option,
     out_option,
     progress_option,
-    show_progress,
     write_output,
 )
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.yaml_files import load_yaml_file
 from approxdse.emulator.datasets import dataset_info, load_dataset
 from approxdse.multipliers.resolve import resolve_multiplier
+from approxdse.emulator.training_progress import progress_mode
 
 BACKENDS = ("auto", "reference", "cpu", "cuda")
 MODES = ("lut", "exact-decomposition", "low-rank", "noise")
@@ -113,6 +113,10 @@ def network_of(args: argparse.Namespace) -> str:
 
 def _validate(args: argparse.Namespace) -> None:
     args.network = network_of(args)
+    if str(args.network).lower().endswith(".onnx"):
+        raise ApproxDSEError(
+            f"accuracy trains and emulates its own networks (lenet5, resnet8, resnet20), not ONNX models; "
+            f"{args.network} works with approxdse energy and approxdse workload")
     from approxdse.networks.torch_models import model_spec  # imports torch: see the module docstring
 
     model_spec(args.network)
@@ -142,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.rank is not None:
         options["rank"] = args.rank
-    progress = show_progress(args)
+    progress = progress_mode(args.progress)
     if args.sweep:
         names = [n.strip() for n in args.multipliers.split(",") if n.strip()] if args.multipliers else None
         if names is not None and not names:

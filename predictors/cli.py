@@ -154,4 +154,6 @@ def _compare(args: argparse.Namespace) -> int:
     write_output(result.to_json() if args.format == "json" else result.table(), args.out)
     if note:
         print(note, file=sys.stderr)
+    if args.plot:
+        print(f"approxdse: plot written to {args.plot}", file=sys.stderr)
     return 0

@@ -45,11 +45,13 @@ def test_json_and_csv(capsys, tmp_path):
     target = tmp_path / "out.csv"
     status, out, err = run(capsys, "lenet5", "--format", "csv", "--out", str(target))
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert status == 0 and out == "" and err == "" and [r["name"] for r in rows][-1] == "TOTAL"
+    assert status == 0 and out == "" and [r["name"] for r in rows][-1] == "TOTAL"
+    assert err == f"approxdse: energy csv written to {target}\n"  # says where it wrote, nothing else
     # the old spelling, for one release: the same file and one deprecation line
     for old in ("--output", "-o"):
         status, out, err = run(capsys, "lenet5", "--format", "csv", old, str(tmp_path / "old.csv"))
-        assert status == 0 and out == "" and err == f"approxdse: warning: {old} is deprecated, use --out\n"
+        assert status == 0 and out == "" and err == (f"approxdse: warning: {old} is deprecated, use --out\n"
+                                                      f"approxdse: energy csv written to {tmp_path / 'old.csv'}\n")
         assert (tmp_path / "old.csv").read_text() == target.read_text()
 
 
