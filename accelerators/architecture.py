@@ -25,8 +25,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from approxdse.accelerators.energy_tables import (
     ActionEnergy,
     ComputeEnergy,
@@ -35,6 +33,7 @@ from approxdse.accelerators.energy_tables import (
     parse_technology,
 )
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
+from approxdse.core.yaml_files import load_yaml_file, parse_yaml
 
 #: Problem dimensions: batch, group, input channels, output channels, output
 #: rows/cols, filter rows/cols. G behaves like M for constraints.
@@ -240,19 +239,14 @@ def load_architecture(name_or_path: str | Path) -> Architecture:
         return _CACHE[cache_key]
     if key in _BUILTIN:
         text = resources.files("approxdse.accelerators.data").joinpath(_BUILTIN[key]).read_text()
-        arch = parse_architecture(yaml.safe_load(text), origin=key)
+        arch = parse_architecture(parse_yaml(text, "built-in architecture", key), origin=key)
     else:
         path = Path(key)
         if not (path.suffix in (".yaml", ".yml") or path.exists()):
             raise UnknownNameError(
                 f"unknown accelerator {key!r}; built-in: {', '.join(available_architectures())} (or a path to a YAML file)"
             )
-        if not path.is_file():
-            raise ApproxDSEError(f"architecture file {key!r} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ApproxDSEError(f"architecture file {key!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        data = load_yaml_file(path, "architecture file")
         arch = parse_architecture(data, origin=key)
     _CACHE[cache_key] = arch
     return arch
