@@ -43,9 +43,14 @@ def test_json_and_csv(capsys, tmp_path):
         assert key in data["layers"][0]
     assert data["totals"]["macs"] == sum(layer["macs"] for layer in data["layers"])
     target = tmp_path / "out.csv"
-    status, out, _ = run(capsys, "lenet5", "--format", "csv", "--output", str(target))
+    status, out, err = run(capsys, "lenet5", "--format", "csv", "--out", str(target))
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert status == 0 and out == "" and [r["name"] for r in rows][-1] == "TOTAL"
+    assert status == 0 and out == "" and err == "" and [r["name"] for r in rows][-1] == "TOTAL"
+    # the old spelling, for one release: the same file and one deprecation line
+    for old in ("--output", "-o"):
+        status, out, err = run(capsys, "lenet5", "--format", "csv", old, str(tmp_path / "old.csv"))
+        assert status == 0 and out == "" and err == f"approxdse: warning: {old} is deprecated, use --out\n"
+        assert (tmp_path / "old.csv").read_text() == target.read_text()
 
 
 def test_compare_multipliers_with_plot(capsys, tmp_path):
