@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
-from approxdse.predictors.base import EnergyPredictor, Query, Timer, normalise
+from approxdse.predictors.base import Assignment, EnergyPredictor, NetworkLike, Query, Timer, normalise
 
 FORMS = ("auto", "free", "anchored")
 
@@ -89,8 +89,8 @@ class SummingPredictor(EnergyPredictor):
     # ------------------------------------------------------------------ predict
     def predict(
         self,
-        networks: Any,
-        multipliers: Any = "u8_exact",
+        networks: NetworkLike | Sequence[NetworkLike],
+        multipliers: Assignment | Sequence[Assignment] = "u8_exact",
         accelerator: str | None = None,
         anchors: Mapping[str, float] | Sequence[float] | None = None,
     ) -> np.ndarray:
