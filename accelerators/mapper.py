@@ -47,7 +47,7 @@ import numpy as np
 from approxdse.accelerators import mapspace
 from approxdse.accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.accelerators.mapping import Mapping, mapping_from_arrays
-from approxdse.accelerators.nest_analysis import Problem, analyze, factor_ranges, legality, order_violation
+from approxdse.accelerators.nest_analysis import NestAnalysis, Problem, analyze, factor_ranges, legality, order_violation
 from approxdse.core.atomic_files import atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.paths import cache_dir
@@ -129,7 +129,7 @@ class _Search:
         out = np.full(bounds.shape[0], np.inf)
         if ok.any():
             res = analyze(self.prob, self.arch, bounds[ok], rank[ok], self.keep)
-            e, cyc = res["energy"], res["cycles"].astype(float)
+            e, cyc = res.energy, res.cycles.astype(float)
             if objective == "energy":
                 s = e
             elif objective == "edp":
@@ -296,10 +296,10 @@ class MapperReport:
         return asdict(self)
 
 
-def _keys(res: dict, objective: str) -> tuple[np.ndarray, np.ndarray]:
+def _keys(res: NestAnalysis, objective: str) -> tuple[np.ndarray, np.ndarray]:
     """(primary, secondary) objective values; smaller is better, compared lexicographically."""
-    e = np.asarray(res["energy"], dtype=float)
-    c = np.asarray(res["cycles"], dtype=float)
+    e = np.asarray(res.energy, dtype=float)
+    c = np.asarray(res.cycles, dtype=float)
     if objective == "energy":
         return e, c
     if objective == "edp":
