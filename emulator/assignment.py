@@ -8,7 +8,6 @@ from typing import Any, Mapping
 
 from torch import nn
 
-from approxdse import multipliers
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.multiplier import Multiplier
 from approxdse.multipliers.resolve import resolve_multiplier

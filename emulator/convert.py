@@ -20,6 +20,7 @@ from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.config import EmulationConfig
 from approxdse.emulator.layers import ApproxConv2d, ApproxLinear, _ApproxLayer
 from approxdse.multipliers.multiplier import Multiplier
+from approxdse import multipliers
 
 MultiplierLike = Union[str, Multiplier]
 
@@ -34,13 +35,11 @@ def _resolve(m: MultiplierLike) -> Multiplier:
     if isinstance(m, Multiplier):
         return m
     if isinstance(m, str):
-        from approxdse import multipliers
         return multipliers.get(m)
     raise ApproxDSEError(f"a multiplier must be a name or a Multiplier, got {type(m).__name__}")
 
 
 def _exact_for(signed: bool) -> Multiplier:
-    from approxdse import multipliers
     return multipliers.get("s8_exact" if signed else "u8_exact")
 
 

@@ -27,7 +27,11 @@ import numpy as np
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.multiplier import Multiplier
 from approxdse.networks.genome import Genome
+from approxdse.networks.resolve import as_workload
 from approxdse.networks.workload import Workload
+from approxdse.predictors.dataset import Dataset
+from approxdse.predictors.features import layer_macs, per_layer_relative_energy
+from approxdse.predictors.model_files import save_predictor
 
 #: A network ``predict`` accepts: a Workload, a Genome, a zoo name, or a genome/workload mapping.
 NetworkLike = Union[Workload, Genome, str, Mapping[str, Any]]
@@ -48,8 +52,6 @@ class Query:
 
     @property
     def layer_macs(self) -> np.ndarray:
-        from approxdse.predictors.features import layer_macs
-
         return layer_macs(self.workload)
 
 
@@ -60,9 +62,6 @@ def _is_network(x: Any) -> bool:
 def normalise(networks: NetworkLike | Sequence[NetworkLike],
               multipliers: Assignment | Sequence[Assignment]) -> list[Query]:
     """Turn ``predict``'s arguments into :class:`Query` objects (see the module docstring)."""
-    from approxdse.predictors.features import per_layer_relative_energy
-    from approxdse.networks.resolve import as_workload
-
     nets = [networks] if _is_network(networks) else list(networks)
     if not nets:
         return []
@@ -112,8 +111,6 @@ class EnergyPredictor:
 
     @staticmethod
     def _dataset_for(dataset: Any, accelerator: str | None):
-        from approxdse.predictors.dataset import Dataset
-
         if not isinstance(dataset, Dataset):
             dataset = Dataset.load(dataset)
         accs = dataset.accelerators
@@ -184,7 +181,6 @@ class EnergyPredictor:
         """Predictions for every energy row of a (loaded, single-accelerator) dataset, in row order."""
         self.check_dataset(dataset)
         queries = [Query(dataset.workload(n), None, m) for n, m in zip(dataset.energy["network"], dataset.energy["multiplier"])]
-        from approxdse.predictors.features import per_layer_relative_energy
 
         queries = [Query(q.workload, per_layer_relative_energy(q.workload, q.multiplier), q.multiplier) for q in queries]
         return self._predict_queries(queries, self.accelerator)
@@ -197,8 +193,6 @@ class EnergyPredictor:
         return float(r2_score(ds.energy["total_energy_pJ"].to_numpy(), self.predict_dataset(ds)))
 
     def save(self, path: str) -> None:
-        from approxdse.predictors.io import save_predictor
-
         save_predictor(self, path)
 
     # subclasses implement to_dict / from_dict

@@ -34,6 +34,7 @@ import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
+from approxdse.networks.workload import Workload
 
 NETWORK_FEATURES: tuple[str, ...] = (
     "n_layers", "n_conv", "n_fc", "n_depthwise", "n_pointwise",
@@ -86,8 +87,6 @@ def layer_feature_matrix(workload) -> np.ndarray:
 
 
 def layer_features(layer) -> dict[str, float]:
-    from approxdse.networks.workload import Workload
-
     return dict(zip(LAYER_FEATURES, layer_feature_matrix(Workload(layer.name, (layer,)))[0]))
 
 
