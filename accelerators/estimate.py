@@ -29,7 +29,7 @@ import inspect
 import sys
 import time
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping as TMapping, Sequence
 
@@ -274,8 +274,21 @@ def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float) -> t
     return entry[0], entry[1], int(explored)
 
 
-def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapping=None) -> dict:
-    """Map (unless ``mapping``) and evaluate one layer; the results as plain values."""
+@dataclass(frozen=True)
+class LayerResult:
+    """One evaluated layer shape: energy (pJ) by component, cycles, utilisation, the mapping's
+    text and how many mappings the mapper explored for it (0 when given or cached)."""
+
+    energy_pJ: float
+    components: dict[str, float]
+    cycles: int
+    utilization: float
+    mapping: str
+    explored: int
+
+
+def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapping=None) -> LayerResult:
+    """Map (unless ``mapping``) and evaluate one layer."""
     if mapping is None:
         base, text, explored = _searched(layer, arch, arch_id, objective, rel)
         res = base.with_multiplier(rel, arch) if rel != 1.0 else base
@@ -283,9 +296,8 @@ def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapp
         mapping = _load_mapping(mapping, layer, arch)
         res = evaluate(layer, arch, mapping, multiplier_energy=rel)
         text, explored = _mapping_text(mapping, arch), 0
-    return {"energy_pJ": float(res.energy_pJ), "components": {k: float(v) for k, v in res.components.items()},
-            "cycles": int(res.cycles), "utilization": float(res.utilization), "mapping": text,
-            "explored": explored}
+    return LayerResult(float(res.energy_pJ), {k: float(v) for k, v in res.components.items()}, int(res.cycles),
+                       float(res.utilization), text, int(explored))
 
 
 def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
@@ -349,12 +361,12 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
     arch_id = getattr(arch, "id", None) or repr(arch)
 
     # one mapper call per distinct (shape, multiplier energy) unless a mapping is given
-    results: dict[tuple, dict] = {}
+    results: dict[tuple, LayerResult | None] = {}
     todo: list[tuple[tuple, Layer, float, Any]] = []
     for layer, (_, rel) in zip(workload, per_layer):
         key = (layer.shape_key(), rel) if layer.name not in given else (layer.name, rel)
         if key not in results:
-            results[key] = {}
+            results[key] = None
             todo.append((key, layer, rel, given.get(layer.name)))
     iterator = todo
     if progress:
@@ -369,15 +381,15 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
     for layer, (mname, rel) in zip(workload, per_layer):
         key = (layer.shape_key(), rel) if layer.name not in given else (layer.name, rel)
         r = results[key]
-        rows.append(LayerReport(layer=layer, energy_pJ=r["energy_pJ"], components=r["components"],
-                                cycles=r["cycles"], utilization=r["utilization"], multiplier=mname,
-                                relative_energy=rel, mapping=r["mapping"]))
+        rows.append(LayerReport(layer=layer, energy_pJ=r.energy_pJ, components=r.components,
+                                cycles=r.cycles, utilization=r.utilization, multiplier=mname,
+                                relative_energy=rel, mapping=r.mapping))
     shape = _report_input_shape(network, input_shape)
     return EnergyReport(network=workload.name, accelerator=_arch_name(arch), multiplier=default[0],
                         objective=objective, layers=tuple(rows), input_shape=shape,
                         wall_s=time.perf_counter() - start,
                         extra={"distinct_shapes": len(todo),
-                               "mappings_evaluated": sum(r["explored"] for r in results.values())})
+                               "mappings_evaluated": sum(r.explored for r in results.values())})
 
 
 def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator="eyeriss",

@@ -89,7 +89,7 @@ class _Search:
         out = np.full(bounds.shape[0], np.inf)
         if ok.any():
             res = analyze(self.prob, self.arch, bounds[ok], rank[ok], self.keep)
-            e, cyc = res["energy"], res["cycles"].astype(float)
+            e, cyc = res.energy, res.cycles.astype(float)
             if objective == "energy":
                 s = e
             elif objective == "edp":

@@ -105,16 +105,16 @@ def evaluate(layer: "Layer", arch: Architecture, mapping: Mapping, multiplier_en
     check_mapping(layer, arch, mapping)
     bounds, rank = mapping.to_arrays(arch)
     res = analyze(Problem.from_layer(layer), arch, bounds[None], rank[None], mapping.keep_of(arch), detail=True)
-    comps = {k: float(v[0]) for k, v in res["components"].items()}
+    comps = {k: float(v[0]) for k, v in res.components.items()}
     comps["multiplier"] *= rel
-    accesses = {key: {k: int(v[0]) for k, v in vals.items()} for key, vals in res["accesses"].items()}
+    accesses = {key: {k: int(v[0]) for k, v in vals.items()} for key, vals in res.accesses.items()}
     return LayerEnergy(
         name=layer.name,
         energy_pJ=float(sum(comps.values())),
         components=comps,
-        macs=int(res["macs"]),
-        cycles=int(res["cycles"][0]),
-        utilization=float(res["utilization"][0]),
+        macs=int(res.macs),
+        cycles=int(res.cycles[0]),
+        utilization=float(res.utilization[0]),
         mapping=mapping,
         accesses=accesses,
         multiplier_energy=rel,

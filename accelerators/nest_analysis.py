@@ -122,8 +122,29 @@ def _unique_children(bounds: np.ndarray, ext: np.ndarray, j: int, prob: Problem,
     return f[:, N] * f[:, G] * f[:, C] * hh * ww
 
 
+@dataclass(frozen=True)
+class NestAnalysis:
+    """What :func:`analyze` finds for K mappings (arrays of length K, except ``macs``).
+
+    ``energy`` (pJ) is the sum of ``components`` ({name: pJ}); ``cycles`` the latency
+    (bandwidth-bound where a level is slower than compute), ``compute_cycles`` the
+    temporal loop count, ``utilization`` the used share of the MACs; ``accesses``
+    (with ``detail=True``) ``{(level, tensor): {"reads","fills","updates","instances","tile"}}``
+    per instance.
+    """
+
+    energy: np.ndarray
+    components: dict[str, np.ndarray]
+    cycles: np.ndarray
+    compute_cycles: np.ndarray
+    utilization: np.ndarray
+    macs: int
+    compute_instances: np.ndarray
+    accesses: dict[tuple[str, str], dict[str, np.ndarray]] | None = None
+
+
 def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndarray,
-            keep: dict[str, frozenset[str]] | None = None, detail: bool = False) -> dict:
+            keep: dict[str, frozenset[str]] | None = None, detail: bool = False) -> NestAnalysis:
     """Access counts and energy for K mappings (see the module docstring).
 
     Returns a dict with ``energy`` (pJ, shape K), ``components`` ({name: K}),
@@ -286,18 +307,16 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     components["multiplier"] = np.full(K, macs * ce.multiplier, dtype=float)
     components["adder"] = np.full(K, macs * ce.adder, dtype=float)
     energy = sum(components.values())
-    out = {
-        "energy": energy,
-        "components": components,
-        "cycles": np.ceil(cycles).astype(np.int64),
-        "compute_cycles": temporal,
-        "utilization": compute_instances / arch.num_macs,
-        "macs": macs,
-        "compute_instances": compute_instances,
-    }
-    if detail:
-        out["accesses"] = accesses
-    return out
+    return NestAnalysis(
+        energy=energy,
+        components=components,
+        cycles=np.ceil(cycles).astype(np.int64),
+        compute_cycles=temporal,
+        utilization=compute_instances / arch.num_macs,
+        macs=macs,
+        compute_instances=compute_instances,
+        accesses=accesses if detail else None,
+    )
 
 
 def _extents(bounds: np.ndarray) -> np.ndarray:

@@ -10,9 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.yaml_files import load_yaml_file
 from approxdse.networks.workload import Layer
 
 
@@ -75,8 +74,8 @@ def read_stats(path: str | Path) -> TimeloopStats:
 
 def read_problem_instance(path: str | Path) -> dict[str, int]:
     """The ``problem.instance`` mapping of a Timeloop problem / parsed-processed-input file."""
-    doc = yaml.safe_load(Path(path).read_text())
-    inst = doc.get("problem", {}).get("instance")
+    doc = load_yaml_file(path, "Timeloop problem file")
+    inst = doc.get("problem", {}).get("instance") if isinstance(doc, dict) else None
     if inst is None:
         raise ApproxDSEError(f"{path}: no problem.instance")
     return {k: int(v) for k, v in inst.items() if isinstance(v, (int, float))}
@@ -96,7 +95,9 @@ def read_ert_summary(path: str | Path) -> dict[str, dict[str, float]]:
     Component names drop their hierarchy and instance range
     (``system_top_level.shared_glb[1..1]`` -> ``shared_glb``).
     """
-    doc = yaml.safe_load(Path(path).read_text())
+    doc = load_yaml_file(path, "Accelergy ERT summary")
+    if not isinstance(doc, dict):
+        raise ApproxDSEError(f"Accelergy ERT summary {str(path)!r} is not a YAML mapping")
     out: dict[str, dict[str, float]] = {}
     for entry in doc.get("ERT_summary", {}).get("table_summary", []):
         name = re.sub(r"\[[^\]]*\]$", "", str(entry["name"])).split(".")[-1]

@@ -16,42 +16,64 @@ Five models, picked by ``energy.predictor`` in the search config:
   multiplication (sum over layers of MACs x the multiplier's relative energy),
   the quantity ALWANN reports. Needs no other package.
 
-Every model answers :meth:`EnergyObjective.energy` for one candidate, with
-per-layer multipliers honoured.
+Each is an :class:`~approxdse.predictors.energy_model.EnergyModel`
+(``energy(workload, multipliers)``, a ``name`` and a ``unit``);
+:class:`EnergyObjective` builds the one the config names (:data:`MODELS`) and
+asks it for each candidate's energy, per-layer multipliers honoured.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
 from approxdse.core.errors import ApproxDSEError
-from approxdse.multipliers.resolve import relative_energy_of
 from approxdse.dse.search_space import Candidate
-from approxdse import predictors
-from approxdse.accelerators.estimate import estimate_energy
 from approxdse.predictors.defaults import default_predictor
+from approxdse.predictors.energy_model import (
+    EXACT_MULTIPLICATIONS,
+    PJ,
+    EnergyModel,
+    LayerMultipliers,
+    MultiplicationCount,
+    ReferenceModel,
+)
+from approxdse.predictors.io import load_predictor
 
 #: Predictors :func:`predictors.defaults.default_predictor` provides (shipped, cached, or fitted once).
 DEFAULT_PREDICTORS = ("summing", "learned")
-BUILTIN = DEFAULT_PREDICTORS + ("reference", "multiplications")
 
 
-def _number(value: Any) -> float:
-    """A float from a scalar, a one-element array / Series, or an EnergyReport-like object."""
-    for attr in ("energy_pJ", "total_energy_pJ", "total_pJ"):
-        if hasattr(value, attr) and not callable(getattr(value, attr)):
-            return _number(getattr(value, attr))
-    try:
-        import numpy as np
+@dataclass(frozen=True)
+class ModelEntry:
+    """A built-in energy model: its unit (known without building it) and how to build it."""
 
-        arr = np.asarray(value, dtype=float).ravel()
-    except (TypeError, ValueError):
-        raise ApproxDSEError(f"the energy model returned {value!r}, not a number") from None
-    if arr.size != 1:
-        raise ApproxDSEError(f"the energy model returned {arr.size} values for one network")
-    return float(arr[0])
+    unit: str
+    build: Callable[[str, bool], EnergyModel]  # (accelerator, progress) -> model
+
+
+#: The built-in energy models by their config name; anything else is a predictor file.
+MODELS: dict[str, ModelEntry] = {
+    "summing": ModelEntry(PJ, lambda acc, progress: default_predictor(acc, kind="summing", progress=progress)),
+    "learned": ModelEntry(PJ, lambda acc, progress: default_predictor(acc, kind="learned", progress=progress)),
+    "reference": ModelEntry(PJ, lambda acc, progress: ReferenceModel(acc)),
+    "multiplications": ModelEntry(EXACT_MULTIPLICATIONS, lambda acc, progress: MultiplicationCount()),
+}
+BUILTIN = tuple(MODELS)
+
+
+def _predictor_file(path: str) -> EnergyModel:
+    if not Path(path).is_file():
+        raise ApproxDSEError(f"energy.predictor file {path!r} does not exist")
+    return load_predictor(path)
+
+
+def candidate_multipliers(candidate: Candidate, workload) -> LayerMultipliers:
+    """The candidate's multipliers as an :class:`EnergyModel` takes them: one, or one per layer."""
+    if not candidate.per_layer:
+        return candidate.multipliers[0]
+    per_layer = candidate.layer_multipliers()
+    return [per_layer[layer.name] for layer in workload.layers]
 
 
 @dataclass
@@ -63,59 +85,40 @@ class EnergyObjective:
 
     spec: str = "summing"
     accelerator: str = "eyeriss"
-
-    def __post_init__(self) -> None:
-        self._predictor = None
+    _model: EnergyModel | None = field(default=None, init=False, repr=False)
 
     @property
     def unit(self) -> str:
-        return "exact multiplications" if self.spec == "multiplications" else "pJ"
+        if self._model is not None:
+            return self._model.unit
+        return MODELS[self.spec].unit if self.spec in MODELS else PJ
 
     @property
     def name(self) -> str:
-        return self.spec if self.spec in BUILTIN else Path(self.spec).name
+        return self.spec if self.spec in MODELS else Path(self.spec).name
 
     def prepare(self, progress: bool = False) -> "EnergyObjective":
-        """Load (or fit and cache, the first time) the predictor now, e.g. once before workers start."""
-        if self.spec not in ("reference", "multiplications"):
-            self._load(progress)
+        """Build the model now (a default predictor is loaded, or fitted and cached the first
+        time), e.g. once in the main process before workers start."""
+        self.model(progress)
         return self
 
-    def _load(self, progress: bool = False):
-        if self._predictor is not None:
-            return self._predictor
-        if self.spec in DEFAULT_PREDICTORS:
-            self._predictor = default_predictor(self.accelerator, kind=self.spec, progress=progress)
-        else:
-            path = Path(self.spec)
-            if not path.is_file():
-                raise ApproxDSEError(f"energy.predictor file {str(path)!r} does not exist")
-            self._predictor = predictors.load_predictor(path)
-        return self._predictor
+    def model(self, progress: bool = False) -> EnergyModel:
+        """The :class:`EnergyModel` behind this objective (built on first use)."""
+        if self._model is None:
+            if self.spec in MODELS:
+                self._model = MODELS[self.spec].build(self.accelerator, progress)
+            else:
+                self._model = _predictor_file(self.spec)
+        return self._model
 
     def energy(self, candidate: Candidate) -> float:
         """The candidate's energy in :attr:`unit` (float; raises for a network the model cannot map)."""
         workload = candidate.genome.to_workload()
-        per_layer = candidate.layer_multipliers()
-        if self.spec == "multiplications":
-            return float(sum(layer.macs * relative_energy_of(per_layer[layer.name]) for layer in workload.layers))
-        if self.spec == "reference":
-            return reference_energy(candidate, self.accelerator)
-        predictor = self._load()
-        mults = [per_layer[layer.name] for layer in workload.layers]
-        arg = mults if candidate.per_layer else candidate.multipliers[0]
-        value = _number(predictor.predict([workload], [arg], self.accelerator))
-        if not math.isfinite(value):
-            raise ApproxDSEError(f"the {self.name} predictor returned {value} for {workload.name}")
-        return value
+        return self.model().energy(workload, candidate_multipliers(candidate, workload))
 
 
 def reference_energy(candidate: Candidate, accelerator: str) -> float:
     """The reference model's total energy (pJ) of a candidate, per-layer multipliers honoured."""
     workload = candidate.genome.to_workload()
-    if candidate.per_layer:
-        report = estimate_energy(workload, accelerator=accelerator, multiplier=candidate.multipliers[0],
-                                 layer_multipliers=candidate.layer_multipliers())
-    else:
-        report = estimate_energy(workload, accelerator=accelerator, multiplier=candidate.multipliers[0])
-    return _number(report)
+    return ReferenceModel(accelerator).energy(workload, candidate_multipliers(candidate, workload))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.dse.candidate_row import COLUMNS as ROW_COLUMNS
 from approxdse.core.figures import new_figure, save_figure
 from approxdse.dse.algorithms import hypervolume, nondominated
 from approxdse.dse.config import SearchConfig
@@ -32,12 +33,8 @@ from approxdse.networks.genome import Genome
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-COLUMNS = [
-    "generation", "index", "phase", "key", "genome_key", "status", "feasible", "energy", "energy_model",
-    "reference_energy", "predictor_error", "accuracy", "error", "float_accuracy", "multiplier", "multipliers",
-    "exact", "params", "macs", "n_stages", "n_layers", "time_s", "train_s", "eval_s", "cached",
-    "weights_cached", "message", "genome", "variables",
-]
+#: The candidate table's columns: the fields of :class:`~dse.candidate_row.CandidateRow`.
+COLUMNS = list(ROW_COLUMNS)
 
 
 def _feasible(df):

@@ -37,6 +37,7 @@ from typing import Any, Callable, Sequence
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import make_executor
+from approxdse.dse.candidate_row import COLUMNS, CandidateRow
 from approxdse.dse.config import SearchConfig
 from approxdse.networks.genome import Genome
 from approxdse.dse.search_space import Candidate, SearchSpace
@@ -44,7 +45,7 @@ from approxdse import multipliers
 from approxdse.dse.algorithms import make_algorithm, make_problem
 from approxdse.dse.energy_objective import EnergyObjective
 from approxdse.dse.evaluation import EvaluationSettings, evaluate_group, group_by_genome
-from approxdse.dse.report import COLUMNS, finish_run, hypervolume_history, pareto_front, search_rows
+from approxdse.dse.report import finish_run, hypervolume_history, pareto_front, search_rows
 from approxdse.dse.run_files import CHECKPOINT, CONFIG, LOG, write_atomic, write_table  # noqa: F401  (re-exported)
 
 
@@ -159,30 +160,12 @@ class SearchRun:
                                   str(weights))
 
     def _row(self, gen: int, index: int, cand: Candidate, x: dict, result: dict, cached: bool) -> dict:
+        """The log record (:class:`~dse.candidate_row.CandidateRow` as a dict) of one evaluation."""
         cfg = self.config
-        ok = result["status"] == "ok"
-        acc = result.get("accuracy", math.nan)
-        feasible = ok and (cfg.constraints.min_accuracy is None or acc >= cfg.constraints.min_accuracy)
-        return {
-            "generation": gen, "index": index, "phase": getattr(self, "_phase", "search"),
-            "key": cand.key(), "genome_key": cand.genome.key(),
-            "status": result["status"], "feasible": bool(feasible),
-            "energy": result.get("energy", math.nan), "energy_model": cfg.energy.predictor if not cfg.energy.is_file
-            else Path(cfg.energy.predictor).name,
-            "reference_energy": math.nan, "predictor_error": math.nan,
-            "accuracy": acc, "error": (1.0 - acc) if ok else math.nan,
-            "float_accuracy": result.get("float_accuracy", math.nan),
-            "multiplier": cand.multiplier_label, "multipliers": json.dumps(list(cand.multipliers)),
-            "exact": all(is_exact(m) for m in cand.multipliers),
-            "params": int(result.get("params", 0)), "macs": int(result.get("macs", 0)),
-            "n_stages": len(cand.genome.stages), "n_layers": len(cand.genome.conv_specs()),
-            "time_s": 0.0 if cached else result.get("time_s", 0.0),
-            "train_s": 0.0 if cached else result.get("train_s", 0.0),
-            "eval_s": 0.0 if cached else result.get("eval_s", 0.0),
-            "cached": bool(cached), "weights_cached": bool(result.get("weights_cached", False)),
-            "message": result.get("message", ""),
-            "genome": cand.genome.to_json(), "variables": json.dumps(x, sort_keys=True, default=str),
-        }
+        energy_model = cfg.energy.predictor if not cfg.energy.is_file else Path(cfg.energy.predictor).name
+        return CandidateRow.of(gen, index, cand, x, result, phase=getattr(self, "_phase", "search"),
+                               energy_model=energy_model, exact=all(is_exact(m) for m in cand.multipliers),
+                               cached=cached, min_accuracy=cfg.constraints.min_accuracy).to_dict()
 
     def _append(self, rows: Sequence[dict]) -> None:
         with open(self.run_dir / LOG, "a") as fh:
@@ -317,7 +300,7 @@ class SearchRun:
         import pandas as pd
 
         rows = [self.rows[k] for k in sorted(self.rows)]
-        return pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(rows, columns=list(COLUMNS)) if rows else pd.DataFrame(columns=list(COLUMNS))
 
     def _write_tables(self) -> None:
         df = self.table()

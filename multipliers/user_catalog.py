@@ -19,6 +19,7 @@ import numpy as np
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.atomic_files import atomic_write as _atomic_write
 from approxdse.core.paths import catalog_dir, home_dir
+from approxdse.core.yaml_files import load_yaml_file
 from approxdse.multipliers.multiplier import Multiplier
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
@@ -81,13 +82,9 @@ def save(m: Multiplier) -> Path:
 
 
 def load_entry(name: str) -> dict[str, Any]:
-    import yaml
-
+    """The YAML record of user multiplier ``name`` (one-line errors for a missing or corrupt file)."""
     path = user_dir() / f"{name}.yaml"
-    try:
-        entry = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ApproxDSEError(f"user multiplier {name!r} cannot be read from {path}: {exc}") from None
+    entry = load_yaml_file(path, f"the user catalog file of multiplier {name!r}")
     if not isinstance(entry, dict):
         raise ApproxDSEError(f"user multiplier file {path} is not a mapping")
     return entry

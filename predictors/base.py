@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.multiplier import Multiplier
 from approxdse.networks.genome import Genome
 from approxdse.networks.resolve import as_workload
 from approxdse.networks.workload import Workload
@@ -32,14 +33,22 @@ from approxdse.predictors.dataset import Dataset
 from approxdse.predictors.features import layer_macs, per_layer_relative_energy
 from approxdse.predictors.model_files import save_predictor
 
+#: A network ``predict`` accepts: a Workload, a Genome, a zoo name, or a genome/workload mapping.
+NetworkLike = Union[Workload, Genome, str, Mapping[str, Any]]
+#: One multiplier: a name, a :class:`~approxdse.multipliers.Multiplier`, or a bare relative energy.
+MultiplierSpec = Union[Multiplier, str, float]
+#: The multipliers of one network: one for every layer, one per layer (in order), or
+#: ``{layer name: multiplier}`` with ``"*"`` as the default.
+Assignment = Union[MultiplierSpec, Sequence[MultiplierSpec], Mapping[str, MultiplierSpec]]
+
 
 @dataclass(frozen=True)
 class Query:
     """One normalised prediction request: a workload and its per-layer relative energies."""
 
-    workload: Any
+    workload: Workload
     rel: np.ndarray  # relative energy per layer
-    multiplier: Any  # the original multiplier spec (name/object/float or per-layer assignment)
+    multiplier: Assignment  # the original multiplier spec (name/object/float or per-layer assignment)
 
     @property
     def layer_macs(self) -> np.ndarray:
@@ -50,7 +59,8 @@ def _is_network(x: Any) -> bool:
     return isinstance(x, (Workload, Genome, str)) or (isinstance(x, dict) and ("layers" in x or "stages" in x))
 
 
-def normalise(networks: Any, multipliers: Any) -> list[Query]:
+def normalise(networks: NetworkLike | Sequence[NetworkLike],
+              multipliers: Assignment | Sequence[Assignment]) -> list[Query]:
     """Turn ``predict``'s arguments into :class:`Query` objects (see the module docstring)."""
     nets = [networks] if _is_network(networks) else list(networks)
     if not nets:
@@ -73,9 +83,15 @@ def normalise(networks: Any, multipliers: Any) -> list[Query]:
 
 
 class EnergyPredictor:
-    """Base class: scikit-learn-style ``fit`` / ``predict`` / ``score`` for one accelerator."""
+    """Base class: scikit-learn-style ``fit`` / ``predict`` / ``score`` for one accelerator.
+
+    Every predictor is also an :class:`~approxdse.predictors.energy_model.EnergyModel`
+    (:attr:`name`, :attr:`unit`, :meth:`energy`).
+    """
 
     kind: str = "base"
+    #: The unit of every prediction.
+    unit: str = "pJ"
 
     def __init__(self, accelerator: str | None = None) -> None:
         self.accelerator = accelerator
@@ -137,7 +153,24 @@ class EnergyPredictor:
             )
 
     # ---------------------------------------------------------------- API
-    def predict(self, networks: Any, multipliers: Any = "u8_exact", accelerator: str | None = None) -> np.ndarray:
+    @property
+    def name(self) -> str:
+        """The predictor's kind (``summing``, ``learned``)."""
+        return self.kind
+
+    def energy(self, workload: Workload, multipliers: MultiplierSpec | Sequence[MultiplierSpec]) -> float:
+        """The :class:`~approxdse.predictors.energy_model.EnergyModel` call: the predicted energy (pJ)
+        of one network with one multiplier, or one per layer (a sequence in layer order)."""
+        spec = list(multipliers) if isinstance(multipliers, (list, tuple)) else multipliers
+        values = np.asarray(self.predict([workload], [spec], self.accelerator), dtype=float).ravel()
+        if values.size != 1 or not np.isfinite(values[0]):
+            raise ApproxDSEError(f"the {self.name} predictor returned {values.tolist()} for {workload.name!r}")
+        return float(values[0])
+
+    def predict(self, networks: NetworkLike | Sequence[NetworkLike],
+                multipliers: Assignment | Sequence[Assignment] = "u8_exact",
+                accelerator: str | None = None) -> np.ndarray:
+        """Predicted energies (pJ), one per network (see the module docstring for the argument forms)."""
         acc = self._check_accelerator(accelerator)
         return self._predict_queries(normalise(networks, multipliers), acc)
 

@@ -27,8 +27,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
-from approxdse.predictors.base import EnergyPredictor, Query, Timer, normalise
 from approxdse.networks.resolve import workload_key
+from approxdse.predictors.base import Assignment, EnergyPredictor, NetworkLike, Query, Timer, normalise
 from approxdse.predictors.features import per_layer_relative_energy, relative_energy
 from approxdse.predictors.reference import EXACT
 
@@ -88,8 +88,8 @@ class SummingPredictor(EnergyPredictor):
     # ------------------------------------------------------------------ predict
     def predict(
         self,
-        networks: Any,
-        multipliers: Any = "u8_exact",
+        networks: NetworkLike | Sequence[NetworkLike],
+        multipliers: Assignment | Sequence[Assignment] = "u8_exact",
         accelerator: str | None = None,
         anchors: Mapping[str, float] | Sequence[float] | None = None,
     ) -> np.ndarray:

@@ -127,24 +127,37 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _start_dataset(tmp_path: Path, workers: int = 2) -> tuple[subprocess.Popen, list[int]]:
-    """A real ``approxdse dataset`` with a pool, once its workers are evaluating (pids of all its descendants)."""
-    out = tmp_path / "data"
+def _armed(worker: psutil.Process) -> bool:
+    """Whether a pool worker ran its initializer: its parent watchdog thread is running
+    (single-threaded before that, with OMP_NUM_THREADS=1)."""
+    try:
+        return worker.num_threads() >= 2
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _start(argv: list[str], ready, workers: int = 2) -> tuple[subprocess.Popen, list[int]]:
+    """A real ``approxdse`` command with a pool, once its workers are evaluating and ``ready()``
+    holds (and the pids of all its descendants then)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "approxdse", "dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:200",
-         "--multipliers", "u8_exact", "--out", str(out), "--workers", str(workers), "--chunk-size", "1",
-         "--no-progress"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
+    proc = subprocess.Popen([sys.executable, "-m", "approxdse", *argv, "--workers", str(workers)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read().decode()
         workers_up = [p for p in _descendants(proc.pid) if "spawn_main" in " ".join(_cmdline(p))]
-        if len(workers_up) >= workers and len(list((out / "energy").glob("part-*.parquet"))) >= 2:
+        if len(workers_up) >= workers and all(_armed(p) for p in workers_up) and ready():
             return proc, [p.pid for p in _descendants(proc.pid)]
         time.sleep(0.2)
     proc.kill()
-    pytest.fail("the dataset run did not start its workers in time")
+    pytest.fail(f"approxdse {argv[0]} did not start its workers in time")
+
+
+def _start_dataset(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
+    out = tmp_path / "data"
+    argv = ["dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:200", "--multipliers", "u8_exact",
+            "--out", str(out), "--chunk-size", "1", "--no-progress"]
+    return _start(argv, lambda: len(list((out / "energy").glob("part-*.parquet"))) >= 2)
 
 
 def _cmdline(p: psutil.Process) -> list[str]:
@@ -172,3 +185,22 @@ def test_ctrl_c_of_dataset_stops_the_workers_and_exits(tmp_path):
     from approxdse.predictors.dataset import Dataset
 
     assert len(Dataset.load(tmp_path / "data").energy) >= 2
+
+
+def test_sigkill_of_search_leaves_no_worker(tmp_path):
+    import yaml
+
+    config = {
+        "name": "orphans", "seed": 1, "dataset": {"name": "digits"},
+        "space": {"network": {"preset": "digits", "max_stages": 2, "max_blocks_per_stage": 2, "max_channels": 32},
+                  "multipliers": {"families": ["bam", "trunc"], "signed": False}},
+        "energy": {"predictor": "multiplications", "reference_front": False},
+        "training": {"epochs": 3},
+        "algorithm": {"name": "nsga2", "population": 16, "generations": 20},
+    }
+    (tmp_path / "search.yaml").write_text(yaml.safe_dump(config))
+    proc, pids = _start(["search", "run", str(tmp_path / "search.yaml"), "--out", str(tmp_path / "run"),
+                         "--no-progress"], lambda: True)  # killed while the workers train their first genomes
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert _gone_within(pids, ORPHAN_DEADLINE_S) == []

@@ -4,6 +4,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
+from approxdse.accelerators import mapper
 from approxdse.core import paths
 from approxdse.emulator import model_cache, training
 from approxdse.emulator.backends import native_kernel
@@ -38,9 +39,22 @@ def test_every_service_uses_the_one_layout(approxdse_home):
     assert training.home_dir() == approxdse_home / "cache"
     pt, meta = model_cache._cache_paths("lenet5", "digits", 0, 1, "f")
     assert pt.parent == approxdse_home / "cache" / "models" / "float" == meta.parent
+    mapping = mapper._disk_path("k")
     used = {p.relative_to(approxdse_home / "cache").parts[0]
-            for p in (defaults.cache_dir(), native_kernel.kernel_dir(), pt)}
+            for p in (defaults.cache_dir(), native_kernel.kernel_dir(), pt, mapping)}
     assert used <= set(paths.CACHE_KINDS)
+
+
+
+def test_native_kernels_are_built_under_cache(approxdse_home):
+    import shutil
+
+    from approxdse.emulator.backends import native_kernel
+
+    if not shutil.which(native_kernel.compiler()):
+        pytest.skip("no C compiler")
+    built = native_kernel.build(native_kernel.KERNELS["portable"])
+    assert built.parent == approxdse_home / "cache" / "kernels"
 
 
 def test_c_model_luts_are_cached_under_cache(approxdse_home, tmp_path):

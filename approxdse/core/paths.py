@@ -10,7 +10,8 @@ Beneath it:
   (:func:`cache_dir`). The kinds in use:
 
   - ``c_models``: LUTs computed from C behavioural models, keyed by source hash;
-  - ``kernels``: the compiled native LUT-GEMM kernel;
+  - ``kernels``: the compiled native LUT-GEMM kernels;
+  - ``mappings``: the mapper's best mappings per layer shape and architecture;
   - ``models``: float models trained by the emulator (``models/float/``);
   - ``predictors``: default predictors fitted on this machine and their datasets.
 
@@ -26,7 +27,7 @@ import platformdirs
 
 HOME_VARIABLE = "APPROXDSE_HOME"
 #: The folders of :func:`cache_dir` approxdse itself uses.
-CACHE_KINDS = ("c_models", "kernels", "models", "predictors")
+CACHE_KINDS = ("c_models", "kernels", "mappings", "models", "predictors")
 
 
 def home_dir() -> Path:

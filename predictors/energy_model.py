@@ -1,0 +1,92 @@
+"""The one interface every energy model answers: :class:`EnergyModel`.
+
+Four implementations, one contract (``energy(workload, multipliers) -> float``):
+
+* :class:`ReferenceModel`: the reference (``accelerators.estimate.estimate_energy``), pJ;
+* :class:`~approxdse.predictors.summing.SummingPredictor` and
+  :class:`~approxdse.predictors.learned.LearnedPredictor` (through
+  :meth:`EnergyPredictor.energy <approxdse.predictors.base.EnergyPredictor.energy>`), pJ;
+* :class:`MultiplicationCount`: the multiplication energy alone, in units of one
+  exact multiplication (sum over layers of MACs x relative energy), the quantity
+  ALWANN reports.
+
+``multipliers`` is one multiplier for every layer (a name, a file, a
+:class:`~approxdse.multipliers.Multiplier`) or a sequence with one per layer of
+``workload``, in layer order. Every model refuses a multiplier without an energy
+figure the same way (:func:`approxdse.multipliers.relative_energy_of`).
+
+>>> from approxdse.networks import zoo
+>>> MultiplicationCount().energy(zoo.workload("lenet5"), "u8_exact") == zoo.workload("lenet5").macs
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence, Union, runtime_checkable
+
+from approxdse.accelerators.estimate import estimate_energy
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.resolve import MultiplierLike, relative_energy_of
+from approxdse.networks.workload import Workload
+
+#: One multiplier for the whole network, or one per layer (in layer order).
+LayerMultipliers = Union[MultiplierLike, Sequence[MultiplierLike]]
+
+PJ = "pJ"
+EXACT_MULTIPLICATIONS = "exact multiplications"
+
+
+@runtime_checkable
+class EnergyModel(Protocol):
+    """What an energy objective needs from a model: a name, a unit, and the energy of one network."""
+
+    @property
+    def name(self) -> str:
+        """A short label (``reference``, ``summing``, ``learned``, ``multiplications``, a file name)."""
+
+    @property
+    def unit(self) -> str:
+        """The unit of :meth:`energy`: ``"pJ"`` or ``"exact multiplications"``."""
+
+    def energy(self, workload: Workload, multipliers: LayerMultipliers) -> float:
+        """The inference energy of ``workload`` with ``multipliers`` (one, or one per layer)."""
+
+
+def per_layer(workload: Workload, multipliers: LayerMultipliers) -> list[MultiplierLike]:
+    """``multipliers`` as one entry per layer of ``workload`` (a single multiplier is repeated)."""
+    if isinstance(multipliers, (list, tuple)):
+        if len(multipliers) != len(workload.layers):
+            raise ApproxDSEError(f"{workload.name!r} has {len(workload.layers)} layers but "
+                                 f"{len(multipliers)} multipliers were given; give one, or one per layer")
+        return list(multipliers)
+    return [multipliers] * len(workload.layers)
+
+
+@dataclass(frozen=True)
+class MultiplicationCount:
+    """Sum over layers of MACs x the layer's multiplier energy, in exact multiplications."""
+
+    name: str = "multiplications"
+    unit: str = EXACT_MULTIPLICATIONS
+
+    def energy(self, workload: Workload, multipliers: LayerMultipliers) -> float:
+        return float(sum(layer.macs * relative_energy_of(m)
+                         for layer, m in zip(workload.layers, per_layer(workload, multipliers))))
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """The reference energy model on one accelerator (pJ), per-layer multipliers honoured."""
+
+    accelerator: str = "eyeriss"
+    name: str = "reference"
+    unit: str = PJ
+
+    def energy(self, workload: Workload, multipliers: LayerMultipliers) -> float:
+        if isinstance(multipliers, (list, tuple)):
+            layers = per_layer(workload, multipliers)
+            report = estimate_energy(workload, accelerator=self.accelerator, multiplier=layers[0],
+                                     layer_multipliers=layers)
+        else:
+            report = estimate_energy(workload, accelerator=self.accelerator, multiplier=multipliers)
+        return float(report.energy_pJ)
