@@ -35,6 +35,7 @@ from approxdse.accelerators.energy_tables import (
     parse_technology,
 )
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
+from approxdse.core.yaml_files import load_yaml_file
 
 #: Problem dimensions: batch, group, input channels, output channels, output
 #: rows/cols, filter rows/cols. G behaves like M for constraints.
@@ -248,12 +249,7 @@ def load_architecture(name_or_path: str | Path) -> Architecture:
             raise UnknownNameError(
                 f"unknown accelerator {key!r}; built-in: {', '.join(available_architectures())} (or a path to a YAML file)"
             )
-        if not path.is_file():
-            raise ApproxDSEError(f"architecture file {key!r} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ApproxDSEError(f"architecture file {key!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        data = load_yaml_file(path, "architecture file")
         arch = parse_architecture(data, origin=key)
     _CACHE[cache_key] = arch
     return arch

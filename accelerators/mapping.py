@@ -26,6 +26,7 @@ import yaml
 
 from approxdse.accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.yaml_files import load_yaml_file
 from approxdse.accelerators.nest_analysis import Problem, legality
 
 if TYPE_CHECKING:
@@ -142,13 +143,7 @@ def check_mapping(layer: "Layer", arch: Architecture, mapping: Mapping) -> None:
 
 def load_timeloop_mapping(path: str | Path, layer: "Layer", arch: Architecture) -> Mapping:
     """Read a Timeloop ``map.yaml`` (v0.4 ``mapping:`` list) as a :class:`Mapping` for ``layer`` on ``arch``."""
-    p = Path(path)
-    if not p.is_file():
-        raise ApproxDSEError(f"mapping file {str(path)!r} does not exist")
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ApproxDSEError(f"mapping file {str(path)!r} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    doc = load_yaml_file(path, "mapping file")
     entries = doc.get("mapping") if isinstance(doc, dict) else doc
     if not isinstance(entries, list):
         raise ApproxDSEError(f"mapping file {str(path)!r} has no 'mapping:' list")

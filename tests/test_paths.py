@@ -39,9 +39,8 @@ def test_every_service_uses_the_one_layout(approxdse_home):
     assert training.home_dir() == approxdse_home / "cache"
     pt, meta = model_cache._cache_paths("lenet5", "digits", 0, 1, "f")
     assert pt.parent == approxdse_home / "cache" / "models" / "float" == meta.parent
-    mapping = mapper._disk_path("k")
     used = {p.relative_to(approxdse_home / "cache").parts[0]
-            for p in (defaults.cache_dir(), native_kernel.kernel_dir(), pt, mapping)}
+            for p in (defaults.cache_dir(), native_kernel.kernel_dir(), pt)}
     assert used <= set(paths.CACHE_KINDS)
 
 

@@ -32,15 +32,7 @@ def _read_ert(path):
     return read_ert_summary(path)
 
 
-def _read_constraints(path):
-    from approxdse.accelerators.architecture import load_architecture
-    from approxdse.accelerators.timeloop_constraints import apply_timeloop_constraints
-
-    return apply_timeloop_constraints(load_architecture("eyeriss"), path)
-
-
 @pytest.mark.parametrize("read,what", [
-    (_read_constraints, "constraints file"),
     (_read_architecture, "architecture file"),
     (_read_mapping, "mapping file"),
     (_read_problem, "Timeloop problem file"),
