@@ -4,7 +4,6 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from approxdse.accelerators import mapper
 from approxdse.core import paths
 from approxdse.emulator import model_cache, training
 from approxdse.emulator.backends import native_kernel
