@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluation took. With --sweep, evaluate many multipliers and write a CSV and an "
         "accuracy-vs-energy plot.",
     )
-    p.add_argument("--network", default="lenet5", help="lenet5, resnet8 or resnet20 (default lenet5)")
+    p.add_argument("--network", default="lenet5", help="lenet5, resnet8, resnet20, lstm_digits or gru_digits (default lenet5)")
     p.add_argument("--dataset", default="digits", help="digits (bundled, default), mnist or cifar10")
     p.add_argument("--multiplier", metavar="NAME",
                    help="catalog multiplier for every layer (the default for layers --layers does not name)")

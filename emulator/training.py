@@ -46,6 +46,7 @@ from torch import nn
 from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
+from approxdse.emulator.recurrent import cell_of, recurrent_matmul_names, sequence_macs
 from approxdse.networks.torch_models import get_model, model_spec
 
 if TYPE_CHECKING:
@@ -574,8 +575,15 @@ def resolve_multiplier(spec: Any) -> "Multiplier":
 
 def approximable_layers(model: nn.Module) -> list[str]:
     """Names of the layers that :func:`~approxdse.emulator.approximate` replaces
-    (``Conv2d`` and ``Linear``), in module order."""
-    return [name for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    (``Conv2d`` and ``Linear``, and each matmul of an LSTM/GRU/RNN: ``rnn.l0.ih``,
+    ``rnn.l0.hh`` ...), in module order."""
+    out = []
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            out.append(name)
+        elif isinstance(m, (nn.LSTM, nn.GRU, nn.RNN)):
+            out += [f"{name}.{sub}" for sub in recurrent_matmul_names(m)]
+    return out
 
 
 def layer_assignment(
@@ -710,11 +718,18 @@ class AccuracyReport:
 
 
 def layer_macs(model: nn.Module, sample: torch.Tensor) -> dict[str, int]:
-    """Multiply-accumulates per sample of every Conv2d/Linear layer, counted on one forward pass."""
+    """Multiply-accumulates per sample of every Conv2d/Linear layer (and recurrent matmul,
+    ``rnn.l0.ih`` ...), counted on one forward pass."""
     macs: dict[str, int] = {}
     hooks = []
+    recurrent = [n for n, m in model.named_modules() if cell_of(m) is not None]
     for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
+        if name in recurrent:
+            def rnn_hook(mod, inputs, output, name=name):
+                for sub, n in sequence_macs(mod, inputs[0]).items():
+                    macs[f"{name}.{sub}"] = n
+            hooks.append(module.register_forward_hook(rnn_hook))
+        elif isinstance(module, (nn.Conv2d, nn.Linear)) and not any(name.startswith(r + ".") for r in recurrent):
             def hook(mod, inputs, output, name=name):
                 per_output = mod.weight[0].numel()  # C/groups * R * S, or in_features
                 macs[name] = int(output[0].numel()) * int(per_output)

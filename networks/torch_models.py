@@ -12,9 +12,13 @@
   ALWANN/TFApprox's ResNet-8 uses), so every multiplication is a conv the
   emulator sees.
 
+* ``lstm_digits`` / ``gru_digits``: an image read as a sequence of its rows
+  (8 rows of 8 features for the digits), a 2-layer LSTM / GRU with 64 hidden
+  units, and a linear classifier on the last step's output.
+
 Every model maps images [N, C, H, W] to logits [N, classes] and is built only
-from ``Conv2d``, ``Linear``, ``BatchNorm2d``, ReLU, pooling and flatten, all of
-which :func:`approxdse.emulator.approximate` handles.
+from ``Conv2d``, ``Linear``, ``BatchNorm2d``, ``LSTM``/``GRU``, ReLU, pooling and
+flatten, all of which :func:`approxdse.emulator.approximate` handles.
 
 >>> from approxdse.networks.torch_models import get_model
 >>> net = get_model("lenet5", "digits")
@@ -134,6 +138,25 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class RowRecurrent(nn.Module):
+    """Reads an image [N, C, H, W] as H time steps of C*W features with a stacked
+    ``nn.LSTM``/``nn.GRU`` (``rnn``, batch first) and classifies the last step's output (``fc``)."""
+
+    def __init__(self, cell: str = "lstm", features: int = 8, num_classes: int = 10, hidden: int = 64,
+                 layers: int = 2) -> None:
+        super().__init__()
+        kinds = {"lstm": nn.LSTM, "gru": nn.GRU}
+        if cell not in kinds:
+            raise ApproxDSEError(f"recurrent cell must be one of {', '.join(kinds)}, got {cell!r}")
+        self.rnn = kinds[cell](features, hidden, layers, batch_first=True)
+        self.fc = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        out, _ = self.rnn(x.permute(0, 2, 1, 3).reshape(n, h, c * w))
+        return self.fc(out[:, -1])
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A registered network: its builder and training defaults (epochs, learning rate)."""
@@ -164,6 +187,18 @@ MODELS: dict[str, ModelSpec] = {
         lambda info: CifarResNet(20, info.channels, info.num_classes),
         "ResNet-20 (He et al. 2016, CIFAR variant, 1x1 projection shortcuts)",
         default_epochs=30, lr=2e-3, batch_size=128,
+    ),
+    "lstm_digits": ModelSpec(
+        "lstm_digits",
+        lambda info: RowRecurrent("lstm", info.channels * info.size, info.num_classes),
+        "2-layer LSTM (64 hidden) over the image rows (8 rows of 8 features on digits)",
+        default_epochs=30, lr=5e-3, batch_size=64,
+    ),
+    "gru_digits": ModelSpec(
+        "gru_digits",
+        lambda info: RowRecurrent("gru", info.channels * info.size, info.num_classes),
+        "2-layer GRU (64 hidden) over the image rows (8 rows of 8 features on digits)",
+        default_epochs=30, lr=5e-3, batch_size=64,
     ),
 }
 

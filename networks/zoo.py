@@ -28,7 +28,14 @@ lenet5_digits  a LeNet-5-style net for the 1x8x8 scikit-learn digits: 3x3 kernel
                padding (an adaptation, not LeCun's network)
 resnet20/32/56 He et al. 2016, section 4.2 (CIFAR-10, 3x32x32): 3 stages of n basic
                blocks, 16/32/64 channels, parameter-free shortcuts (option A)
+lstm_digits    the 1x8x8 digits read as a sequence of 8 rows of 8 features: a 2-layer
+               LSTM (64 hidden) whose last output feeds a linear classifier
+gru_digits     the same with a 2-layer GRU
 ============== ======================================================================
+
+Recurrent layers appear in the workload as their matmuls per time step
+(``rnn.l0.ih.t3``, ``rnn.l0.hh.t3`` ...; see
+:func:`approxdse.networks.tracing.recurrent_layers`).
 
 >>> from accelerators import zoo
 >>> round(zoo.workload("resnet18").macs / 1e9, 2)
@@ -40,6 +47,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Sequence, Union
 
+from approxdse.networks.tracing import recurrent_layers
 from approxdse.networks.workload import Layer, Workload
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
 
@@ -111,12 +119,24 @@ class Residual:
 
 
 @dataclass(frozen=True)
+class Recurrent:
+    """A C,H,W input read as H time steps of C*W features by a stacked LSTM/GRU/RNN (batch first);
+    its last time step's output (hidden x directions features) goes on."""
+
+    name: str
+    cell: str  # "LSTM", "GRU", "RNN_TANH", "RNN_RELU"
+    hidden: int
+    layers: int = 1
+    bidirectional: bool = False
+
+
+@dataclass(frozen=True)
 class Seq:
     name: str
     items: tuple
 
 
-Op = Union[Conv, Pool, GlobalPool, Flatten, Linear, PadShortcut, Residual, Seq]
+Op = Union[Conv, Pool, GlobalPool, Flatten, Linear, PadShortcut, Residual, Recurrent, Seq]
 
 # ------------------------------------------------------------------ definitions
 
@@ -223,6 +243,10 @@ def _lenet5_digits(classes: int = 10) -> Seq:
     ))
 
 
+def _rows_recurrent(cell: str, classes: int = 10) -> Seq:
+    return Seq("", (Recurrent("rnn", cell, 64, layers=2), Linear("fc", classes)))
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     """A zoo network: how to build its spec, its default input and its published size."""
@@ -261,6 +285,10 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
              "He et al. 2016 sec. 4.2 (0.46 M params); ~69 M MACs"),
     ZooEntry("resnet56", lambda: _resnet_cifar(56), _CIFAR, "ResNet-56 (CIFAR-10)", 125.8e6,
              "He et al. 2016 sec. 4.2 (0.85 M params); ~126 M MACs"),
+    ZooEntry("lstm_digits", lambda: _rows_recurrent("LSTM"), (1, 1, 8, 8),
+             "2-layer LSTM (64 hidden) over the 8 rows of an 8x8 digit"),
+    ZooEntry("gru_digits", lambda: _rows_recurrent("GRU"), (1, 1, 8, 8),
+             "2-layer GRU (64 hidden) over the 8 rows of an 8x8 digit"),
 )}
 
 
@@ -392,6 +420,13 @@ def _walk(op: Op, prefix: str, shape: tuple, layers: list[Layer], batch: int) ->
     if isinstance(op, PadShortcut):
         c, h, w = shape
         return (op.out, -(-h // op.stride), -(-w // op.stride))
+    if isinstance(op, Recurrent):
+        if len(shape) != 3:
+            raise ApproxDSEError(f"recurrent layer {join(op.name)!r} needs a C,H,W input, got {shape}")
+        c, h, w = shape
+        layers.extend(recurrent_layers(join(op.name), op.cell, c * w, op.hidden, op.layers, op.bidirectional,
+                                       steps=h, batch=batch))
+        return (op.hidden * (2 if op.bidirectional else 1),)
     raise TypeError(f"unknown spec op {op!r}")
 
 
@@ -475,6 +510,30 @@ def _torch_classes():
     return nn, activation, SpecSequential, SpecResidual, PadShortcutModule
 
 
+@lru_cache(maxsize=1)
+def _recurrent_helpers():
+    """The modules around a :class:`Recurrent` spec op: rows -> sequence, and the last step."""
+    from torch import nn
+
+    class RowsToSequence(nn.Module):
+        """[N, C, H, W] -> [N, H, C*W]: each image row is one time step."""
+
+        def forward(self, x):
+            n, c, h, w = x.shape
+            return x.permute(0, 2, 1, 3).reshape(n, h, c * w)
+
+    class LastStep(nn.Module):
+        """A recurrent module's ``(output, state)`` -> the output's last time step."""
+
+        def forward(self, result):
+            return result[0][:, -1]
+
+    return RowsToSequence, LastStep
+
+
+_RNN_CLASSES = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}
+
+
 def _build(op: Op, shape: tuple, into: list[tuple[str, "object"]]) -> tuple:
     """Append (child name, module) pairs for ``op`` to ``into``; return the output shape."""
     nn, activation, SpecSequential, SpecResidual, PadShortcutModule = _torch_classes()
@@ -526,6 +585,13 @@ def _build(op: Op, shape: tuple, into: list[tuple[str, "object"]]) -> tuple:
             into.append((op.name + "_act", act))
     elif isinstance(op, PadShortcut):
         into.append(("shortcut", PadShortcutModule(op.out, op.stride)))
+    elif isinstance(op, Recurrent):
+        c, _, w = shape
+        extra = {"nonlinearity": "tanh" if op.cell == "RNN_TANH" else "relu"} if op.cell.startswith("RNN") else {}
+        rnn = getattr(nn, _RNN_CLASSES[op.cell])(c * w, op.hidden, op.layers, batch_first=True,
+                                                 bidirectional=op.bidirectional, **extra)
+        rows, last = _recurrent_helpers()
+        into.extend([(f"rows{len(into)}", rows()), (op.name, rnn), (f"last{len(into) + 1}", last())])
     return _walk(op, "", shape, [], 1)
 
 
