@@ -36,6 +36,8 @@ from typing import Any, Mapping as TMapping, Sequence
 from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
 from approxdse.networks.workload import Layer, Workload
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
+from approxdse import multipliers as multiplier_library
+from approxdse.multipliers.channel_mix import ChannelMix
 
 OBJECTIVES = ("energy", "edp", "latency")
 
@@ -160,7 +162,14 @@ def _arch_name(arch) -> str:
 
 
 def resolve_multiplier(multiplier) -> tuple[str, float]:
-    """A multiplier name, a ``Multiplier`` or a bare relative energy -> ``(name, relative_energy)``."""
+    """A multiplier name, a ``Multiplier``, a bare relative energy or a per-output-channel list of
+    multipliers / :class:`ChannelMix` (priced at the channel-weighted mean) -> ``(name, relative_energy)``."""
+    if isinstance(multiplier, (list, tuple)) and multiplier:
+        multiplier = ChannelMix.of(multiplier, multiplier_library.get)
+    if isinstance(multiplier, ChannelMix):
+        if multiplier.relative_energy is None:
+            raise ApproxDSEError(f"a multiplier of {multiplier.name} has no relative energy; it cannot be costed")
+        return multiplier.name, multiplier.relative_energy
     if isinstance(multiplier, (int, float)) and not isinstance(multiplier, bool):
         if multiplier < 0:
             raise ApproxDSEError(f"a multiplier's relative energy must not be negative, got {multiplier}")
@@ -313,6 +322,7 @@ def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
         out = []
         for layer in workload:
             spec = layer_multipliers.get(layer.name)
+            _check_channels(layer, spec)
             if spec is None:
                 out.append(default)
             else:
@@ -324,7 +334,16 @@ def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
     specs = list(layer_multipliers)
     if len(specs) != len(workload):
         raise ApproxDSEError(f"layer_multipliers has {len(specs)} entries for {len(workload)} layers")
+    for layer, spec in zip(workload, specs):
+        _check_channels(layer, spec)
     return [default if s is None else resolve_multiplier(s) for s in specs]
+
+
+def _check_channels(layer: Layer, spec) -> None:
+    """A per-channel multiplier list must name one multiplier per output channel."""
+    channels = spec.channels if isinstance(spec, ChannelMix) else len(spec) if isinstance(spec, (list, tuple)) else None
+    if channels is not None and channels != layer.M:
+        raise ApproxDSEError(f"layer {layer.name!r}: {channels} per-channel multipliers for {layer.M} output channels")
 
 
 def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exact", objective: str = "energy",

@@ -157,8 +157,9 @@ def trace_module(module, input_shape: Sequence[int], name: str | None = None, *,
             calls[qualname] = count
             layer_name = qualname if count == 1 else f"{qualname}#{count}"
             x = inputs[0]
-            if getattr(mod, "multiplier", None) is not None and hasattr(mod.multiplier, "relative_energy"):
-                found_multipliers[layer_name] = mod.multiplier
+            chosen = getattr(mod, "channel_mix", None) or getattr(mod, "multiplier", None)
+            if chosen is not None and hasattr(chosen, "relative_energy"):
+                found_multipliers[layer_name] = chosen  # a per-channel mix prices its channel-weighted energy
             if kind == "recurrent":
                 records.extend(_recurrent_records(mod, layer_name, x, found_multipliers, bits))
             elif kind == "linear":
