@@ -5,6 +5,7 @@
         [--mode lut|exact-decomposition|low-rank|noise] [--format table|json]
         [--data-dir DIR] [--epochs N] [--seed S]
     approxdse accuracy --sweep [--multipliers A,B,C] --out DIR ...
+    approxdse accuracy --kernel-wise A,B,C [--budget DROP] [--max-rounds N] ...
 
 Heavy imports (torch, pandas) happen inside the handler so ``approxdse --help``
 stays instant.
@@ -62,6 +63,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="output directory of --sweep (default ./accuracy_sweep)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="with --sweep, start over instead of continuing an interrupted sweep in --out")
+    p.add_argument("--kernel-wise", dest="kernel_wise", metavar="A,B,C",
+                   help="kernel-wise assignment: raise the most resilient output channels through this ladder "
+                   "of multipliers while the validation accuracy stays within --budget of exact 8-bit")
+    p.add_argument("--budget", type=float, default=None, metavar="DROP",
+                   help="with --kernel-wise, the allowed validation accuracy drop as a fraction (default 0.01)")
+    p.add_argument("--max-rounds", dest="max_rounds", type=int, default=40, metavar="N",
+                   help="with --kernel-wise, at most this many evaluation rounds (default 40)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -112,6 +120,8 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kernel_wise or args.budget is not None:
+        return _run_kernelwise(args)
     _validate(args)
     import torch
 
@@ -150,6 +160,31 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(_jsonable(report.to_dict()), indent=2))
     else:
         print(format_report(report))
+    return 0
+
+
+def _run_kernelwise(args: argparse.Namespace) -> int:
+    from approxdse.emulator.datasets import load_dataset
+    from approxdse.emulator.kernelwise import format_kernelwise, kernelwise_assignment
+    from approxdse.networks.torch_models import model_spec
+
+    if not args.kernel_wise:
+        raise ApproxDSEError("--budget belongs to --kernel-wise A,B,C (the ladder of multipliers)")
+    if args.sweep or args.multiplier or args.layers:
+        raise ApproxDSEError("--kernel-wise chooses the multipliers itself; drop --sweep, --multiplier and --layers")
+    ladder = [n.strip() for n in args.kernel_wise.split(",") if n.strip()]
+    if not ladder:
+        raise ApproxDSEError("--kernel-wise lists no multiplier names")
+    model_spec(args.network)
+    data = load_dataset(args.dataset, args.data_dir)
+    result = kernelwise_assignment(args.network, ladder, 0.01 if args.budget is None else args.budget, data=data,
+                                   seed=args.seed, epochs=args.epochs, backend=args.backend,
+                                   max_rounds=args.max_rounds, batch_size=args.batch_size,
+                                   progress=not args.quiet and sys.stderr.isatty())
+    if args.format == "json":
+        print(json.dumps(_jsonable(result.to_dict()), indent=2))
+    else:
+        print(format_kernelwise(result))
     return 0
 
 
