@@ -25,13 +25,13 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from approxdse import multipliers as multiplier_library
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.fused_ops import Accumulator
 from approxdse.emulator.integer_conv import IntegerOperands
 from approxdse.emulator.quantization import number_format
 from approxdse.multipliers.channel_mix import ChannelMix
 from approxdse.multipliers.multiplier import Multiplier
+from approxdse.multipliers.resolve import resolve_multiplier
 
 
 @dataclass
@@ -43,11 +43,9 @@ class ChannelPlan:
 
 
 def _resolve(spec: Any) -> Multiplier:
-    if isinstance(spec, Multiplier):
-        return spec
-    if isinstance(spec, str):
-        return multiplier_library.get(spec)
-    raise ApproxDSEError(f"a channel's multiplier must be a name or a Multiplier, got {type(spec).__name__}")
+    if not isinstance(spec, (Multiplier, str)):
+        raise ApproxDSEError(f"a channel's multiplier must be a name or a Multiplier, got {type(spec).__name__}")
+    return resolve_multiplier(spec)
 
 
 def set_channel_multipliers(layer: nn.Module, specs: Sequence[Any] | ChannelMix | None) -> None:

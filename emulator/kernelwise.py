@@ -45,10 +45,11 @@ from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.channelwise import assign_channels
 from approxdse.emulator.convert import approximated_layers
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
-from approxdse.emulator.training import (
-    TrainedModel, _float_model_for, calibration_batches, emulate, evaluate_accuracy, iterate_batches,
-    layer_macs, resolve_multiplier,
-)
+from approxdse.emulator.batches import calibration_batches, iterate_batches
+from approxdse.emulator.emulation import emulate
+from approxdse.emulator.evaluation import evaluate_accuracy, layer_macs
+from approxdse.emulator.model_cache import TrainedModel, float_model_for
+from approxdse.multipliers.resolve import resolve_multiplier
 from approxdse.multipliers.multiplier import Multiplier
 
 
@@ -222,7 +223,7 @@ def kernelwise_assignment(
     rungs = _ladder(ladder)
     if data is None:
         data = load_dataset(dataset)
-    float_model = _float_model_for(network, data, seed, epochs, progress)
+    float_model = float_model_for(network, data, seed, epochs, progress)
     qmodel = emulate(float_model.model, rungs[0], data, backend=backend)
     exact_val = evaluate_accuracy(qmodel, data.val, batch_size)
     exact_test = evaluate_accuracy(qmodel, data.test, batch_size)

@@ -41,6 +41,7 @@ import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.atomic_files import atomic_write
+from approxdse.core.paths import cache_dir
 from approxdse.multipliers.cost_model import EXACT_POWER_MW
 from approxdse.multipliers.multiplier import SIZE, Multiplier, validate_lut
 
@@ -198,8 +199,6 @@ def c_model_lut(
     key = hashlib.sha256(data + f"|{fn.name}|{fn.signature}|{signed}|{DRIVER_VERSION}".encode()).hexdigest()
     cache_file = None
     if cache:
-        from approxdse.multipliers.user_catalog import cache_dir
-
         cache_file = cache_dir("c_models") / f"{key}.npy"
         if cache_file.is_file():
             try:
