@@ -98,7 +98,7 @@ class EnergyObjective:
         workload = candidate.genome.to_workload()
         per_layer = candidate.layer_multipliers()
         if self.spec == "multiplications":
-            return float(sum(layer.macs * relative_energy_of(per_layer[layer.name]) for layer in workload.layers))
+            return float(sum(layer.macs * _mean_relative_energy(per_layer[layer.name]) for layer in workload.layers))
         if self.spec == "reference":
             return reference_energy(candidate, self.accelerator)
         predictor = self._load()
@@ -108,6 +108,13 @@ class EnergyObjective:
         if not math.isfinite(value):
             raise ApproxDSEError(f"the {self.name} predictor returned {value} for {workload.name}")
         return value
+
+
+def _mean_relative_energy(spec) -> float:
+    """A multiplier's relative energy, or the channel-weighted mean of a per-channel list."""
+    if isinstance(spec, (list, tuple)):
+        return float(sum(relative_energy_of(m) for m in spec) / len(spec))
+    return relative_energy_of(spec)
 
 
 def reference_energy(candidate: Candidate, accelerator: str) -> float:

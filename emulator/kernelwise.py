@@ -305,3 +305,29 @@ def format_kernelwise(result: KernelwiseResult) -> str:
         lines.append(f"  {layer:<{width}}  " + ", ".join(f"{m} x{c}" for m, c in counts.items()))
     return "\n".join(lines)
 
+
+
+def assign_by_resilience(qmodel: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                         ranked: dict[str, Sequence[Any]], loss_fn: Callable = F.cross_entropy) -> dict[str, list[str]]:
+    """Give each layer's channels the multipliers of ``ranked`` (``{layer: [multiplier for the most
+    resilient channel, the next, ...]}``, one entry per output channel) and return the per-channel
+    assignment in channel order. Channels are ranked by :func:`channel_sensitivity` to the layer's
+    least-energy multiplier among its entries; the model's current multipliers are the reference.
+    """
+    ranked = {n: [resolve_multiplier(m) for m in v] for n, v in ranked.items()}
+    needs_rank = {n: v for n, v in ranked.items() if len({m.name for m in v}) > 1}
+    out = {n: [m.name for m in v] for n, v in ranked.items() if n not in needs_rank}
+    if needs_rank:
+        cheapest = {n: min(v, key=lambda m: (float(m.relative_energy or 0.0), m.name)) for n, v in needs_rank.items()}
+        scores = channel_sensitivity(qmodel, batches, list({m.name: m for m in cheapest.values()}.values()),
+                                     layers=list(needs_rank), loss_fn=loss_fn)
+        for n, v in needs_rank.items():
+            order = np.argsort(scores[n][cheapest[n].name], kind="stable")
+            if len(order) != len(v):
+                raise ApproxDSEError(f"{n}: {len(v)} ranked multipliers for {len(order)} output channels")
+            names = [""] * len(v)
+            for rank, channel in enumerate(order):
+                names[int(channel)] = v[rank].name
+            out[n] = names
+    assign_channels(qmodel, out)
+    return out
