@@ -77,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--multipliers", metavar="A,B,C", help="comma-separated multipliers for --sweep")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="with --sweep, start over instead of continuing an interrupted sweep in --out")
+    p.add_argument("--estimate", action="store_true",
+                   help="also print each layer's output-error std predicted by the error model next to the "
+                   "emulated one (docs/emulator.md, Error model)")
     p.add_argument("--kernel-wise", dest="kernel_wise", metavar="A,B,C",
                    help="kernel-wise assignment: raise the most resilient output channels through this ladder "
                    "of multipliers while the validation accuracy stays within --budget of exact 8-bit")
@@ -178,10 +181,20 @@ def run(args: argparse.Namespace) -> int:
         fine_tune_epochs=args.fine_tune, fine_tune_lr=args.fine_tune_lr, backend=args.backend, mode=args.mode,
         calibration=args.calibration, batch_size=args.batch_size, progress=progress, **options,
     )
+    estimate = None
+    if args.estimate:
+        from approxdse.emulator.error_model import format_estimate, network_error_estimate
+        from approxdse.emulator.training import trained_float_model
+
+        float_model = trained_float_model(args.network, args.dataset, data=data, seed=args.seed, epochs=args.epochs)
+        estimate = network_error_estimate(float_model.model, data, default, layers)
     if args.format == "json":
-        text = json.dumps(_jsonable(report.to_dict()), indent=2)
+        out = report.to_dict()
+        if estimate is not None:
+            out["error_model"] = estimate
+        text = json.dumps(_jsonable(out), indent=2)
     else:
-        text = format_report(report)
+        text = format_report(report) + ("" if estimate is None else "\n\n" + format_estimate(estimate))
     write_output(text, args.out)
     return 0
 
