@@ -8,7 +8,7 @@ layer's own input through the multiplier minus through the exact multiplier), on
 calibration batches of 128 training images. Prints a Markdown table (Spearman and
 Pearson of log std, median and 5-95 % ratio, times) and writes every row as JSON.
 
-    python benchmarks/error_model_validation.py [--networks lenet5,resnet8] [--out rows.json]
+    python benchmarks/error_model_validation.py [--networks lenet5,resnet8] [--epochs N] [--out rows.json]
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from approxdse.emulator.error_model import emulated_layer_error, layer_statistic
 from approxdse.emulator.training import calibration_batches, emulate, trained_float_model
 
 
-def validate(network: str, signed: bool, data, batches) -> tuple[list[dict], dict]:
-    model = trained_float_model(network, "digits", data=data, seed=0)
+def validate(network: str, signed: bool, data, batches, epochs: int | None = None) -> tuple[list[dict], dict]:
+    model = trained_float_model(network, "digits", data=data, seed=0, epochs=epochs)
     exact = "s8_exact" if signed else "u8_exact"
     qmodel = emulate(model.model, exact, data)
     names = [n for n in multipliers.names()
@@ -65,13 +65,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--networks", default="lenet5,resnet8")
     ap.add_argument("--out", default=None, help="write every (layer, multiplier) row here as JSON")
+    ap.add_argument("--epochs", type=int, default=None, help="float training epochs (default: the network's)")
     args = ap.parse_args()
     data = load_dataset("digits")
     batches = calibration_batches(data, 2, 128)
     all_rows, summaries = [], []
     for network in [n.strip() for n in args.networks.split(",") if n.strip()]:
         for signed in (False, True):
-            rows, summary = validate(network, signed, data, batches)
+            rows, summary = validate(network, signed, data, batches, args.epochs)
             all_rows += rows
             summaries.append(summary)
             print(json.dumps(summary), flush=True)
