@@ -233,8 +233,9 @@ def _arch_to_plain(arch: Architecture) -> dict:
             d["keep"] = sorted(lv.keep)
             d["energy"] = lv.energy.as_dict()
         levels.append(d)
-    return {"levels": levels, "elide": arch.elide_first_output_fill, "compute": [arch.compute.multiplier_width, arch.compute.adder_width,
-                                          arch.compute.energy.multiplier, arch.compute.energy.adder]}
+    return {"levels": levels, "elide": arch.elide_first_output_fill,
+            "compute": [arch.compute.multiplier_width, arch.compute.adder_width,
+                        arch.compute.energy.multiplier, arch.compute.energy.adder]}
 
 
 def available_architectures() -> list[str]:

@@ -19,6 +19,15 @@ import argparse
 import sys
 
 from approxdse.core.cli_options import format_option, out_option, progress_option, show_progress, write_output
+from approxdse.accelerators.estimate import (
+    compare_multipliers,
+    estimate_energy,
+    resolve_network,
+    resolve_network_and_multipliers,
+)
+from approxdse.core.errors import ApproxDSEError
+from approxdse.networks import zoo
+from approxdse.networks.problem_files import load_problems, write_problem
 
 FORMATS = ("table", "json", "csv")
 
@@ -32,8 +41,8 @@ def register(subparsers) -> None:
         description="Reference inference energy of NETWORK on an accelerator (Timeloop-style model and "
         "mapper, Accelergy-style energy tables) with a given 8-bit multiplier. NETWORK is a zoo name "
         "(resnet18, resnet34, resnet50, vgg16, alexnet, mobilenet_v2, lenet5, lenet5_digits, resnet20, "
-        "resnet32, resnet56), a Timeloop problem file or a folder of them, or path/file.py:factory "
-        "returning a torch.nn.Module.",
+        "resnet32, resnet56), a Timeloop problem file or a folder of them, an ONNX model (model.onnx; "
+        "needs pip install 'approxdse[onnx]'), or path/file.py:factory returning a torch.nn.Module.",
     )
     p.add_argument("network", metavar="NETWORK")
     p.add_argument("--accelerator", "-a", default="eyeriss", metavar="NAME|FILE.yaml",
@@ -58,11 +67,11 @@ def register(subparsers) -> None:
         "workload",
         parents=[format_option(FORMATS), out_option("write here instead of stdout", legacy_output=True)],
         help="the layers of a network as loop nests (table, JSON, CSV or Timeloop problem files)",
-        description="Show the conv/fc layers of NETWORK (a zoo name, a Timeloop problem file or folder, or "
-        "path/file.py:factory) with their loop bounds and MACs, or export them.",
+        description="Show the conv/fc layers of NETWORK (a zoo name, a Timeloop problem file or folder, an "
+        "ONNX model, or path/file.py:factory) with their loop bounds and MACs, or export them.",
     )
     w.add_argument("network", metavar="NETWORK")
-    w.add_argument("--input-shape", metavar="N,C,H,W", help="input tensor shape (zoo networks and modules)")
+    w.add_argument("--input-shape", metavar="N,C,H,W", help="input tensor shape (zoo networks, modules and ONNX models)")
     w.add_argument("--timeloop-dir", metavar="DIR",
                    help="also write one Timeloop v0.4 problem file per layer into DIR (00_<layer>.yaml, ...)")
     w.set_defaults(func=run_workload)
@@ -71,8 +80,6 @@ def register(subparsers) -> None:
 def run_workload(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
-
-    from approxdse.accelerators.estimate import resolve_network
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -85,8 +92,6 @@ def run_workload(args: argparse.Namespace) -> int:
     else:
         text = workload.summary()
     if args.timeloop_dir:
-        from approxdse.networks.problem_files import write_problem
-
         folder = Path(args.timeloop_dir)
         folder.mkdir(parents=True, exist_ok=True)
         width = len(str(len(workload) - 1))
@@ -94,13 +99,11 @@ def run_workload(args: argparse.Namespace) -> int:
             safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer.name)
             write_problem(layer, folder / f"{i:0{width}d}_{safe}.yaml")
         print(f"approxdse: {len(workload)} Timeloop problem files written to {folder}", file=sys.stderr)
-    write_output(text, args.out)
+    write_output(text, args.out, f"{args.format} of {len(workload)} layers")
     return 0
 
 
 def _split_names(text: str) -> list[str]:
-    from approxdse.core.errors import ApproxDSEError
-
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise ApproxDSEError("--compare-multipliers needs a comma-separated list of multiplier names")
@@ -112,8 +115,6 @@ def _resolve_strict_network(args):
     from pathlib import Path
 
     if args.strict and Path(args.network).exists() and not args.network.endswith(".py"):
-        from approxdse.networks.problem_files import load_problems
-
         return load_problems(args.network, strict=True)
     return args.network
 
@@ -129,10 +130,6 @@ def _print_warnings(messages: list[str], limit: int = 2) -> None:
 
 def run_energy(args: argparse.Namespace) -> int:
     import warnings
-
-    from approxdse.networks import zoo
-    from approxdse.accelerators.estimate import compare_multipliers, estimate_energy, resolve_network_and_multipliers
-    from approxdse.core.errors import ApproxDSEError
 
     progress = show_progress(args)
     with warnings.catch_warnings(record=True) as caught:
@@ -173,7 +170,7 @@ def run_energy(args: argparse.Namespace) -> int:
         if not args.plot.lower().endswith(".png"):
             raise ApproxDSEError(f"--plot writes a PNG file; {args.plot!r} does not end in .png")
         result.plot(args.plot)
-    write_output(text, args.out)
+    write_output(text, args.out, f"energy {args.format}")
     if args.plot:
         print(f"approxdse: plot written to {args.plot}", file=sys.stderr)
     return 0

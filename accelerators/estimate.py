@@ -39,7 +39,15 @@ from approxdse.accelerators.reference_version import model_version
 from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
 from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
 from approxdse.networks.workload import Layer, Workload
+from approxdse.networks.onnx_import import workload_from_onnx
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
+from approxdse.accelerators import mapper
+from approxdse.accelerators.architecture import Architecture, load_architecture
+from approxdse.accelerators.mapping import Mapping, load_timeloop_mapping
+from approxdse.accelerators.model import evaluate
+from approxdse.networks import zoo
+from approxdse.networks.problem_files import load_problems
+from approxdse.networks.tracing import trace_module
 from approxdse.multipliers.channel_mix import ChannelMix
 
 OBJECTIVES = ("energy", "edp", "latency")
@@ -88,6 +96,7 @@ def resolve_network(network: NetworkLike, input_shape: Sequence[int] | str | Non
     * a ``torch.nn.Module``: traced with ``input_shape`` (default ``1,3,224,224`` or the
       module's ``input_shape`` attribute);
     * a Timeloop problem file (``.yaml``) or a folder of them;
+    * an ONNX model (``.onnx``, see :mod:`approxdse.networks.onnx_import`);
     * ``"path/file.py:factory"``: ``factory()`` returns an ``nn.Module`` (traced as above,
       the file may set ``INPUT_SHAPE``), a :class:`Workload` or a list of layers.
     """
@@ -98,8 +107,6 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
                                     name: str | None = None) -> tuple[Workload, dict[str, Any]]:
     """:func:`resolve_network` plus the multipliers an approximated module's layers carry
     (``{layer name: Multiplier}``, empty for anything but such modules)."""
-    from approxdse.networks import zoo
-
     if isinstance(network, Workload):
         return network, {}
     if isinstance(network, Layer):
@@ -125,9 +132,10 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
             shape = input_shape if input_shape is not None else _default_input_shape(module)
             return resolve_network_and_multipliers(built, shape, name=name or f"{Path(file_part).stem}:{func}")
         path = Path(text)
+        if path.suffix.lower() == ".onnx":
+            shape = zoo.normalize_input_shape(input_shape) if input_shape is not None else None
+            return workload_from_onnx(path, shape, name=name), {}
         if path.exists():
-            from approxdse.networks.problem_files import load_problems
-
             return load_problems(path, name=name), {}
         if path.suffix in (".yaml", ".yml", ".py") or "/" in text:
             raise ApproxDSEError(f"network file {text!r} does not exist")
@@ -139,8 +147,6 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
     except ImportError:  # pragma: no cover - torch is a dependency
         nn = None
     if nn is not None and isinstance(network, nn.Module):
-        from approxdse.networks.tracing import trace_module
-
         shape = zoo.normalize_input_shape(input_shape) if input_shape is not None else _default_input_shape(network)
         trace = trace_module(network, shape, name=name or type(network).__name__)
         return trace.workload, dict(trace.multipliers)
@@ -151,8 +157,6 @@ def resolve_network_and_multipliers(network: NetworkLike, input_shape: Sequence[
 
 def resolve_accelerator(accelerator):
     """A built-in architecture name, a YAML path or an ``Architecture`` -> ``Architecture``."""
-    from approxdse.accelerators.architecture import Architecture, load_architecture
-
     if isinstance(accelerator, Architecture):
         return accelerator
     if not isinstance(accelerator, (str, Path)):
@@ -194,8 +198,6 @@ def _check_objective(objective: str) -> str:
 
 def _load_mapping(mapping, layer: Layer, arch):
     """A ``Mapping`` object or a Timeloop ``map.yaml`` path -> ``Mapping`` for ``layer``."""
-    from approxdse.accelerators.mapping import Mapping, load_timeloop_mapping
-
     if isinstance(mapping, Mapping):
         return mapping
     path = Path(mapping)
@@ -255,8 +257,6 @@ _EVALUATED_MAX = 8192
 
 def clear_cache() -> None:
     """Forget cached evaluations and the mapper's cached mappings (for cold-cache timing)."""
-    from approxdse.accelerators import mapper
-
     _EVALUATED.clear()
     if hasattr(mapper, "clear_cache"):
         mapper.clear_cache()
@@ -264,9 +264,6 @@ def clear_cache() -> None:
 
 def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float) -> tuple[Any, str, int]:
     """(LayerEnergy at the exact multiplier, mapping text, mappings explored) for a searched layer."""
-    from approxdse.accelerators import mapper
-    from approxdse.accelerators.model import evaluate
-
     search_rel = rel if objective == "edp" else 1.0
     key = (layer.shape_key(), arch_id, objective, search_rel)
     hit = _EVALUATED.get(key)
@@ -288,8 +285,6 @@ def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float) -> t
 
 def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapping=None) -> dict:
     """Map (unless ``mapping``) and evaluate one layer; the results as plain values."""
-    from approxdse.accelerators.model import evaluate
-
     if mapping is None:
         base, text, explored = _searched(layer, arch, arch_id, objective, rel)
         res = base.with_multiplier(rel, arch) if rel != 1.0 else base
@@ -421,8 +416,6 @@ def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator
 
 def _report_input_shape(network, input_shape) -> tuple[int, ...] | None:
     """The input shape a report should show for ``network`` (None when unknown)."""
-    from approxdse.networks import zoo
-
     if input_shape is not None:
         return zoo.normalize_input_shape(input_shape)
     if isinstance(network, str) and zoo.has(network):

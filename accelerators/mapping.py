@@ -26,17 +26,12 @@ import yaml
 
 from approxdse.accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.core.errors import ApproxDSEError
+from approxdse.accelerators.nest_analysis import Problem, legality, order_violation
 
 if TYPE_CHECKING:
     from approxdse.networks.workload import Layer
 
 DIM_INDEX = {d: i for i, d in enumerate(DIMS)}
-
-
-def layer_dims(layer: "Layer") -> dict[str, int]:
-    """The problem size per dimension (C and M per group; G = groups)."""
-    return {"N": layer.N, "G": layer.groups, "C": layer.C_per_group, "M": layer.M_per_group,
-            "P": layer.P, "Q": layer.Q, "R": layer.R, "S": layer.S}
 
 
 @dataclass(frozen=True)
@@ -137,6 +132,17 @@ def _parse_factors(text: str, where: str) -> dict[str, int]:
     return out
 
 
+def check_mapping(layer: "Layer", arch: Architecture, mapping: Mapping) -> None:
+    """Raise :class:`ApproxDSEError` naming the first constraint ``mapping`` breaks."""
+    bounds, rank = mapping.to_arrays(arch)
+    ok, reasons = legality(Problem.from_layer(layer), arch, bounds[None], mapping.keep_of(arch))
+    if not ok[0]:
+        raise ApproxDSEError(f"mapping for layer {layer.name!r} on {arch.name}: {reasons[0]}")
+    bad = order_violation(arch, bounds, rank)
+    if bad:
+        raise ApproxDSEError(f"mapping for layer {layer.name!r} on {arch.name}: {bad}")
+
+
 def load_timeloop_mapping(path: str | Path, layer: "Layer", arch: Architecture) -> Mapping:
     """Read a Timeloop ``map.yaml`` (v0.4 ``mapping:`` list) as a :class:`Mapping` for ``layer`` on ``arch``."""
     p = Path(path)
@@ -181,7 +187,8 @@ def load_timeloop_mapping(path: str | Path, layer: "Layer", arch: Architecture) 
         elif kind == "temporal":
             if isinstance(lv, SpatialLevel):
                 # a dummy level's temporal loops sit just inside the storage level above
-                above = next(n for n in reversed(names[: names.index(name)]) if isinstance(arch.levels[names.index(n)], StorageLevel))
+                above = next(n for n in reversed(names[: names.index(name)])
+                             if isinstance(arch.levels[names.index(n)], StorageLevel))
                 extra_inner[above] = extra_inner[above] + loops
             else:
                 temporal[name] = loops
@@ -196,7 +203,6 @@ def load_timeloop_mapping(path: str | Path, layer: "Layer", arch: Architecture) 
             levels.append(LevelLoops(lv.name, temporal=tuple(merged)))
     kp = tuple((n, v) for n, v in keep.items() if frozenset(v) != arch.levels[names.index(n)].keep)
     mapping = Mapping(arch.name, tuple(levels), keep=kp, source=str(path))
-    from approxdse.accelerators.model import check_mapping  # local: model imports this module
 
     check_mapping(layer, arch, mapping)
     return mapping
@@ -251,7 +257,6 @@ def load_timeloop_map_txt(path: str | Path, layer: "Layer", arch: Architecture) 
     levels = tuple(LevelLoops(n, spatial=tuple(spatial[n])) if isinstance(lv, SpatialLevel)
                    else LevelLoops(n, temporal=tuple(temporal[n])) for n, lv in zip(names, arch.levels))
     mapping = Mapping(arch.name, levels, source=str(path))
-    from approxdse.accelerators.model import check_mapping
 
     check_mapping(layer, arch, mapping)
     return mapping

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from approxdse.accelerators.architecture import Architecture
-from approxdse.accelerators.mapping import Mapping
-from approxdse.accelerators.nest_analysis import Problem, analyze, legality, order_violation
+from approxdse.accelerators.mapping import Mapping, check_mapping
+from approxdse.accelerators.nest_analysis import Problem, analyze
 from approxdse.core.errors import ApproxDSEError
 
 if TYPE_CHECKING:
@@ -97,17 +97,6 @@ def _check_multiplier_energy(value: float) -> float:
     if not np.isfinite(v) or v < 0:
         raise ApproxDSEError(f"multiplier_energy must be a non-negative relative energy, got {value!r}")
     return v
-
-
-def check_mapping(layer: "Layer", arch: Architecture, mapping: Mapping) -> None:
-    """Raise :class:`ApproxDSEError` naming the first constraint ``mapping`` breaks."""
-    bounds, rank = mapping.to_arrays(arch)
-    ok, reasons = legality(Problem.from_layer(layer), arch, bounds[None], mapping.keep_of(arch))
-    if not ok[0]:
-        raise ApproxDSEError(f"mapping for layer {layer.name!r} on {arch.name}: {reasons[0]}")
-    bad = order_violation(arch, bounds, rank)
-    if bad:
-        raise ApproxDSEError(f"mapping for layer {layer.name!r} on {arch.name}: {bad}")
 
 
 def evaluate(layer: "Layer", arch: Architecture, mapping: Mapping, multiplier_energy: float = 1.0) -> LayerEnergy:

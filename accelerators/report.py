@@ -291,13 +291,29 @@ class EnergyReport:
         return _stacked_bars(path, labels, comps, values, title or self.header(), ylabel="energy (uJ)")
 
 
+def _bar_label_layout(labels: list[str]) -> tuple[float, float, int, float]:
+    """Figure width and height (inches), label rotation and font size so that every bar's
+    label fits: horizontal while the labels fit their bars' spacing, else vertical, in a
+    font small enough for the spacing, with the figure tall enough for the longest label."""
+    n = max(len(labels), 1)
+    longest = max((len(label) for label in labels), default=1)
+    width = max(6.5, min(24.0, 0.35 * n + 4.5))
+    spacing = (width - 2.5) / n  # inches per bar (axes width without the y label and legend)
+    char = 0.6 / 72  # a character is about 0.6 em wide; inches per point
+    if longest * char * 9 <= 0.9 * spacing:
+        return width, 4.5, 0, 9.0
+    fontsize = max(4.0, min(9.0, 0.8 * spacing * 72 / 1.2))
+    height = 3.6 + longest * char * fontsize
+    return width, height, 90, fontsize
+
+
 def _stacked_bars(path, labels, comps, values, title, ylabel) -> "Figure":
     """A stacked-bar Figure (one bar per label, stacked by component); written to ``path``
     atomically as PNG when ``path`` is given."""
     from matplotlib import colormaps
 
-    width = max(6.5, min(24.0, 0.35 * len(labels) + 4.5))
-    fig = new_figure((width, 4.5), dpi=110)
+    width, height, rotation, fontsize = _bar_label_layout(labels)
+    fig = new_figure((width, height), dpi=110)
     ax = fig.subplots()
     bottom = [0.0] * len(labels)
     cmap = colormaps["tab10" if len(comps) <= 10 else "tab20"]
@@ -305,7 +321,8 @@ def _stacked_bars(path, labels, comps, values, title, ylabel) -> "Figure":
         ax.bar(range(len(labels)), values[c], bottom=bottom, label=c, color=cmap(i % cmap.N))
         bottom = [b + v for b, v in zip(bottom, values[c])]
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=90 if len(labels) > 6 else 0, fontsize=7 if len(labels) > 20 else 9)
+    ax.set_xticklabels(labels, rotation=rotation, fontsize=fontsize)
+    ax.set_xlim(-0.6, len(labels) - 0.4)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.networks.workload import Layer
 
 
 @dataclass
@@ -83,8 +84,6 @@ def read_problem_instance(path: str | Path) -> dict[str, int]:
 
 def layer_from_problem(path: str | Path, name: str | None = None):
     """A :class:`~approxdse.networks.workload.Layer` from a Timeloop ``problem.instance`` (CNN-layer shape)."""
-    from approxdse.networks.workload import Layer
-
     inst = read_problem_instance(path)
     return Layer(name or Path(path).stem, C=inst["C"], M=inst["M"], P=inst["P"], Q=inst["Q"], R=inst["R"],
                  S=inst["S"], N=inst.get("N", 1), stride_h=inst.get("Hstride", 1), stride_w=inst.get("Wstride", 1),

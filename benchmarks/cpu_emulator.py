@@ -41,6 +41,8 @@ def _parse() -> argparse.Namespace:
                    help="comma-separated LUT GEMM kernels for the per-kernel table (all: every one this CPU runs, "
                         "and numba; none: skip the table)")
     p.add_argument("--no-modes", action="store_true", help="skip the per-mode table (default kernel)")
+    p.add_argument("--kernel-only", action="store_true",
+                   help="per-kernel table: the GEMM alone, no whole networks (with --no-modes: a short run)")
     return p.parse_args()
 
 
@@ -185,7 +187,7 @@ def _per_kernel_table(args, repeats: int, clock) -> None:
     a = torch.from_numpy(rng.integers(0, 256, (rows, k), dtype=np.uint8))
     w = torch.from_numpy(rng.integers(0, 256, (m, k), dtype=np.uint8))
     lut = multipliers.get(args.lut_multiplier).lut
-    nets = [("resnet20", 128, (3, 32, 32)), ("resnet18", 8, (3, 224, 224))]
+    nets = [] if args.kernel_only else [("resnet20", 128, (3, 32, 32)), ("resnet18", 8, (3, 224, 224))]
     models = {}
     for net, batch, shape in nets:
         torch.manual_seed(0)
@@ -196,8 +198,9 @@ def _per_kernel_table(args, repeats: int, clock) -> None:
         models[net] = (model, q, x)
     print(f"\n## Per LUT GEMM kernel (forced), {args.lut_multiplier}: best-of / median of {repeats} "
           f"(kernel: {max(5, repeats * 3)}) repeats")
-    print("| kernel | GEMM 1024x576x64, G lookups/s | ResNet-20 b128 lut / fp32 | ResNet-18 b8 lut / fp32 | load |")
-    print("| --- | --- | --- | --- | --- |")
+    heads = ["GEMM 1024x576x64, G lookups/s"] + ["ResNet-20 b128 lut / fp32", "ResNet-18 b8 lut / fp32"][:len(nets)]
+    print(f"| kernel | {' | '.join(heads)} | load |")
+    print("| --- " * (len(heads) + 2) + "|")
     for name in names:
         backend = _use_kernel(name)
         backend.lut_linear(a, w, lut)
@@ -210,7 +213,7 @@ def _per_kernel_table(args, repeats: int, clock) -> None:
             model, q, x = models[net]
             with torch.no_grad():
                 model(x), q(x)  # warm-up
-                t_nat, t_emu = _time_pair(clock, lambda: model(x), lambda: q(x), repeats)
+                t_nat, t_emu = _time_pair(clock, lambda m=model, x=x: m(x), lambda q=q, x=x: q(x), repeats)
             cells.append(f"{min(t_emu) / min(t_nat):.2f}x / {statistics.median(t_emu) / statistics.median(t_nat):.2f}x "
                          f"({statistics.median(t_emu) * 1e3:.0f} / {statistics.median(t_nat) * 1e3:.0f} ms)")
         print(f"| {name} | {' | '.join(cells)} | {os.getloadavg()[0]:.1f} |", flush=True)

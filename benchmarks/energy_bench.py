@@ -30,7 +30,8 @@ TIMELOOP_S_PER_LAYER = {"eyeriss": (14, 58), "simba": (83, 284)}  # recorded, 2 
 _CHILD = r"""
 import json, sys, time
 from approxdse.accelerators.estimate import estimate_energy
-import accelerators.architecture, accelerators.mapper, accelerators.model, multipliers
+from approxdse import accelerators, multipliers
+import approxdse.accelerators.architecture, approxdse.accelerators.mapper, approxdse.accelerators.model
 network, accelerator = sys.argv[1], sys.argv[2]
 multipliers.get("exact"); accelerators.architecture.load_architecture(accelerator)
 t0 = time.perf_counter()

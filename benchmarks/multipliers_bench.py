@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     for family, signed, params in [("bam", False, {"h": 2, "v": 6}), ("drum", True, {"k": 4}),
                                    ("mitchell", False, {}), ("etm", True, {"m": 3})]:
         one(family, signed, params)  # warm-up
-        t = timed(lambda: one(family, signed, params), args.repeat)
+        t = timed(lambda f=family, s=signed, p=params: one(f, s, p), args.repeat)
         rows.append((f"LUT + metrics, {'s8' if signed else 'u8'} {family} {params or ''}", t, 0.050))
 
     specs = [(f, s, p) for s in (False, True) for f, p in BUILTIN_SPECS]

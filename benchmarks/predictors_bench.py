@@ -158,7 +158,8 @@ def _print(results: dict) -> None:
     print(f"rows: {results['rows']}, multipliers: {results['multipliers']}, networks: {results['networks']}")
     for acc, r in results["accelerators"].items():
         print(f"\n### {acc}: {r['train_networks']} training networks, {r['test_networks']} held out")
-        print("| predictor | kind | MAPE % | max APE % | Pearson | Spearman | Kendall | top-10% | per-network Pearson (min) | fit s |")
+        print("| predictor | kind | MAPE % | max APE % | Pearson | Spearman | Kendall | top-10% "
+              "| per-network Pearson (min) | fit s |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for label, e in r["models"].items():
             for kind in ("nas", "resnet"):

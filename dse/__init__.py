@@ -1,6 +1,6 @@
 """approxdse.dse: the CNN search space (genome + random generator) and the NAS-style search.
 
->>> from dse import sample_genome
+>>> from approxdse.dse import sample_genome
 >>> g = sample_genome(0, "digits")
 >>> g.to_workload().layers[0].name
 'stem'

@@ -12,7 +12,9 @@ The shared options come from :mod:`approxdse.core.cli_options`. The old spelling
 and ``--quiet`` still work for one release (:func:`rewrite_legacy_argv` turns them into
 the new ones and prints one deprecation line).
 
-Heavy imports (torch, pandas, pymoo) stay inside the handlers.
+The search itself (:mod:`approxdse.dse.run`) is imported inside its handlers because it
+imports torch (through the accuracy evaluation); pandas is imported where tables are read.
+Everything else is imported at the top, so ``approxdse --help`` stays instant.
 """
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ from approxdse.core.cli_options import (
     workers_option,
 )
 from approxdse.core.errors import ApproxDSEError
+from approxdse.dse.config import SearchConfig
+from approxdse.dse.report import format_report, write_report
+from approxdse.dse.run_files import CONFIG
 
 ACTIONS = ("run", "resume", "report")
 #: Options of the old single ``search`` command that take a value.
@@ -127,11 +132,11 @@ def _check_seed(seed: int | None) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
-    from approxdse.dse.config import SearchConfig
-    from approxdse.dse.run import SearchRun
 
     config = SearchConfig.load(args.config).with_overrides(seed=args.seed, workers=args.workers,
                                                            scheduler=args.scheduler)
+    from approxdse.dse.run import SearchRun  # imports torch: see the module docstring
+
     run = SearchRun.create(config, args.out, progress=show_progress(args))
     print(f"run directory: {run.run_dir}", flush=True)
     return _print(run.run_dir, run.run(), "table")
@@ -139,8 +144,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
-    from approxdse.dse.config import SearchConfig
-    from approxdse.dse.run import CONFIG, SearchRun
 
     config = SearchConfig.load(args.config) if args.config else None
     if args.seed is not None:  # must match the run's seed; checked against the run's config
@@ -148,6 +151,8 @@ def _resume(args: argparse.Namespace) -> int:
             config = SearchConfig.load(Path(args.run_dir) / CONFIG)
         if config is not None:
             config = config.with_overrides(seed=args.seed)
+    from approxdse.dse.run import SearchRun  # imports torch: see the module docstring
+
     run = SearchRun.resume(args.run_dir, config, workers=args.workers, scheduler=args.scheduler,
                            progress=show_progress(args))
     print(f"run directory: {run.run_dir}", flush=True)
@@ -155,16 +160,12 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from approxdse.dse.report import write_report
-
     summary = write_report(args.run_dir, reference=args.reference)
     return _print(Path(args.run_dir), summary, args.format)
 
 
 def _print(run_dir: Path, summary: dict, fmt: str) -> int:
     import pandas as pd
-
-    from approxdse.dse.report import format_report
 
     if fmt == "json":
         print(json.dumps(summary, indent=2, default=str))

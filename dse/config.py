@@ -36,6 +36,9 @@ import yaml
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.resolve import relative_energy_of
+from approxdse import multipliers
+from approxdse.core.yaml_files import load_yaml_file
+from approxdse.dse.search_space import SearchSpace
 
 ALGORITHMS = ("nsga2", "random")
 ASSIGNMENTS = ("network", "layer")
@@ -144,7 +147,6 @@ class MultiplierSpace:
 
     def resolve(self) -> tuple[str, ...]:
         """The multiplier names, checked against the library (unknown names raise)."""
-        from approxdse import multipliers
         if self.names:
             out = []
             for name in self.names:
@@ -423,8 +425,6 @@ class SearchConfig:
     @classmethod
     def load(cls, path: str | Path) -> "SearchConfig":
         """Read a YAML config file (errors name the file and the problem)."""
-        from approxdse.core.yaml_files import load_yaml_file
-
         data = load_yaml_file(path, "search config")
         return cls.from_dict(data, base_dir=Path(path).resolve().parent)
 
@@ -469,8 +469,6 @@ class SearchConfig:
 
         Raises :class:`ApproxDSEError` naming the first problem found.
         """
-        from approxdse.dse.search_space import SearchSpace
-
         if self.energy.is_file and not self.predictor_path().is_file():
             raise ApproxDSEError(f"energy.predictor file {str(self.predictor_path())!r} does not exist "
                                  f"(or use one of {', '.join(BUILTIN_ENERGY_MODELS)})")

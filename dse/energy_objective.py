@@ -29,6 +29,9 @@ from typing import Any
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.resolve import relative_energy_of
 from approxdse.dse.search_space import Candidate
+from approxdse import predictors
+from approxdse.accelerators.estimate import estimate_energy
+from approxdse.predictors.defaults import default_predictor
 
 #: Predictors :func:`predictors.defaults.default_predictor` provides (shipped, cached, or fitted once).
 DEFAULT_PREDICTORS = ("summing", "learned")
@@ -81,10 +84,7 @@ class EnergyObjective:
     def _load(self, progress: bool = False):
         if self._predictor is not None:
             return self._predictor
-        from approxdse import predictors
         if self.spec in DEFAULT_PREDICTORS:
-            from approxdse.predictors.defaults import default_predictor
-
             self._predictor = default_predictor(self.accelerator, kind=self.spec, progress=progress)
         else:
             path = Path(self.spec)
@@ -119,8 +119,6 @@ def _mean_relative_energy(spec) -> float:
 
 def reference_energy(candidate: Candidate, accelerator: str) -> float:
     """The reference model's total energy (pJ) of a candidate, per-layer multipliers honoured."""
-    from approxdse.accelerators.estimate import estimate_energy
-
     workload = candidate.genome.to_workload()
     if candidate.per_layer:
         report = estimate_energy(workload, accelerator=accelerator, multiplier=candidate.multipliers[0],

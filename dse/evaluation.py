@@ -43,6 +43,14 @@ from approxdse.core.atomic_files import atomic_path
 from approxdse.dse.config import ConstraintConfig, DatasetConfig, TrainingConfig
 from approxdse.dse.energy_objective import EnergyObjective
 from approxdse.dse.search_space import Candidate
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator.calibration import calibrate
+from approxdse.emulator.convert import approximate
+from approxdse.emulator.datasets import load_dataset
+from approxdse.emulator.kernelwise import assign_by_resilience
+from approxdse.emulator.training import (
+    calibration_batches, evaluate_accuracy, fine_tune, iterate_batches, train_float,
+)
 
 STATUSES = ("ok", "failed", "infeasible")
 
@@ -121,8 +129,6 @@ def load_splits(dataset: DatasetConfig, device: str = "cpu"):
     import torch
     from torch.utils.data import TensorDataset
 
-    from approxdse.emulator.datasets import load_dataset
-
     splits = load_dataset(dataset.name, val_fraction=dataset.validation_fraction, **dict(dataset.options))
     train, val = splits.train, splits.val
 
@@ -162,7 +168,6 @@ def _float_model(genome, settings: EvaluationSettings, train, val):
                 return model, float(blob["float_accuracy"]), 0.0, True
             except Exception:  # a torn or stale file: retrain and overwrite
                 model = genome.to_module().to(device)
-    from approxdse.emulator.training import evaluate_accuracy, train_float
 
     t0 = time.perf_counter()
     seed = genome_seed(settings.training.seed, genome.key())
@@ -182,14 +187,8 @@ def _float_model(genome, settings: EvaluationSettings, train, val):
 
 def _approximate_accuracy(model, candidate: Candidate, settings: EvaluationSettings, train, val) -> float:
     """Quantise, swap in the candidate's multiplier(s), calibrate, optionally fine-tune, evaluate."""
-    from approxdse.emulator import approximate, calibrate
-    from approxdse.emulator.training import calibration_batches, evaluate_accuracy, fine_tune
-
     t = settings.training
     if candidate.channel_groups > 1:  # channel groups: each layer's channels ranked by resilience
-        from approxdse.emulator.kernelwise import assign_by_resilience
-        from approxdse.emulator.training import iterate_batches
-
         ranked = candidate.layer_multipliers()
         qmodel = approximate(model, {n: names[0] for n, names in ranked.items()})
         calibrate(qmodel, calibration_batches(train, t.calibration_batches, t.batch_size))
@@ -274,8 +273,6 @@ def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> 
 
 
 def _describe(exc: BaseException) -> str:
-    from approxdse.core.errors import ApproxDSEError
-
     if isinstance(exc, ApproxDSEError):  # e.g. "training diverged at epoch 3 (loss nan)"
         return str(exc)
     tb = traceback.extract_tb(exc.__traceback__)

@@ -22,6 +22,12 @@ import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.figures import new_figure, save_figure
+from approxdse.dse.algorithms import hypervolume, nondominated
+from approxdse.dse.config import SearchConfig
+from approxdse.dse.energy_objective import EnergyObjective, reference_energy
+from approxdse.dse.run_files import CHECKPOINT, CONFIG, write_atomic, write_table
+from approxdse.dse.search_space import Candidate
+from approxdse.networks.genome import Genome
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,8 +58,6 @@ def search_rows(df):
 
 def pareto_front(df):
     """The non-dominated feasible designs (energy, error), one row per distinct candidate, by energy."""
-    from approxdse.dse.algorithms import nondominated
-
     ok = _feasible(df).drop_duplicates("key")
     if ok.empty:
         return ok.copy()
@@ -69,8 +73,6 @@ def hypervolume_history(df, ref_point):
     share (0..1) of the box ``[0, ref_energy] x [0, ref_error]`` the front dominates.
     """
     import pandas as pd
-
-    from approxdse.dse.algorithms import hypervolume
 
     rows = []
     if df.empty:
@@ -132,10 +134,6 @@ def predictor_error(front) -> dict[str, Any]:
 def reference_front(df, front, accelerator: str, energy_model: str, progress: bool = False,
                     channel_groups: int = 1):
     """Fill ``reference_energy`` / ``predictor_error`` of the front's rows (in ``df`` and ``front``)."""
-    from approxdse.dse.energy_objective import reference_energy
-    from approxdse.dse.search_space import Candidate
-    from approxdse.networks.genome import Genome
-
     notes = []
     for i, row in front.iterrows():
         if energy_model == "reference":
@@ -160,8 +158,6 @@ def reference_front(df, front, accelerator: str, energy_model: str, progress: bo
 
 
 def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
-    from approxdse.dse.energy_objective import EnergyObjective
-
     unit = EnergyObjective(config.energy.predictor).unit if not config.energy.is_file else "pJ"
     twins = len(df) - len(search_rows(df))
     ok = df[df["status"] == "ok"]
@@ -189,8 +185,6 @@ def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
 
 def finish_run(run, wall_s: float | None = None) -> dict:
     """Close a run: reference energies of the front, final tables, summary.json, plots."""
-    from approxdse.dse.run import write_atomic, write_table
-
     cfg = run.config
     df = run.table()
     front = pareto_front(df)
@@ -228,9 +222,6 @@ def load_table(run_dir: Path):
 
 def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
     """Re-compute the front, hypervolume, summary and plots of ``run_dir`` from its files."""
-    from approxdse.dse.config import SearchConfig
-    from approxdse.dse.run import CHECKPOINT, CONFIG, write_atomic, write_table
-
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
         raise ApproxDSEError(f"{str(run_dir)!r} is not a search run directory (no {CONFIG})")
@@ -324,6 +315,11 @@ def plot_front(df, front, path: Path | None = None, summary: dict | None = None)
     ax.set_ylabel("validation accuracy (%)")
     if len(ok):
         lo = max(0.0, float(np.nanpercentile(100 * ok["accuracy"], 10)) - 5)
+        # Every front design and annotated design stays inside the range, however low its accuracy.
+        shown = list(100 * front["accuracy"]) if len(front) else []
+        shown += [100 * (summary or {})[k]["accuracy"] for k in ("best_exact", "best_saving") if (summary or {}).get(k)]
+        if shown:
+            lo = min(lo, max(0.0, float(np.nanmin(shown)) - 2))
         ax.set_ylim(lo, 100.5)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

@@ -35,17 +35,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from approxdse.core.atomic_files import atomic_path
-from approxdse.core.atomic_files import atomic_write_text as write_atomic  # re-exported: dse.report imports it
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import make_executor
 from approxdse.dse.config import SearchConfig
 from approxdse.networks.genome import Genome
 from approxdse.dse.search_space import Candidate, SearchSpace
-
-LOG = "candidates.jsonl"
-CHECKPOINT = "checkpoint.json"
-CONFIG = "config.yaml"
+from approxdse import multipliers
+from approxdse.dse.algorithms import make_algorithm, make_problem
+from approxdse.dse.energy_objective import EnergyObjective
+from approxdse.dse.evaluation import EvaluationSettings, evaluate_group, group_by_genome
+from approxdse.dse.report import COLUMNS, finish_run, hypervolume_history, pareto_front, search_rows
+from approxdse.dse.run_files import CHECKPOINT, CONFIG, LOG, write_atomic, write_table  # noqa: F401  (re-exported)
 
 
 def default_run_dir(config: SearchConfig, root: str | Path = "runs") -> Path:
@@ -53,20 +53,11 @@ def default_run_dir(config: SearchConfig, root: str | Path = "runs") -> Path:
     return Path(root) / f"{config.name}-{stamp}"
 
 
-def write_table(df, stem: Path) -> None:
-    """``df`` as ``stem.parquet`` and ``stem.csv``, each written atomically."""
-    for suffix, writer in ((".parquet", lambda p: df.to_parquet(p, index=False)),
-                           (".csv", lambda p: df.to_csv(p, index=False))):
-        with atomic_path(stem.with_suffix(suffix)) as tmp:
-            writer(tmp)
-
-
 _EXACT: dict[str, bool] = {}
 
 
 def is_exact(name: str) -> bool:
     if name not in _EXACT:
-        from approxdse import multipliers
         _EXACT[name] = bool(multipliers.get(name).is_exact)
     return _EXACT[name]
 
@@ -102,7 +93,8 @@ class SearchRun:
         config.validate()
         run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
         if (run_dir / CHECKPOINT).exists() or (run_dir / LOG).exists():
-            raise ApproxDSEError(f"{str(run_dir)!r} already holds a search run; resume it with: approxdse search resume {run_dir}")
+            raise ApproxDSEError(f"{str(run_dir)!r} already holds a search run; "
+                                 f"resume it with: approxdse search resume {run_dir}")
         if run_dir.exists() and not run_dir.is_dir():
             raise ApproxDSEError(f"--out {str(run_dir)!r} exists and is not a directory")
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -160,8 +152,6 @@ class SearchRun:
 
     # ------------------------------------------------------------------ evaluation
     def settings(self):
-        from approxdse.dse.evaluation import EvaluationSettings
-
         cfg = self.config
         energy = str(cfg.predictor_path()) if cfg.energy.is_file else cfg.energy.predictor
         weights = self.weights_dir if self.weights_dir is not None else self.run_dir / "weights"
@@ -205,8 +195,6 @@ class SearchRun:
 
     def _evaluate_batch(self, candidates: list[Candidate], xs: list[dict]) -> list[dict]:
         """What the pymoo problem calls: rows for ``candidates`` (from the log, the cache, or evaluated)."""
-        from approxdse.dse.evaluation import evaluate_group, group_by_genome
-
         gen = self._generation
         base = self._next_index
         self._next_index += len(candidates)
@@ -261,10 +249,6 @@ class SearchRun:
         """
         from tqdm.auto import tqdm
 
-        from approxdse.dse.algorithms import make_algorithm, make_problem
-
-        from approxdse.dse.energy_objective import EnergyObjective
-
         cfg = self.config
         space = SearchSpace.from_config(cfg)
         # a default predictor is fitted and cached once here, not in every worker
@@ -291,7 +275,6 @@ class SearchRun:
             if state != "complete":
                 self._write_tables()
                 self._write_checkpoint(gen, state)
-        from approxdse.dse.report import finish_run
 
         summary = finish_run(self, wall_s=time.perf_counter() - t0)
         self._write_checkpoint(cfg.algorithm.generations, "complete")
@@ -305,8 +288,6 @@ class SearchRun:
         cached, so each costs one emulated evaluation. Not part of the search's
         hypervolume.
         """
-        from approxdse.dse.report import pareto_front, search_rows
-
         exact = space.exact_multiplier()
         if exact is None:
             return
@@ -335,14 +316,10 @@ class SearchRun:
         """Every evaluation so far as a DataFrame, in (generation, index) order."""
         import pandas as pd
 
-        from approxdse.dse.report import COLUMNS
-
         rows = [self.rows[k] for k in sorted(self.rows)]
         return pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame(columns=COLUMNS)
 
     def _write_tables(self) -> None:
-        from approxdse.dse.report import hypervolume_history, pareto_front
-
         df = self.table()
         write_table(df, self.run_dir / "candidates")
         write_table(pareto_front(df), self.run_dir / "front")

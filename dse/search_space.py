@@ -63,6 +63,7 @@ import numpy as np
 from approxdse.core.errors import ApproxDSEError
 from approxdse.networks.genome import BlockGene, Genome, StageGene
 from approxdse.networks.generator import GeneratorSpace, in_space
+from approxdse import multipliers
 
 #: The widths a stage may take (those inside the space's bounds, plus the bounds).
 WIDTH_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -458,7 +459,6 @@ class SearchSpace:
 
     def exact_multiplier(self) -> str | None:
         """The exact multiplier in the space, if any (the baseline savings are measured against)."""
-        from approxdse import multipliers
         for name in self.multipliers:
             if multipliers.get(name).is_exact:
                 return name

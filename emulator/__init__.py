@@ -1,6 +1,6 @@
 """Bit-exact emulation of approximate 8-bit multipliers inside PyTorch networks.
 
->>> import torch, multipliers
+>>> import torch
 >>> from approxdse.emulator import approximate, calibrate
 >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
 >>> qmodel = approximate(model, "u8_exact")          # a converted copy

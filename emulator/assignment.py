@@ -8,7 +8,6 @@ from typing import Any, Mapping
 
 from torch import nn
 
-from approxdse import multipliers
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.recurrent import recurrent_matmul_names
 from approxdse.multipliers.multiplier import Multiplier

@@ -17,6 +17,7 @@ from torch import nn
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.config import CALIBRATION_CHOICES
+from approxdse.emulator.layers import _ApproxLayer
 
 #: Values kept per layer by the percentile observer (a uniform random sample).
 RESERVOIR = 1 << 20
@@ -88,8 +89,6 @@ def calibrate(qmodel: nn.Module, batches: Iterable[Any], method: str | None = No
     The model runs in eval mode, in float, under ``torch.no_grad()``; its
     training flag is restored afterwards. Returns ``qmodel``.
     """
-    from approxdse.emulator.layers import _ApproxLayer
-
     if method is not None and method not in CALIBRATION_CHOICES:
         raise ApproxDSEError(f"unknown calibration method {method!r}; choose one of {', '.join(CALIBRATION_CHOICES)}")
     layers = [m for m in qmodel.modules() if isinstance(m, _ApproxLayer)]

@@ -11,8 +11,10 @@ NETWORK is lenet5 (default), resnet8, resnet20, lstm_digits or gru_digits. The s
 ``--format``, ``--progress``) come from :mod:`approxdse.core.cli_options`; the old
 ``--network NAME`` and ``--quiet`` still work for one release, with a warning.
 
-Heavy imports (torch, pandas) happen inside the handler so ``approxdse --help``
-stays instant.
+The handlers import the training code (:mod:`approxdse.emulator.training`,
+:mod:`approxdse.networks.torch_models`) inside their bodies because those
+modules import torch; everything else is imported at the top, so
+``approxdse --help`` stays instant.
 """
 from __future__ import annotations
 
@@ -27,10 +29,13 @@ from approxdse.core.cli_options import (
     format_option,
     out_option,
     progress_option,
-    show_progress,
     write_output,
 )
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.yaml_files import load_yaml_file
+from approxdse.emulator.datasets import dataset_info, load_dataset
+from approxdse.multipliers.resolve import resolve_multiplier
+from approxdse.emulator.training_progress import progress_mode
 
 BACKENDS = ("auto", "reference", "cpu", "cuda")
 MODES = ("lut", "exact-decomposition", "low-rank", "noise")
@@ -93,8 +98,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _read_layers(path: str) -> tuple[str | None, dict[str, str]]:
     """``(default multiplier or None, {layer: multiplier})`` from a YAML file that is either a
     plain ``{layer: multiplier}`` mapping or ``{default: NAME, layers: {layer: multiplier}}``."""
-    from approxdse.core.yaml_files import load_yaml_file
-
     doc = load_yaml_file(path, "layer file")
     default = None
     if isinstance(doc, dict) and set(doc) <= {"layers", "default"} and isinstance(doc.get("layers"), dict):
@@ -120,10 +123,13 @@ def network_of(args: argparse.Namespace) -> str:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from approxdse.emulator.datasets import dataset_info
-    from approxdse.networks.torch_models import model_spec
-
     args.network = network_of(args)
+    if str(args.network).lower().endswith(".onnx"):
+        raise ApproxDSEError(
+            f"accuracy trains and emulates its own networks (lenet5, resnet8, resnet20), not ONNX models; "
+            f"{args.network} works with approxdse energy and approxdse workload")
+    from approxdse.networks.torch_models import model_spec  # imports torch: see the module docstring
+
     model_spec(args.network)
     dataset_info(args.dataset)
     for flag, value, low in (("--fine-tune", args.fine_tune, 0), ("--epochs", args.epochs, 1),
@@ -150,13 +156,10 @@ def run(args: argparse.Namespace) -> int:
     _validate(args)
     import torch
 
-    from approxdse.emulator.datasets import load_dataset
-    from approxdse.multipliers.resolve import resolve_multiplier
-
     options: dict[str, Any] = {}
     if args.rank is not None:
         options["rank"] = args.rank
-    progress = show_progress(args)
+    progress = progress_mode(args.progress)
     if args.sweep:
         names = [n.strip() for n in args.multipliers.split(",") if n.strip()] if args.multipliers else None
         if names is not None and not names:
@@ -174,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
         resolve_multiplier(name)
     data = load_dataset(args.dataset, args.data_dir)
     torch.manual_seed(args.seed)
-    from approxdse.emulator.training import accuracy_report
+
+    from approxdse.emulator.training import accuracy_report  # imports torch: see the module docstring
 
     report = accuracy_report(
         args.network, args.dataset, default, layers=layers, data=data, seed=args.seed, epochs=args.epochs,
@@ -226,7 +230,7 @@ def _run_kernelwise(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args, data, names, options, progress) -> int:
-    from approxdse.emulator.training import SWEEP_CSV, SWEEP_PNG, accuracy_sweep
+    from approxdse.emulator.training import SWEEP_CSV, SWEEP_PNG, accuracy_sweep  # imports torch (docstring)
 
     out = Path(args.out) if args.out else Path("accuracy_sweep")
     if out.exists() and not out.is_dir():

@@ -23,6 +23,7 @@ from approxdse.emulator.recurrent import (
     ApproxRecurrent, approximate_recurrent, recurrent_matmul_names, unsupported_reason,
 )
 from approxdse.multipliers.multiplier import Multiplier
+from approxdse import multipliers
 
 MultiplierLike = Union[str, Multiplier]
 
@@ -37,13 +38,11 @@ def _resolve(m: MultiplierLike) -> Multiplier:
     if isinstance(m, Multiplier):
         return m
     if isinstance(m, str):
-        from approxdse import multipliers
         return multipliers.get(m)
     raise ApproxDSEError(f"a multiplier must be a name or a Multiplier, got {type(m).__name__}")
 
 
 def _exact_for(signed: bool) -> Multiplier:
-    from approxdse import multipliers
     return multipliers.get("s8_exact" if signed else "u8_exact")
 
 

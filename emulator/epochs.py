@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.batches import augment_batch, iterate_batches
 from approxdse.emulator.checkpoints import load_checkpoint, save_checkpoint
 from approxdse.emulator.datasets import DatasetSplits
 from approxdse.emulator.evaluation import evaluate_accuracy
+from approxdse.emulator.training_progress import EpochProgress
 
 __all__ = ["EpochRecord", "TrainResult", "resume_run", "run_epochs", "training_setup"]
 
@@ -99,58 +99,63 @@ def run_epochs(
     best_epoch: int,
     history: list[EpochRecord],
     initial_val: float | None,
-    progress: bool,
+    progress: bool | str,
     desc: str,
 ) -> tuple[dict, float, int]:
     loss_fn = nn.CrossEntropyLoss()
-    bar = tqdm(range(start_epoch, epochs), desc=desc, disable=not progress, leave=False,
-               initial=start_epoch, total=epochs)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
-        if freeze_bn:
-            _freeze_batchnorm(model)
-        total_loss, correct, seen = 0.0, 0, 0
-        for x, y in iterate_batches(train, batch_size, shuffle=True, generator=generator):
-            if augment:
-                x = augment_batch(x, generator)
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            if not torch.isfinite(loss.detach()):
-                raise ApproxDSEError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower the learning rate")
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(y)
-            correct += int((logits.detach().argmax(1) == y).sum())
-            seen += len(y)
-        lr = optimizer.param_groups[0]["lr"]
-        if scheduler is not None:
-            scheduler.step()
-        val_acc = evaluate_accuracy(model, val)
-        history.append(EpochRecord(epoch + 1, total_loss / max(seen, 1), correct / max(seen, 1), val_acc, lr,
-                                   time.perf_counter() - t0))
-        if val_acc > best_val:
-            best_val, best_epoch = val_acc, epoch + 1
-            best_state = copy.deepcopy(model.state_dict())
-        bar.set_postfix(loss=f"{history[-1].loss:.3f}", val=f"{val_acc:.3f}")
-        if checkpoint is not None:
-            save_checkpoint(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                    "generator": generator.get_state(),
-                    "epoch": epoch + 1,
-                    "epochs": epochs,
-                    "best": best_state,
-                    "best_val": best_val,
-                    "best_epoch": best_epoch,
-                    "initial_val": initial_val if initial_val is not None else -1.0,
-                    "history": [asdict(r) for r in history],
-                },
-                checkpoint,
-            )
+    tensors = getattr(train, "tensors", None)
+    per_epoch = -(-len(tensors[0]) // batch_size) if tensors is not None else None
+    bar = EpochProgress(progress, desc, start_epoch, epochs, per_epoch)
+    try:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            model.train()
+            if freeze_bn:
+                _freeze_batchnorm(model)
+            total_loss, correct, seen = 0.0, 0, 0
+            for x, y in iterate_batches(train, batch_size, shuffle=True, generator=generator):
+                if augment:
+                    x = augment_batch(x, generator)
+                optimizer.zero_grad(set_to_none=True)
+                logits = model(x)
+                loss = loss_fn(logits, y)
+                if not torch.isfinite(loss.detach()):
+                    raise ApproxDSEError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower the learning rate")
+                loss.backward()
+                optimizer.step()
+                total_loss += loss.item() * len(y)
+                correct += int((logits.detach().argmax(1) == y).sum())
+                seen += len(y)
+                bar.batch()
+            lr = optimizer.param_groups[0]["lr"]
+            if scheduler is not None:
+                scheduler.step()
+            val_acc = evaluate_accuracy(model, val)
+            history.append(EpochRecord(epoch + 1, total_loss / max(seen, 1), correct / max(seen, 1), val_acc, lr,
+                                       time.perf_counter() - t0))
+            if val_acc > best_val:
+                best_val, best_epoch = val_acc, epoch + 1
+                best_state = copy.deepcopy(model.state_dict())
+            bar.epoch_done(history[-1])
+            if checkpoint is not None:
+                save_checkpoint(
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                        "generator": generator.get_state(),
+                        "epoch": epoch + 1,
+                        "epochs": epochs,
+                        "best": best_state,
+                        "best_val": best_val,
+                        "best_epoch": best_epoch,
+                        "initial_val": initial_val if initial_val is not None else -1.0,
+                        "history": [asdict(r) for r in history],
+                    },
+                    checkpoint,
+                )
+    finally:
+        bar.close()
     return best_state, best_val, best_epoch
 
 

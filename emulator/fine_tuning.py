@@ -31,7 +31,7 @@ def fine_tune(
     freeze_bn: bool = True,
     augment: bool | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> TrainResult:
     """Recover accuracy lost to an approximate multiplier by training through it.
 

@@ -30,7 +30,7 @@ def train_float(
     seed: int = 0,
     augment: bool | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> TrainResult:
     """Train ``model`` (in place) on ``data`` with AdamW and a cosine learning-rate schedule.
 

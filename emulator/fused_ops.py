@@ -231,8 +231,8 @@ def group_sums(index: torch.Tensor, table: np.ndarray, centre: float, groups: in
     n, c, h, w = index.shape
     np_dtype = np.float32 if dtype == torch.float32 else np.float64
     out = np.empty((n, groups, h * w), dtype=np_dtype)
-    _pick(_group_sums_k, index.numel())(np.ascontiguousarray(index.numpy()).reshape(n, c, h * w), np.asarray(table, dtype=np_dtype),
-                np_dtype(centre), groups, out)
+    _pick(_group_sums_k, index.numel())(np.ascontiguousarray(index.numpy()).reshape(n, c, h * w),
+                                        np.asarray(table, dtype=np_dtype), np_dtype(centre), groups, out)
     return torch.from_numpy(out.reshape(n, groups, h, w))
 
 

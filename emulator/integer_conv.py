@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from approxdse.emulator.backends.base import Backend, ConvGeometry
 from approxdse.emulator.quantization import NumberFormat
+from approxdse.emulator.fused_ops import Accumulator, group_sums, lookup_sums
 
 if TYPE_CHECKING:
     from approxdse.emulator.fused_ops import Accumulator
@@ -117,8 +118,6 @@ def index_window_sum(ops: IntegerOperands, table: np.ndarray, centre: float, dty
 
     Padding positions count as ``pad_value`` (``table[pad_index] - centre``).
     """
-    from approxdse.emulator.fused_ops import group_sums
-
     _, cg, r, s = ops.w_codes.shape
     g = ops.geometry
     per_group = group_sums(ops.a_index, table, centre, g.groups, dtype)
@@ -146,8 +145,6 @@ def zero_point_table(ops: IntegerOperands) -> np.ndarray:
 
 def add_zero_point_corrections(acc: "Accumulator", ops: IntegerOperands) -> "Accumulator":
     """Add ``- z_w * S - z_a * sum_k w_k`` to ``acc`` (nothing when both zero points are 0)."""
-    from approxdse.emulator.fused_ops import lookup_sums
-
     if not needs_zero_point_corrections(ops):
         return acc
     m, _, r, s = ops.w_codes.shape
@@ -163,8 +160,6 @@ def add_zero_point_corrections(acc: "Accumulator", ops: IntegerOperands) -> "Acc
 
 def zero_point_corrections(ops: IntegerOperands) -> torch.Tensor | None:
     """``- z_w * S - z_a * sum_k w_k`` as int64 [N, M, P, Q] (None when both zero points are 0)."""
-    from approxdse.emulator.fused_ops import Accumulator
-
     if ops.a_zero == 0 and not torch.any(ops.w_zero):
         return None
     n, _, h, w = ops.a_index.shape

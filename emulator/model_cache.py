@@ -70,7 +70,7 @@ def trained_float_model(
     lr: float | None = None,
     batch_size: int | None = None,
     cache: bool = True,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> TrainedModel:
     """The float ``network`` trained on ``dataset``: loaded from the cache when this
     (network, dataset, seed, epochs, data) was trained before, else trained and cached.
@@ -119,7 +119,7 @@ def train_module(
     epochs: int | None = None,
     lr: float = 2e-3,
     batch_size: int = 64,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> TrainedModel:
     """Train any float ``module`` (in place, not cached) on ``data`` and wrap it as a
     :class:`TrainedModel`, for networks outside the registry (e.g. a search candidate)."""
@@ -132,7 +132,7 @@ def train_module(
 
 
 def float_model_for(network: Any, data: DatasetSplits, seed: int, epochs: int | None,
-                     progress: bool) -> TrainedModel:
+                     progress: bool | str) -> TrainedModel:
     if isinstance(network, TrainedModel):
         return network
     if isinstance(network, nn.Module):

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from approxdse.emulator.fused_ops import Accumulator
 from approxdse.emulator.mode_base import Mode
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator.fast_modes import ExactDecompositionMode, LowRankMode, NoiseMode
 
 
 class LUTMode(Mode):
@@ -39,8 +41,6 @@ class LUTMode(Mode):
 
 
 def _modes() -> dict[str, Mode]:
-    from approxdse.emulator.fast_modes import ExactDecompositionMode, LowRankMode, NoiseMode
-
     return {m.name: m for m in (LUTMode(), ExactDecompositionMode(), LowRankMode(), NoiseMode())}
 
 
@@ -48,8 +48,6 @@ MODES: dict[str, Mode] = _modes()
 
 
 def get_mode(name: str) -> Mode:
-    from approxdse.core.errors import ApproxDSEError
-
     try:
         return MODES[name]
     except KeyError:

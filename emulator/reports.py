@@ -110,7 +110,7 @@ def accuracy_report(
     float_model: TrainedModel | None = None,
     exact_8bit_accuracy: float | None = None,
     exact_8bit_time_s: float | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
     **options: Any,
 ) -> AccuracyReport:
     """Train (or load from the cache) the float ``network`` on ``dataset``, then measure

@@ -1,6 +1,6 @@
 """Approximate 8-bit multipliers: look-up tables, error metrics, energy, catalog, emulator.
 
->>> import multipliers
+>>> from approxdse import multipliers
 >>> m = multipliers.get("u8_exact")
 >>> m.metrics.mae_pct
 0.0

@@ -1,6 +1,6 @@
 """Multipliers by name: the built-in catalog, generated names, and the user catalog.
 
->>> import multipliers
+>>> from approxdse import multipliers
 >>> m = multipliers.get("u8_bam_h2_v6")
 >>> m.family, m.params
 ('bam', {'h': 2, 'v': 6})
@@ -22,6 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
 from approxdse.multipliers.multiplier import Multiplier
+from approxdse.multipliers import user_catalog
+from approxdse.multipliers.catalog_build import provenance
+from approxdse.multipliers.cost_model import estimate
+from approxdse.multipliers.families import family as family_spec
+from approxdse.multipliers.families import generate_lut
+from approxdse.multipliers.naming import parse_generated_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,8 +68,6 @@ def names(*, signed: bool | None = None, include_user: bool = True) -> list[str]
     """
     out = [n for n, e in _builtin_entries().items() if signed is None or e["signed"] == signed]
     if include_user:
-        from approxdse.multipliers import user_catalog
-
         for n in user_catalog.user_names():
             if n in _builtin_entries():
                 continue
@@ -74,11 +78,6 @@ def names(*, signed: bool | None = None, include_user: bool = True) -> list[str]
 
 @lru_cache(maxsize=256)
 def _generated(name: str) -> Multiplier:
-    from approxdse.multipliers.catalog_build import provenance
-    from approxdse.multipliers.cost_model import estimate
-    from approxdse.multipliers.families import generate_lut
-    from approxdse.multipliers.naming import parse_generated_name
-
     entry = _builtin_entries().get(name)
     if entry is not None:
         family, signed, params = entry["family"], entry["signed"], entry["params"] or {}
@@ -103,8 +102,6 @@ def _generated(name: str) -> Multiplier:
 
 def is_reserved(name: str) -> bool:
     """True for names the user catalog may not take (built-ins, aliases, generated names)."""
-    from approxdse.multipliers.naming import parse_generated_name
-
     return name in ALIASES or name in _builtin_entries() or parse_generated_name(name) is not None
 
 
@@ -121,16 +118,10 @@ def get(name: str | Multiplier) -> Multiplier:
     key = ALIASES.get(name, name)
     if key in _builtin_entries():
         return _generated(key)
-    from approxdse.multipliers.naming import parse_generated_name
-
     parsed = parse_generated_name(key)
     if parsed is not None:
-        from approxdse.multipliers.families import family
-
-        family(parsed[0]).check(parsed[2])  # one-sentence error for bad parameters
+        family_spec(parsed[0]).check(parsed[2])  # one-sentence error for bad parameters
         return _generated(key)
-    from approxdse.multipliers import user_catalog
-
     if key in user_catalog.user_names():
         return user_catalog.load(key)
     known = names() + list(ALIASES)
@@ -153,8 +144,6 @@ def catalog(*, signed: bool | None = None, include_user: bool = True) -> "pd.Dat
 
     rows = [_row(e, "builtin") for e in _builtin_entries().values() if signed is None or e["signed"] == signed]
     if include_user:
-        from approxdse.multipliers import user_catalog
-
         for n in user_catalog.user_names():
             if n in _builtin_entries():
                 continue

@@ -20,7 +20,8 @@ from approxdse.multipliers.naming import generated_name
 #: (family, params) of the built-ins; each is built unsigned and signed.
 BUILTIN_SPECS: list[tuple[str, dict[str, int]]] = [
     ("exact", {}),
-    *[("bam", {"h": h, "v": v}) for h, v in [(0, 4), (0, 6), (0, 8), (1, 4), (1, 6), (2, 6), (2, 8), (3, 6), (3, 9), (4, 10), (6, 6)]],
+    *[("bam", {"h": h, "v": v})
+      for h, v in [(0, 4), (0, 6), (0, 8), (1, 4), (1, 6), (2, 6), (2, 8), (3, 6), (3, 9), (4, 10), (6, 6)]],
     *[("trunc", {"t": t}) for t in (1, 2, 3, 4)],
     *[("drum", {"k": k}) for k in (3, 4, 5, 6)],
     ("mitchell", {}),
@@ -72,9 +73,11 @@ def build_catalog() -> dict[str, Any]:
     return {
         "version": CATALOG_VERSION,
         "generated_by": "scripts/build_catalog.py",
-        "index_convention": "row = first operand (activation), column = second operand (weight); unsigned index = value, signed index = value + 128",
+        "index_convention": "row = first operand (activation), column = second operand (weight); "
+                            "unsigned index = value, signed index = value + 128",
         "cost_model": {
-            "calibration": "13 signed EvoApproxLib circuits (ehw-fit/evoapproxlib master d321f7f, PDK45) with BAM/TM parameters in family_hint",
+            "calibration": "13 signed EvoApproxLib circuits (ehw-fit/evoapproxlib master d321f7f, PDK45) "
+                           "with BAM/TM parameters in family_hint",
             "power_weights": [round(w, 9) for w in cal.power_weights],
             "area_weights": [round(w, 9) for w in cal.area_weights],
             "relative_energy_mean_abs_err_pct": round(cal.power_mape_pct, 3),

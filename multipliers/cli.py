@@ -5,6 +5,7 @@
     approxdse multipliers show NAME [--format table|json|csv] [--plot FILE.png] [--out FILE]
     approxdse multipliers import FILE --name NAME [--power-mw P] [--relative-energy E]
                                  [--area-um2 A] [--delay-ns D] [--signed|--unsigned] [--function F] [--force]
+    approxdse multipliers import-dir PATH [--version master|v2022] [--force] [--dry-run]
     approxdse multipliers export NAME FILE          (.npy, .bin TFApprox layout, .txt)
     approxdse multipliers remove NAME               (user multipliers only)
 
@@ -17,6 +18,14 @@ import argparse
 import sys
 
 from approxdse.core.cli_options import format_option, out_option, write_output
+from approxdse import multipliers
+from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers import user_catalog
+from approxdse.multipliers.catalog import catalog
+from approxdse.multipliers.importing import import_multiplier
+from approxdse.multipliers.lut_io import write_lut
+from approxdse.multipliers.plotting import save_error_heatmap
+from approxdse.multipliers.user_catalog import user_dir
 
 FORMATS = ("table", "csv", "json")
 
@@ -71,6 +80,20 @@ def register(subparsers) -> None:
     imp.add_argument("--force", action="store_true", help="replace a user multiplier of the same name")
     imp.set_defaults(func=run_import)
 
+    imd = sub.add_parser(
+        "import-dir", help="import every 8x8 multiplier C model of an EvoApproxLib checkout",
+        description="Import the 8x8 multipliers (mul8u_*.c, mul8s_*.c) of an EvoApproxLib checkout or folder "
+        "under their own names, with power/area/delay from the C headers or meta.json. The library version "
+        "(master or v2022) is detected from the circuits' names and fingerprints (MAE, WCE, power) and "
+        "recorded with every LUT; a circuit whose fingerprint differs from that version's published one, "
+        "and a signed circuit declared with unsigned C types, is warned about.")
+    imd.add_argument("path", metavar="PATH")
+    imd.add_argument("--version", dest="library_version", choices=("master", "v2022"),
+                     help="the checkout's EvoApproxLib version (default: detected)")
+    imd.add_argument("--force", action="store_true", help="replace user multipliers of the same names")
+    imd.add_argument("--dry-run", action="store_true", help="load and check everything, store nothing")
+    imd.set_defaults(func=run_import_dir)
+
     exp = sub.add_parser("export", help="write a multiplier's LUT (.npy, .bin TFApprox layout, .txt)")
     exp.add_argument("name", metavar="NAME")
     exp.add_argument("file", metavar="FILE")
@@ -123,9 +146,6 @@ def _table(rows: list[dict], keys) -> str:
 def run_list(args: argparse.Namespace) -> int:
     import json
 
-    from approxdse.core.errors import ApproxDSEError
-    from approxdse.multipliers.catalog import catalog
-
     df = catalog(signed=args.signed)
     if args.family:
         known = sorted(set(df["family"]))
@@ -171,9 +191,6 @@ def _describe(m) -> dict:
 def run_show(args: argparse.Namespace) -> int:
     import json
 
-    from approxdse import multipliers
-    from approxdse.multipliers.plotting import save_error_heatmap
-
     m = multipliers.get(args.name)
     info = _describe(m)
     if args.plot:
@@ -199,9 +216,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from approxdse.multipliers.importing import import_multiplier
-    from approxdse.multipliers.user_catalog import user_dir
-
     m = import_multiplier(
         args.file, args.name, force=args.force, signed=args.signed, function=args.function,
         power_mw=args.power_mw, area_um2=args.area_um2, delay_ns=args.delay_ns,
@@ -217,10 +231,31 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_export(args: argparse.Namespace) -> int:
-    from approxdse import multipliers
-    from approxdse.multipliers.lut_io import write_lut
+def run_import_dir(args: argparse.Namespace) -> int:
+    from approxdse.multipliers.evoapprox_dir import import_dir
+    from approxdse.multipliers.user_catalog import user_dir
 
+    report = import_dir(args.path, version=args.library_version, force=args.force, dry_run=args.dry_run)
+    rows = []
+    for c in report.circuits:
+        fp = c.fingerprint
+        rows.append({
+            "name": c.name, "signed": None if c.multiplier is None else c.multiplier.signed,
+            "mae_pct": None if fp is None else fp.mae_pct, "wce_pct": None if fp is None else fp.wce_pct,
+            "power_mw": None if fp is None else fp.power_mw,
+            "matches": ",".join(c.matches) or "-", "status": c.status + (" (unsigned C types)" if c.unsigned_c_types else ""),
+        })
+    for message in report.warnings:
+        print(f"approxdse: warning: {message}", file=sys.stderr)
+    done = len(report.imported)
+    where = "checked (dry run, nothing stored)" if args.dry_run else f"into {user_dir()}"
+    write_output(_table(rows, ("name", "signed", "mae_pct", "wce_pct", "power_mw", "matches", "status"))
+                 + f"\nEvoApproxLib {report.version}, {report.version_source}: {done} of {len(report.circuits)} "
+                 f"multipliers {'would be imported' if args.dry_run else 'imported'} {where}", None)
+    return 0 if all(c.status != "failed" for c in report.circuits) else 1
+
+
+def run_export(args: argparse.Namespace) -> int:
     m = multipliers.get(args.name)
     path = write_lut(m, args.file)
     print(f"wrote the LUT of {m.name} to {path}")
@@ -228,8 +263,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from approxdse.multipliers import user_catalog
-
     user_catalog.remove(args.name)
     print(f"removed user multiplier {args.name}")
     return 0

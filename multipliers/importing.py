@@ -14,6 +14,9 @@ from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.cost_model import EXACT_POWER_MW
 from approxdse.multipliers.lut_io import LUT_SUFFIXES, read_lut
 from approxdse.multipliers.multiplier import Multiplier
+from approxdse.multipliers import user_catalog
+from approxdse.multipliers.c_model import load_c_model
+from approxdse.multipliers.catalog import is_reserved
 
 SUFFIXES = (".c", *LUT_SUFFIXES)
 
@@ -42,8 +45,6 @@ def load(
     if not path.is_file():
         raise ApproxDSEError(f"no such file: {path}")
     if suffix == ".c":
-        from approxdse.multipliers.c_model import load_c_model
-
         return load_c_model(
             path, name, signed=signed, function=function, power_mw=power_mw,
             area_um2=area_um2, delay_ns=delay_ns, relative_energy=relative_energy,
@@ -73,15 +74,12 @@ def import_multiplier(path: str | os.PathLike, name: str, *, force: bool = False
     Raises :class:`ApproxDSEError` (nothing written) if the name is taken by a
     built-in, or by a user multiplier and ``force`` is False.
     """
-    from approxdse.multipliers import user_catalog
-    from approxdse.multipliers.catalog import is_reserved
-
     user_catalog.check_name(name)
     if is_reserved(name):
         raise ApproxDSEError(f"{name!r} is a built-in multiplier name; choose another name")
     if name in user_catalog.user_names() and not force:
         raise ApproxDSEError(f"a user multiplier named {name!r} already exists; pass --force to replace it")
     m = load(path, name, **options)
-    m.metrics  # computed before anything is written
+    _ = m.metrics  # computed before anything is written
     user_catalog.save(m)
     return m

@@ -20,12 +20,12 @@ layer's measured activation and weight histograms.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
-from approxdse.multipliers.multiplier import SIZE, Multiplier, exact_lut, validate_lut
+from approxdse.multipliers.lut import SIZE, exact_lut, validate_lut
 
 #: EvoApproxLib's normaliser of MAE% and WCE% for 8x8 multipliers.
 NORM = float(1 << 16)
@@ -76,6 +76,15 @@ class ErrorMetrics:
 #: Keys of :meth:`ErrorMetrics.as_dict`, in display order.
 METRIC_KEYS = ("mae_pct", "wce_pct", "mre_pct", "ep_pct", "wcre_pct", "mae", "wce", "mse", "bias", "std")
 
+
+@runtime_checkable
+class HasLUT(Protocol):
+    """Anything carrying a validated LUT and its signedness (a :class:`~approxdse.multipliers.Multiplier`)."""
+
+    lut: np.ndarray
+    signed: bool
+
+
 _RECIP_CACHE: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -93,15 +102,16 @@ def _reciprocal(signed: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lut_and_sign(m: Any, signed: bool | None) -> tuple[np.ndarray, bool]:
-    if isinstance(m, Multiplier):
+    if isinstance(m, HasLUT):
         return m.lut, m.signed
     if signed is None:
         raise ApproxDSEError("pass signed=True or signed=False with a bare LUT")
     return validate_lut(m, signed=signed), bool(signed)
 
 
-def error_metrics(m: Multiplier | np.ndarray, signed: bool | None = None) -> ErrorMetrics:
-    """Exhaustive metrics of a :class:`Multiplier` (or a bare LUT with ``signed``), uniform operands."""
+def error_metrics(m: HasLUT | np.ndarray, signed: bool | None = None) -> ErrorMetrics:
+    """Exhaustive metrics of a :class:`~approxdse.multipliers.Multiplier` (or a bare LUT with
+    ``signed``), uniform operands."""
     lut, signed = _lut_and_sign(m, signed)
     err = lut.astype(np.float64) - exact_lut(signed)
     abs_err = np.abs(err)
@@ -131,7 +141,7 @@ def _histogram(p: Any, which: str) -> np.ndarray:
 
 
 def weighted_error_metrics(
-    m: Multiplier | np.ndarray, p_a: Any, p_b: Any, signed: bool | None = None
+    m: HasLUT | np.ndarray, p_a: Any, p_b: Any, signed: bool | None = None
 ) -> ErrorMetrics:
     """Metrics when the first operand follows ``p_a`` and the second ``p_b``, independently.
 

@@ -24,15 +24,19 @@ Network layout::
 
 Every conv uses "same" padding ``k // 2``, so a layer with stride ``s`` maps a
 spatial size ``H`` to ``(H - 1) // s + 1`` whatever its kernel.
+
+The torch classes live in :mod:`approxdse.networks.torch_modules`, imported by
+:meth:`Genome.to_module` only, so that importing this module stays torch-free.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Mapping
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.networks.workload import Layer, Workload
 
 BLOCK_KINDS = ("plain", "residual", "bottleneck", "dwsep")
 KERNELS = (1, 3, 5, 7)
@@ -78,6 +82,19 @@ class BlockGene:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def mid_channels(self) -> int:
+        """Width of a bottleneck block's inner convs (:func:`bottleneck_mid`)."""
+        return bottleneck_mid(self)
+
+    def has_projection(self, in_channels: int) -> bool:
+        """Whether this block adds a 1x1 projection conv on its shortcut."""
+        return block_has_projection(self, in_channels)
+
+    def has_identity(self, in_channels: int) -> bool:
+        """Whether this block adds its input unchanged to its output."""
+        return block_has_identity(self, in_channels)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "BlockGene":
@@ -282,8 +299,6 @@ class Genome:
     # ----------------------------------------------------------------- translations
     def to_workload(self, name: str | None = None, batch: int = 1):
         """The network's layers as a :class:`~approxdse.networks.workload.Workload` (8-bit operands)."""
-        from approxdse.networks.workload import Layer, Workload
-
         layers = []
         for spec in self.conv_specs():
             if spec.kind == "fc":
@@ -310,8 +325,13 @@ class Genome:
         return Workload(name or self.default_name, tuple(layers))
 
     def to_module(self):
-        """A freshly initialised ``torch.nn.Module`` (conv + BN + ReLU blocks, GAP, linear)."""
-        return _torch_classes()["GenomeNet"](self)
+        """A freshly initialised ``torch.nn.Module`` (conv + BN + ReLU blocks, GAP, linear).
+
+        The class is :class:`approxdse.networks.torch_modules.GenomeNet` (module level, so it pickles).
+        """
+        from approxdse.networks.torch_modules import GenomeNet  # lazy: imports torch (module docstring)
+
+        return GenomeNet(self)
 
 
 def bottleneck_mid(block: BlockGene) -> int:
@@ -333,105 +353,3 @@ def block_has_identity(block: BlockGene, in_channels: int) -> bool:
     if block.kind == "dwsep":
         return block.stride == 1 and in_channels == block.out_channels and block.expansion > 1
     return False
-
-
-_CLASSES: dict = {}
-
-
-def _torch_classes() -> dict:
-    """The torch module classes, defined on first use so importing this module stays torch-free."""
-    if _CLASSES:
-        return _CLASSES
-    import torch
-    from torch import nn
-
-    def bn(channels: int) -> nn.BatchNorm2d:
-        return nn.BatchNorm2d(channels)
-
-    def conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-        return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=False)
-
-    class Block(nn.Module):
-        """One :class:`BlockGene` as a module; attribute names match the workload's layer names."""
-
-        def __init__(self, gene: BlockGene, in_channels: int) -> None:
-            super().__init__()
-            self.kind = gene.kind
-            self.identity = block_has_identity(gene, in_channels)
-            k, s, out = gene.kernel, gene.stride, gene.out_channels
-            self.act = nn.ReLU(inplace=False)
-            self.expand = None
-            if gene.kind == "plain":
-                self.conv, self.bn = conv(in_channels, out, k, s), bn(out)
-            elif gene.kind == "residual":
-                self.conv1, self.bn1 = conv(in_channels, out, k, s), bn(out)
-                self.conv2, self.bn2 = conv(out, out, k), bn(out)
-            elif gene.kind == "bottleneck":
-                mid = bottleneck_mid(gene)
-                self.conv1, self.bn1 = conv(in_channels, mid, 1), bn(mid)
-                self.conv2, self.bn2 = conv(mid, mid, k, s), bn(mid)
-                self.conv3, self.bn3 = conv(mid, out, 1), bn(out)
-            else:
-                hidden = in_channels * gene.expansion
-                if gene.expansion > 1:
-                    self.expand, self.expand_bn = conv(in_channels, hidden, 1), bn(hidden)
-                self.depthwise, self.depthwise_bn = conv(hidden, hidden, k, s, groups=hidden), bn(hidden)
-                self.pointwise, self.pointwise_bn = conv(hidden, out, 1), bn(out)
-                # MobileNetV2's linear bottleneck: no ReLU after the projection.
-                self.linear_out = gene.expansion > 1
-            self.shortcut = None
-            if block_has_projection(gene, in_channels):
-                self.shortcut, self.shortcut_bn = conv(in_channels, out, 1, s), bn(out)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            act = self.act
-            if self.kind == "plain":
-                return act(self.bn(self.conv(x)))
-            if self.kind == "residual":
-                y = self.bn2(self.conv2(act(self.bn1(self.conv1(x)))))
-            elif self.kind == "bottleneck":
-                y = act(self.bn1(self.conv1(x)))
-                y = act(self.bn2(self.conv2(y)))
-                y = self.bn3(self.conv3(y))
-            else:
-                y = x
-                if self.expand is not None:
-                    y = act(self.expand_bn(self.expand(y)))
-                y = act(self.depthwise_bn(self.depthwise(y)))
-                y = self.pointwise_bn(self.pointwise(y))
-                if self.identity:
-                    return y + x
-                return y if self.linear_out else act(y)
-            if self.shortcut is not None:
-                return act(y + self.shortcut_bn(self.shortcut(x)))
-            return act(y + x)
-
-    class GenomeNet(nn.Module):
-        """The network a :class:`Genome` describes: ``stem``, ``stages``, GAP, ``classifier``."""
-
-        def __init__(self, genome: Genome) -> None:
-            super().__init__()
-            self.genome = genome
-            c = genome.input_shape[0]
-            self.stem = conv(c, genome.stem_channels, genome.stem_kernel, genome.stem_stride)
-            self.stem_bn = bn(genome.stem_channels)
-            self.act = nn.ReLU(inplace=False)
-            c = genome.stem_channels
-            stages = []
-            for stage in genome.stages:
-                blocks = []
-                for gene in stage.blocks:
-                    blocks.append(Block(gene, c))
-                    c = gene.out_channels
-                stages.append(nn.Sequential(*blocks))
-            self.stages = nn.Sequential(*stages)
-            self.pool = nn.AdaptiveAvgPool2d(1)
-            self.classifier = nn.Linear(c, genome.num_classes)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = self.act(self.stem_bn(self.stem(x)))
-            x = self.stages(x)
-            return self.classifier(torch.flatten(self.pool(x), 1))
-
-    _CLASSES.update(Block=Block, GenomeNet=GenomeNet)
-    return _CLASSES

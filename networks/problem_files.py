@@ -30,6 +30,8 @@ from typing import Iterable
 
 from approxdse.networks.workload import Layer, Workload
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_write_text
+from approxdse.core.yaml_files import parse_yaml
 
 DIMENSIONS = ("C", "M", "N", "P", "Q", "R", "S")
 COEFFICIENTS = ("Hstride", "Wstride", "Hdilation", "Wdilation")
@@ -56,8 +58,6 @@ def _strip_templating(text: str) -> str:
 
 
 def _read_yaml(path: Path) -> dict:
-    from approxdse.core.yaml_files import parse_yaml
-
     try:
         text = path.read_text()
     except OSError as exc:
@@ -233,7 +233,5 @@ def problem_dict(layer: Layer) -> dict:
 def write_problem(layer: Layer, path: str | Path) -> Path:
     """Write ``layer`` as a Timeloop problem file (atomically)."""
     import yaml
-
-    from approxdse.core.atomic_files import atomic_write_text
 
     return atomic_write_text(path, yaml.safe_dump(problem_dict(layer), sort_keys=False))

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.networks import zoo
+from approxdse.networks.generator import GeneratorSpace, sample_genomes
+from approxdse.networks.genome import Genome
+from approxdse.networks.workload import Layer, Workload
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,6 @@ def workload_to_dict(workload) -> dict:
 
 
 def workload_from_dict(data: Mapping[str, Any]):
-    from approxdse.networks.workload import Layer, Workload
-
     try:
         return Workload(data["name"], tuple(Layer(**dict(layer)) for layer in data["layers"]))
     except (KeyError, TypeError) as exc:
@@ -68,16 +70,11 @@ def workload_key(workload) -> str:
 
 def as_workload(network: Any, name: str | None = None):
     """A Workload from a Workload, Genome, zoo name, or a JSON-like mapping of a genome or workload."""
-    from approxdse.networks.workload import Workload
-    from approxdse.networks.genome import Genome
-
     if isinstance(network, Workload):
         return network
     if isinstance(network, Genome):
         return network.to_workload(name)
     if isinstance(network, str):
-        from approxdse.networks import zoo
-
         return zoo.workload(network)
     if isinstance(network, Mapping):
         if "layers" in network:
@@ -101,16 +98,11 @@ def _count(spec: str, text: str) -> int:
 
 def resnet_space():
     """The generator space of ``resnet:N`` networks."""
-    from approxdse.networks.generator import GeneratorSpace
-
     return GeneratorSpace.preset("cifar", block_kinds=("residual", "bottleneck"), kernels=(3,), max_stages=4)
 
 
 def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkEntry]:
     """Expand dataset network specs into entries (deterministic for a seed; duplicates dropped)."""
-    from approxdse.networks import zoo
-    from approxdse.networks.generator import GeneratorSpace, sample_genomes
-
     if isinstance(specs, str):
         specs = [s.strip() for s in specs.split(",") if s.strip()]
     if not specs:
@@ -124,7 +116,8 @@ def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkE
             space = GeneratorSpace.preset(preset)
             # Each spec gets its own stream so that nas:10 is a prefix of nas:20.
             for g in sample_genomes(_count(spec, tail), seed=seed * 1000 + _stream(preset), space=space):
-                entries.append(NetworkEntry(f"nas_{preset}_{g.key()}", "nas", g.to_workload(f"nas_{preset}_{g.key()}"), g.to_json()))
+                name = f"nas_{preset}_{g.key()}"
+                entries.append(NetworkEntry(name, "nas", g.to_workload(name), g.to_json()))
         elif head == "resnet" and tail:
             for g in sample_genomes(_count(spec, tail), seed=seed * 1000 + _stream("resnet"), space=resnet_space()):
                 entries.append(NetworkEntry(f"resnet_{g.key()}", "resnet", g.to_workload(f"resnet_{g.key()}"), g.to_json()))
@@ -137,7 +130,8 @@ def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkE
             entries.append(NetworkEntry(name, "resnet" if name.startswith("resnet") else "zoo", zoo.workload(name)))
         else:
             raise ApproxDSEError(
-                f"unknown network spec {spec!r}; use nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, zoo-resnets or a zoo name"
+                f"unknown network spec {spec!r}; use nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, "
+                "zoo-resnets or a zoo name"
             )
     seen: set[str] = set()
     unique = []

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.atomic_files import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,6 @@ class Workload:
         """The workload as JSON text; also written to ``path`` (atomically) if given."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            from approxdse.core.atomic_files import atomic_write_text
-
             atomic_write_text(path, text)
         return text
 

@@ -22,12 +22,12 @@ vgg16          Simonyan & Zisserman 2015, configuration D, no batch norm
 alexnet        the single-tower variant (Krizhevsky 2014, "One weird trick"; channels
                64-192-384-256-256 as torchvision and the Timeloop ``layer_shapes/alexnet``)
 mobilenet_v2   Sandler et al., CVPR 2018, width 1.0
-lenet5         LeCun et al. 1998 on 1x32x32 (MNIST padded to 32x32); C5 is the fully
-               connected 400->120 layer it is equivalent to
-lenet5_digits  a LeNet-5-style net for the 1x8x8 scikit-learn digits: 3x3 kernels with
-               padding (an adaptation, not LeCun's network)
-resnet20/32/56 He et al. 2016, section 4.2 (CIFAR-10, 3x32x32): 3 stages of n basic
-               blocks, 16/32/64 channels, parameter-free shortcuts (option A)
+lenet5         LeCun et al. 1998 layer sizes on 1x32x32 (MNIST padded to 32x32), with ReLU
+               and max pooling; C5 is the fully connected 400->120 layer it is equivalent to
+lenet5_digits  the same network (:func:`lenet5_spec`) for the 1x8x8 scikit-learn digits:
+               3x3 kernels with padding (an adaptation, not LeCun's network)
+resnet8/20/    He et al. 2016, section 4.2 (CIFAR-10, 3x32x32): 3 stages of n basic
+32/56          blocks, 16/32/64 channels, parameter-free shortcuts (option A)
 lstm_digits    the 1x8x8 digits read as a sequence of 8 rows of 8 features: a 2-layer
                LSTM (64 hidden) whose last output feeds a linear classifier
 gru_digits     the same with a 2-layer GRU
@@ -37,7 +37,7 @@ Recurrent layers appear in the workload as their matmuls per time step
 (``rnn.l0.ih.t3``, ``rnn.l0.hh.t3`` ...; see
 :func:`approxdse.networks.tracing.recurrent_layers`).
 
->>> from accelerators import zoo
+>>> from approxdse.networks import zoo
 >>> round(zoo.workload("resnet18").macs / 1e9, 2)
 1.81
 """
@@ -119,6 +119,12 @@ class Residual:
 
 
 @dataclass(frozen=True)
+class Seq:
+    name: str
+    items: tuple
+
+
+@dataclass(frozen=True)
 class Recurrent:
     """A C,H,W input read as H time steps of C*W features by a stacked LSTM/GRU/RNN (batch first);
     its last time step's output (hidden x directions features) goes on."""
@@ -128,12 +134,6 @@ class Recurrent:
     hidden: int
     layers: int = 1
     bidirectional: bool = False
-
-
-@dataclass(frozen=True)
-class Seq:
-    name: str
-    items: tuple
 
 
 Op = Union[Conv, Pool, GlobalPool, Flatten, Linear, PadShortcut, Residual, Recurrent, Seq]
@@ -164,7 +164,15 @@ def _resnet_imagenet(blocks: Sequence[int], bottleneck: bool, classes: int = 100
     return Seq("", tuple(items))
 
 
-def _resnet_cifar(depth: int, classes: int = 10) -> Seq:
+def resnet_cifar_spec(depth: int, classes: int = 10) -> Seq:
+    """The CIFAR ResNet-(6n+2) of He et al. 2016, sec. 4.2: a 3x3 stem, three stages of ``n``
+    basic blocks (16, 32, 64 channels; stages 2 and 3 halve the resolution), parameter-free
+    shortcuts (option A), global average pooling and a linear classifier.
+
+    The zoo's ``resnet20/32/56`` and the emulator's ``resnet8`` / ``resnet20`` are this network.
+    """
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ApproxDSEError(f"a CIFAR ResNet has depth 6n+2 (8, 14, 20, 32...), got {depth}")
     n = (depth - 2) // 6
     items: list = [Conv("conv1", 16, 3)]
     in_ch = 16
@@ -227,19 +235,29 @@ def _mobilenet_v2(classes: int = 1000) -> Seq:
     return Seq("", (Seq("features", tuple(features)), GlobalPool(1), Flatten(), Linear("classifier", classes)))
 
 
-def _lenet5(classes: int = 10) -> Seq:
-    return Seq("", (
-        Conv("conv1", 6, 5, pad=0, bn=False, act="tanh"), Pool("avg", 2, 2),
-        Conv("conv2", 16, 5, pad=0, bn=False, act="tanh"), Pool("avg", 2, 2), Flatten(),
-        Linear("fc1", 120, "tanh"), Linear("fc2", 84, "tanh"), Linear("fc3", classes),
-    ))
+def lenet5_spec(size: int = 32, classes: int = 10) -> Seq:
+    """LeNet-5 (LeCun et al. 1998 layer sizes) with ReLU and max pooling, for ``size`` x ``size`` inputs.
 
-
-def _lenet5_digits(classes: int = 10) -> Seq:
+    From 20 pixels up: the classic 5x5 kernels (padding 2 below 32 pixels, so that 28x28
+    MNIST gives the 16x5x5 map the first fully connected layer expects). Below: 3x3
+    kernels with padding 1, so that two conv+pool stages fit (8 -> 4 -> 2). Layer names are
+    ``features.0``, ``features.3``, ``classifier.1/3/5`` (the names layer files use).
+    The zoo's ``lenet5`` (32x32) and ``lenet5_digits`` (8x8) and the emulator's ``lenet5``
+    are this network.
+    """
+    if not isinstance(size, int) or size < 4:
+        raise ApproxDSEError(f"LeNet-5 needs inputs of at least 4x4 pixels, got {size}x{size}")
+    if size >= 20:
+        k, pad1, pad2 = 5, (2 if size < 32 else 0), 0
+    else:
+        k, pad1, pad2 = 3, 1, 1
+    side = ((size + 2 * pad1 - k + 1) // 2 + 2 * pad2 - k + 1) // 2
+    if side < 1:
+        raise ApproxDSEError(f"LeNet-5 cannot shrink a {size}x{size} input through two stages")
     return Seq("", (
-        Conv("conv1", 6, 3, bn=False), Pool("max", 2, 2),
-        Conv("conv2", 16, 3, bn=False), Pool("max", 2, 2), Flatten(),
-        Linear("fc1", 120, "relu"), Linear("fc2", 84, "relu"), Linear("fc3", classes),
+        Seq("features", (Conv("0", 6, k, pad=pad1, bn=False), Pool("max", 2, 2),
+                         Conv("3", 16, k, pad=pad2, bn=False), Pool("max", 2, 2))),
+        Seq("classifier", (Flatten(), Linear("1", 120, "relu"), Linear("3", 84, "relu"), Linear("5", classes))),
     ))
 
 
@@ -276,14 +294,15 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
              "Sze et al. 2017 (724 M MACs, two-tower original); " + _TORCHVISION + " 0.71"),
     ZooEntry("mobilenet_v2", _mobilenet_v2, _IMAGENET, "MobileNetV2 1.0 (ImageNet)", 300e6,
              "Sandler et al. 2018, Table 4 (300 M multiply-adds)"),
-    ZooEntry("lenet5", _lenet5, (1, 1, 32, 32), "LeNet-5 (1x32x32)", 416_520,
+    ZooEntry("lenet5", lambda: lenet5_spec(32), (1, 1, 32, 32), "LeNet-5 (1x32x32)", 416_520,
              "LeCun et al. 1998 layer sizes: 117,600 + 240,000 + 48,000 + 10,080 + 840 MACs"),
-    ZooEntry("lenet5_digits", _lenet5_digits, (1, 1, 8, 8), "LeNet-5-style net for 8x8 digits"),
-    ZooEntry("resnet20", lambda: _resnet_cifar(20), _CIFAR, "ResNet-20 (CIFAR-10)", 40.6e6,
+    ZooEntry("lenet5_digits", lambda: lenet5_spec(8), (1, 1, 8, 8), "LeNet-5-style net for 8x8 digits"),
+    ZooEntry("resnet8", lambda: resnet_cifar_spec(8), _CIFAR, "ResNet-8 (CIFAR-10)"),
+    ZooEntry("resnet20", lambda: resnet_cifar_spec(20), _CIFAR, "ResNet-20 (CIFAR-10)", 40.6e6,
              "He et al. 2016 sec. 4.2 (0.27 M params); ~41 M MACs"),
-    ZooEntry("resnet32", lambda: _resnet_cifar(32), _CIFAR, "ResNet-32 (CIFAR-10)", 69.1e6,
+    ZooEntry("resnet32", lambda: resnet_cifar_spec(32), _CIFAR, "ResNet-32 (CIFAR-10)", 69.1e6,
              "He et al. 2016 sec. 4.2 (0.46 M params); ~69 M MACs"),
-    ZooEntry("resnet56", lambda: _resnet_cifar(56), _CIFAR, "ResNet-56 (CIFAR-10)", 125.8e6,
+    ZooEntry("resnet56", lambda: resnet_cifar_spec(56), _CIFAR, "ResNet-56 (CIFAR-10)", 125.8e6,
              "He et al. 2016 sec. 4.2 (0.85 M params); ~126 M MACs"),
     ZooEntry("lstm_digits", lambda: _rows_recurrent("LSTM"), (1, 1, 8, 8),
              "2-layer LSTM (64 hidden) over the 8 rows of an 8x8 digit"),
@@ -454,84 +473,17 @@ def workload(name: str, input_shape: Sequence[int] | str | None = None) -> Workl
 # ------------------------------------------------------------------ torch modules
 
 
-@lru_cache(maxsize=1)
 def _torch_classes():
-    """Torch module classes for specs (built on first use so importing the zoo stays torch-free)."""
-    import torch
+    """torch.nn and the module classes for specs (:mod:`approxdse.networks.torch_modules`).
+
+    Imported on first use, not at module top, so that importing the zoo (and pricing
+    a zoo network) stays torch-free.
+    """
     from torch import nn
 
-    def activation(name: str | None) -> nn.Module | None:
-        return {None: None, "relu": nn.ReLU(inplace=False), "relu6": nn.ReLU6(), "tanh": nn.Tanh()}[name]
+    from approxdse.networks import torch_modules as tm  # lazy: imports torch (see above)
 
-    class SpecSequential(nn.Module):
-        """Children run in registration order."""
-
-        def forward(self, x):
-            for child in self.children():
-                x = child(x)
-            return x
-
-    class SpecResidual(nn.Module):
-        """``act(body(x) + shortcut(x))``; the body runs first, as torchvision's blocks do."""
-
-        def __init__(self, body: list[tuple[str, nn.Module]], shortcut: list[tuple[str, nn.Module]],
-                     act: str | None):
-            super().__init__()
-            self._body, self._shortcut = [n for n, _ in body], [n for n, _ in shortcut]
-            for n, m in body + shortcut:
-                self.add_module(n, m)
-            self.act = activation(act)
-
-        def forward(self, x):
-            out = x
-            for n in self._body:
-                out = getattr(self, n)(out)
-            short = x
-            for n in self._shortcut:
-                short = getattr(self, n)(short)
-            out = out + short
-            return self.act(out) if self.act is not None else out
-
-    class PadShortcutModule(nn.Module):
-        """Option-A shortcut: subsample and zero-pad the channels."""
-
-        def __init__(self, out: int, stride: int):
-            super().__init__()
-            self.out, self.stride = out, stride
-
-        def forward(self, x):
-            x = x[:, :, :: self.stride, :: self.stride]
-            missing = self.out - x.shape[1]
-            if missing > 0:
-                before = missing // 2
-                x = torch.nn.functional.pad(x, (0, 0, 0, 0, before, missing - before))
-            return x
-
-    return nn, activation, SpecSequential, SpecResidual, PadShortcutModule
-
-
-@lru_cache(maxsize=1)
-def _recurrent_helpers():
-    """The modules around a :class:`Recurrent` spec op: rows -> sequence, and the last step."""
-    from torch import nn
-
-    class RowsToSequence(nn.Module):
-        """[N, C, H, W] -> [N, H, C*W]: each image row is one time step."""
-
-        def forward(self, x):
-            n, c, h, w = x.shape
-            return x.permute(0, 2, 1, 3).reshape(n, h, c * w)
-
-    class LastStep(nn.Module):
-        """A recurrent module's ``(output, state)`` -> the output's last time step."""
-
-        def forward(self, result):
-            return result[0][:, -1]
-
-    return RowsToSequence, LastStep
-
-
-_RNN_CLASSES = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}
+    return nn, tm.activation, tm.SpecSequential, tm.SpecResidual, tm.PadShortcutModule
 
 
 def _build(op: Op, shape: tuple, into: list[tuple[str, "object"]]) -> tuple:
@@ -586,13 +538,17 @@ def _build(op: Op, shape: tuple, into: list[tuple[str, "object"]]) -> tuple:
     elif isinstance(op, PadShortcut):
         into.append(("shortcut", PadShortcutModule(op.out, op.stride)))
     elif isinstance(op, Recurrent):
+        from approxdse.networks import torch_modules as tm  # lazy: imports torch (see _torch_classes)
+
         c, _, w = shape
         extra = {"nonlinearity": "tanh" if op.cell == "RNN_TANH" else "relu"} if op.cell.startswith("RNN") else {}
         rnn = getattr(nn, _RNN_CLASSES[op.cell])(c * w, op.hidden, op.layers, batch_first=True,
                                                  bidirectional=op.bidirectional, **extra)
-        rows, last = _recurrent_helpers()
-        into.extend([(f"rows{len(into)}", rows()), (op.name, rnn), (f"last{len(into) + 1}", last())])
+        into.extend([(f"rows{len(into)}", tm.RowsToSequence()), (op.name, rnn), (f"last{len(into) + 1}", tm.LastStep())])
     return _walk(op, "", shape, [], 1)
+
+
+_RNN_CLASSES = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}
 
 
 def module(name: str, input_shape: Sequence[int] | str | None = None):
@@ -606,14 +562,21 @@ def module(name: str, input_shape: Sequence[int] | str | None = None):
 
     key = entry(name).name
     shape = _input_shape(key, input_shape)
-    nn, _, SpecSequential, _, _ = _torch_classes()
     if len(shape) != 4:
         raise ApproxDSEError(f"network {key!r} takes an N,C,H,W input shape, got {shape}")
-    children: list = []
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        _build(spec(key), tuple(shape[1:]), children)
+        net = module_from_spec(spec(key), shape[1:])
+    return net.eval()
+
+
+def module_from_spec(op: Op, input_shape: Sequence[int]):
+    """A ``torch.nn.Module`` for a spec tree and a C,H,W input, initialised from torch's current
+    random state (wrap it in a seed for reproducible weights)."""
+    _, _, SpecSequential, _, _ = _torch_classes()
+    children: list = []
+    _build(op, tuple(input_shape), children)
     net = SpecSequential()
     for n, m in children:
         net.add_module(n, m)
-    return net.eval()
+    return net

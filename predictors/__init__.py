@@ -1,38 +1,31 @@
 """Energy predictors: reference datasets, the summing and learned predictors, comparison.
 
->>> from predictors import SummingPredictor, LearnedPredictor, load_predictor   # doctest: +SKIP
->>> p = load_predictor("eyeriss_xgb.json")                                      # doctest: +SKIP
->>> p.predict([genome1, genome2], "u8_bam_h2_v4", "eyeriss")                    # doctest: +SKIP
+>>> from approxdse.predictors import SummingPredictor, LearnedPredictor, load_predictor  # doctest: +SKIP
+>>> p = load_predictor("eyeriss_xgb.json")                                              # doctest: +SKIP
+>>> p.predict([genome1, genome2], "u8_bam_h2_v4", "eyeriss")                            # doctest: +SKIP
 
-Names are imported lazily so ``import predictors`` stays cheap.
+Importing the package is cheap (numpy only; scikit-learn, XGBoost, numba and
+pandas load inside the functions that need them), so the names are plain imports.
 """
 from __future__ import annotations
 
-import importlib
+from approxdse.predictors.base import EnergyPredictor
+from approxdse.predictors.compare import compare_predictor, error_metrics
+from approxdse.predictors.dataset import Dataset, generate_dataset
+from approxdse.predictors.defaults import default_predictor
+from approxdse.predictors.io import load_predictor, save_predictor
+from approxdse.predictors.learned import LearnedPredictor
+from approxdse.predictors.summing import SummingPredictor
 
-_EXPORTS = {
-    "SummingPredictor": "approxdse.predictors.summing",
-    "LearnedPredictor": "approxdse.predictors.learned",
-    "EnergyPredictor": "approxdse.predictors.base",
-    "load_predictor": "approxdse.predictors.io",
-    "save_predictor": "approxdse.predictors.io",
-    "Dataset": "approxdse.predictors.dataset",
-    "generate_dataset": "approxdse.predictors.dataset",
-    "compare_predictor": "approxdse.predictors.compare",
-    "error_metrics": "approxdse.predictors.compare",
-    "default_predictor": "approxdse.predictors.defaults",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'predictors' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__all__ = [
+    "Dataset",
+    "EnergyPredictor",
+    "LearnedPredictor",
+    "SummingPredictor",
+    "compare_predictor",
+    "default_predictor",
+    "error_metrics",
+    "generate_dataset",
+    "load_predictor",
+    "save_predictor",
+]

@@ -25,6 +25,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.networks.genome import Genome
+from approxdse.networks.resolve import as_workload
+from approxdse.networks.workload import Workload
+from approxdse.predictors.dataset import Dataset
+from approxdse.predictors.features import layer_macs, per_layer_relative_energy
+from approxdse.predictors.model_files import save_predictor
 
 
 @dataclass(frozen=True)
@@ -37,23 +43,15 @@ class Query:
 
     @property
     def layer_macs(self) -> np.ndarray:
-        from approxdse.predictors.features import layer_macs
-
         return layer_macs(self.workload)
 
 
 def _is_network(x: Any) -> bool:
-    from approxdse.networks.workload import Workload
-    from approxdse.networks.genome import Genome
-
     return isinstance(x, (Workload, Genome, str)) or (isinstance(x, dict) and ("layers" in x or "stages" in x))
 
 
 def normalise(networks: Any, multipliers: Any) -> list[Query]:
     """Turn ``predict``'s arguments into :class:`Query` objects (see the module docstring)."""
-    from approxdse.predictors.features import per_layer_relative_energy
-    from approxdse.networks.resolve import as_workload
-
     nets = [networks] if _is_network(networks) else list(networks)
     if not nets:
         return []
@@ -97,8 +95,6 @@ class EnergyPredictor:
 
     @staticmethod
     def _dataset_for(dataset: Any, accelerator: str | None):
-        from approxdse.predictors.dataset import Dataset
-
         if not isinstance(dataset, Dataset):
             dataset = Dataset.load(dataset)
         accs = dataset.accelerators
@@ -152,7 +148,6 @@ class EnergyPredictor:
         """Predictions for every energy row of a (loaded, single-accelerator) dataset, in row order."""
         self.check_dataset(dataset)
         queries = [Query(dataset.workload(n), None, m) for n, m in zip(dataset.energy["network"], dataset.energy["multiplier"])]
-        from approxdse.predictors.features import per_layer_relative_energy
 
         queries = [Query(q.workload, per_layer_relative_energy(q.workload, q.multiplier), q.multiplier) for q in queries]
         return self._predict_queries(queries, self.accelerator)
@@ -165,8 +160,6 @@ class EnergyPredictor:
         return float(r2_score(ds.energy["total_energy_pJ"].to_numpy(), self.predict_dataset(ds)))
 
     def save(self, path: str) -> None:
-        from approxdse.predictors.io import save_predictor
-
         save_predictor(self, path)
 
     # subclasses implement to_dict / from_dict

@@ -25,6 +25,11 @@ from approxdse.core.cli_options import (
     write_output,
 )
 from approxdse.core.errors import ApproxDSEError
+from approxdse.predictors.compare import compare_predictor
+from approxdse.predictors.dataset import Dataset, generate_dataset
+from approxdse.predictors.io import load_predictor
+from approxdse.predictors.learned import LearnedPredictor
+from approxdse.predictors.summing import SummingPredictor
 
 SUMMARY_FORMATS = ("table", "json")
 
@@ -76,7 +81,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--predictor", required=True, help="model file from approxdse train-predictor")
     p.add_argument("--data", required=True, help="dataset directory")
-    p.add_argument("--plot", default=None, help="write a scatter plot + error histogram PNG here")
+    p.add_argument("--plot", default=None, metavar="FILE.png", help="write a scatter plot + error histogram PNG here")
     p.add_argument("--networks", choices=["held-out", "all"], default="held-out",
                    help="held-out (default: networks the predictor did not see, if any) or all")
     p.add_argument("--reference-networks", type=int, default=10,
@@ -86,8 +91,6 @@ def register(subparsers) -> None:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from approxdse.predictors.dataset import generate_dataset
-
     workers = args.workers if args.workers is not None else max(1, min(8, os.cpu_count() or 1))
     summary = generate_dataset(
         args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=workers,
@@ -104,10 +107,6 @@ def _dataset(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from approxdse.predictors.dataset import Dataset
-    from approxdse.predictors.learned import LearnedPredictor
-    from approxdse.predictors.summing import SummingPredictor
-
     if args.n_estimators < 1:
         raise ApproxDSEError(f"--n-estimators must be a positive integer, got {args.n_estimators}")
     ds = Dataset.load(args.data).for_accelerator(args.accelerator)
@@ -137,10 +136,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from approxdse.predictors.compare import compare_predictor
-    from approxdse.predictors.dataset import Dataset
-    from approxdse.predictors.io import load_predictor
-
     if args.reference_networks < 0:
         raise ApproxDSEError(f"--reference-networks must be non-negative, got {args.reference_networks}")
     pred = load_predictor(args.predictor)
@@ -159,4 +154,6 @@ def _compare(args: argparse.Namespace) -> int:
     write_output(result.to_json() if args.format == "json" else result.table(), args.out)
     if note:
         print(note, file=sys.stderr)
+    if args.plot:
+        print(f"approxdse: plot written to {args.plot}", file=sys.stderr)
     return 0

@@ -31,6 +31,9 @@ import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.figures import new_figure, save_figure
+from approxdse.predictors.dataset import Dataset
+from approxdse.predictors.reference import reference_energy
+from approxdse.predictors.summing import SummingPredictor
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -164,8 +167,6 @@ def _json_safe(obj: Any) -> Any:
 
 def time_reference(workloads: list, accelerator: str, multiplier: str = "u8_exact") -> float:
     """Seconds the reference takes for these workloads, one after another, mapping cache cleared first."""
-    from approxdse.predictors.reference import reference_energy
-
     import importlib
 
     for module in ("approxdse.accelerators.estimate", "approxdse.accelerators.mapper"):
@@ -193,9 +194,6 @@ def time_predictor(predictor, workloads: list, accelerator: str, multiplier: str
 def compare_predictor(predictor, dataset: Any, reference_networks: int = 10, seed: int = 0,
                       time_it: bool = True) -> Comparison:
     """Compare a fitted predictor with a dataset's reference energies (see the module docstring)."""
-    from approxdse.predictors.dataset import Dataset
-    from approxdse.predictors.summing import SummingPredictor
-
     if not isinstance(dataset, Dataset):
         dataset = Dataset.load(dataset)
     acc = predictor.accelerator

@@ -37,6 +37,13 @@ from approxdse.core.atomic_files import atomic_path, atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import check_workers, make_executor
 from approxdse.multipliers.resolve import has_energy, relative_energy_of
+from approxdse import multipliers
+from approxdse.accelerators import architecture
+from approxdse.accelerators.architecture import available_architectures
+from approxdse.networks.genome import GENOME_VERSION
+from approxdse.networks.resolve import resolve_networks, workload_from_json, workload_to_json
+from approxdse.predictors import reference
+from approxdse.predictors.reference import EXACT
 
 DATASET_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -55,8 +62,6 @@ def architecture_hash(accelerator: str) -> str:
     """
     from importlib import resources
 
-    from approxdse.accelerators import architecture
-
     builtin = getattr(architecture, "_BUILTIN", {})
     try:
         if accelerator in builtin:
@@ -71,7 +76,6 @@ def architecture_hash(accelerator: str) -> str:
 
 
 def _multiplier_record(name: str) -> dict:
-    from approxdse import multipliers
     m = multipliers.get(name)
     return {
         "relative_energy": m.relative_energy,
@@ -84,8 +88,6 @@ def _multiplier_record(name: str) -> dict:
 def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], multiplier_names: Sequence[str], seed: int) -> dict:
     import numpy
     import pandas
-
-    from approxdse.networks.genome import GENOME_VERSION
 
     return {
         "format": DATASET_FORMAT,
@@ -148,9 +150,6 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
 # --------------------------------------------------------------------------- tasks
 def _evaluate_task(task: dict) -> dict:
     """Worker entry point (process pool or Dask): one (network, accelerator) for its multipliers."""
-    from approxdse.predictors import reference
-    from approxdse.networks.resolve import workload_from_json
-
     workload = workload_from_json(task["workload_json"])
     result = reference.evaluate(workload, task["accelerator"], task["multipliers"], task["network"], task["kind"])
     return {"task": task, "rows": result.rows, "layer_rows": result.layer_rows}
@@ -196,7 +195,6 @@ def existing_layer_tasks(directory: str | Path) -> set[tuple[str, str]]:
 
 def resolve_multiplier_names(spec: str | Sequence[str]) -> list[str]:
     """``all`` -> every catalogued multiplier; otherwise the given names (checked)."""
-    from approxdse import multipliers
     if isinstance(spec, str):
         items = [s.strip() for s in spec.split(",") if s.strip()]
     else:
@@ -214,8 +212,6 @@ def resolve_multiplier_names(spec: str | Sequence[str]) -> list[str]:
 
 
 def resolve_accelerators(spec: str | Sequence[str]) -> list[str]:
-    from approxdse.accelerators.architecture import available_architectures
-
     items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else list(spec)
     if not items:
         raise ApproxDSEError("no accelerators given; use e.g. --accelerator eyeriss,simba")
@@ -246,9 +242,6 @@ def generate_dataset(
     """
     import pandas as pd
     from tqdm.auto import tqdm
-
-    from approxdse.networks.resolve import resolve_networks, workload_to_json
-    from approxdse.predictors.reference import EXACT
 
     if not isinstance(seed, int) or seed < 0:
         raise ApproxDSEError(f"--seed must be a non-negative integer, got {seed!r}")
@@ -406,8 +399,6 @@ class Dataset:
 
     def workload(self, network: str):
         """The Workload of a network in this dataset."""
-        from approxdse.networks.resolve import workload_from_json
-
         if network not in self._workloads:
             rec = self.networks.loc[self.networks["network"] == network]
             if rec.empty:
@@ -423,7 +414,9 @@ class Dataset:
                 f"(it has {', '.join(self.accelerators)})"
             )
         energy = self.energy[self.energy["accelerator"] == accelerator].reset_index(drop=True)
-        layers = self.layers[self.layers["accelerator"] == accelerator].reset_index(drop=True) if not self.layers.empty else self.layers
+        layers = self.layers
+        if not layers.empty:
+            layers = layers[layers["accelerator"] == accelerator].reset_index(drop=True)
         return Dataset(self.directory, self.manifest, energy, layers, self.networks, self._workloads)
 
     def subset(self, networks: Iterable[str]) -> "Dataset":

@@ -24,6 +24,11 @@ from pathlib import Path
 from approxdse.accelerators.reference_version import reference_code_hash
 from approxdse.core import paths
 from approxdse.core.errors import ApproxDSEError
+from approxdse.accelerators.architecture import available_architectures
+from approxdse.predictors.dataset import architecture_hash, generate_dataset
+from approxdse.predictors.io import load_predictor
+from approxdse.predictors.learned import LearnedPredictor
+from approxdse.predictors.summing import SummingPredictor
 
 KINDS = ("summing", "learned")
 #: Networks of the on-the-fly dataset.
@@ -41,14 +46,10 @@ def cache_dir() -> Path:
 
 
 def _current(accelerator: str) -> dict:
-    from approxdse.predictors.dataset import architecture_hash
-
     return {"architecture_sha256": architecture_hash(accelerator), "reference_code_sha256": reference_code_hash()}
 
 
 def _usable(path: Path, current: dict):
-    from approxdse.predictors.io import load_predictor
-
     if not path.is_file():
         return None
     try:
@@ -70,8 +71,6 @@ def default_predictor(accelerator: str = "eyeriss", kind: str = "summing", netwo
     ``learned`` (XGBoost, layer level), far more accurate across networks the
     predictor has not seen, which is what a search over architectures needs.
     """
-    from approxdse.accelerators.architecture import available_architectures
-
     if kind not in KINDS:
         raise ApproxDSEError(f"default predictor kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if accelerator not in available_architectures():
@@ -89,10 +88,6 @@ def default_predictor(accelerator: str = "eyeriss", kind: str = "summing", netwo
 
 
 def _fit_on_the_fly(accelerator: str, kind: str, networks: int, progress: bool):
-    from approxdse.predictors.dataset import generate_dataset
-    from approxdse.predictors.learned import LearnedPredictor
-    from approxdse.predictors.summing import SummingPredictor
-
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     tag = _current(accelerator)["reference_code_sha256"][:12]

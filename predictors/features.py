@@ -37,6 +37,7 @@ import numpy as np
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.channel_mix import ChannelMix
 from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
+from approxdse.networks.workload import Workload
 
 NETWORK_FEATURES: tuple[str, ...] = (
     "n_layers", "n_conv", "n_fc", "n_depthwise", "n_pointwise",
@@ -89,8 +90,6 @@ def layer_feature_matrix(workload) -> np.ndarray:
 
 
 def layer_features(layer) -> dict[str, float]:
-    from approxdse.networks.workload import Workload
-
     return dict(zip(LAYER_FEATURES, layer_feature_matrix(Workload(layer.name, (layer,)))[0]))
 
 

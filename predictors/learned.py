@@ -41,6 +41,9 @@ from approxdse.predictors.features import (
     multiplier_feature_vector,
     network_feature_vector,
 )
+from approxdse.predictors.features import per_layer_relative_energy
+from approxdse.predictors.summing import SummingPredictor
+from approxdse.predictors.trees import TreeEnsemble, xgboost_from_dict, xgboost_to_dict
 
 KINDS = ("xgboost", "hgb")
 #: Columns of LAYER_FEATURES (log2 counts) that make the layer model's linear baseline.
@@ -85,7 +88,7 @@ class LearnedPredictor(EnergyPredictor):
         if not isinstance(max_depth, int) or max_depth < 1:
             raise ApproxDSEError(f"max_depth must be a positive integer, got {max_depth!r}")
         if kind == "xgboost" and not _xgboost_available():
-            warnings.warn("xgboost is not installed; using scikit-learn's HistGradientBoosting instead")
+            warnings.warn("xgboost is not installed; using scikit-learn's HistGradientBoosting instead", stacklevel=2)
             kind = "hgb"
         self.model_kind = kind
         self.granularity = granularity
@@ -183,9 +186,6 @@ class LearnedPredictor(EnergyPredictor):
 
     # ------------------------------------------------------------------ fit
     def fit(self, dataset: Any, accelerator: str | None = None) -> "LearnedPredictor":
-        from approxdse.predictors.features import per_layer_relative_energy
-        from approxdse.predictors.summing import SummingPredictor
-
         with Timer() as t:
             ds, acc = self._dataset_for(dataset, accelerator)
             self.accelerator = acc
@@ -226,8 +226,6 @@ class LearnedPredictor(EnergyPredictor):
             self._booster.set_param({"nthread": 1})
         else:
             from sklearn.ensemble import HistGradientBoostingRegressor
-
-            from approxdse.predictors.trees import TreeEnsemble
 
             model = HistGradientBoostingRegressor(
                 max_iter=self.n_estimators, learning_rate=self.learning_rate, max_depth=self.max_depth,
@@ -274,8 +272,6 @@ class LearnedPredictor(EnergyPredictor):
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict:
-        from approxdse.predictors.trees import xgboost_to_dict
-
         if self._booster is None and self._ensemble is None:
             raise ApproxDSEError("cannot save an unfitted learned predictor")
         return {
@@ -289,8 +285,6 @@ class LearnedPredictor(EnergyPredictor):
 
     @classmethod
     def from_dict(cls, data: dict) -> "LearnedPredictor":
-        from approxdse.predictors.trees import TreeEnsemble, xgboost_from_dict
-
         params = data.get("params", {})
         kind = data["model_kind"]
         if kind == "xgboost" and not _xgboost_available():

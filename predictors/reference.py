@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.resolve import relative_energy_of
+from approxdse.accelerators.estimate import estimate_energy
 
 #: The multiplier every (network, accelerator) pair is evaluated with, as the anchor.
 EXACT = "u8_exact"
@@ -39,8 +40,6 @@ class ReferenceResult:
 
 def reference_energy(workload, accelerator: str, multiplier: Any = EXACT):
     """The reference :class:`~accelerators.report.EnergyReport` of one workload on one accelerator."""
-    from approxdse.accelerators.estimate import estimate_energy
-
     return estimate_energy(workload, accelerator=accelerator, multiplier=multiplier, progress=False)
 
 

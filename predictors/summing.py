@@ -28,6 +28,9 @@ import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.predictors.base import EnergyPredictor, Query, Timer, normalise
+from approxdse.networks.resolve import workload_key
+from approxdse.predictors.features import per_layer_relative_energy, relative_energy
+from approxdse.predictors.reference import EXACT
 
 FORMS = ("auto", "free", "anchored")
 
@@ -57,10 +60,6 @@ class SummingPredictor(EnergyPredictor):
     # ------------------------------------------------------------------ fit
     def fit(self, dataset: Any, accelerator: str | None = None) -> "SummingPredictor":
         """Fit ``a``, ``b`` (all rows) and ``c`` (differences to each network's exact row)."""
-        from approxdse.networks.resolve import workload_key
-        from approxdse.predictors.reference import EXACT
-        from approxdse.predictors.features import relative_energy
-
         with Timer() as t:
             ds, acc = self._dataset_for(dataset, accelerator)
             self.accelerator = acc
@@ -104,8 +103,6 @@ class SummingPredictor(EnergyPredictor):
         return self._predict_queries(queries, acc, anchors)
 
     def _anchor(self, q: Query, i: int, anchors: Any) -> float | None:
-        from approxdse.networks.resolve import workload_key
-
         if isinstance(anchors, list):
             return anchors[i]
         key = workload_key(q.workload)
@@ -134,16 +131,12 @@ class SummingPredictor(EnergyPredictor):
 
     def predict_dataset(self, dataset) -> np.ndarray:
         """Rows of a dataset: anchored on the dataset's own exact rows (in auto/anchored form)."""
-        from approxdse.predictors.reference import EXACT
-
         e = dataset.energy
         exact = dict(zip(e.loc[e["multiplier"] == EXACT, "network"], e.loc[e["multiplier"] == EXACT, "total_energy_pJ"]))
         return self.predict_rows(dataset, anchors=exact)
 
     def predict_rows(self, dataset, anchors: Mapping[str, float] | None = None) -> np.ndarray:
         """Predictions for a dataset's rows; ``anchors`` maps network name -> exact energy."""
-        from approxdse.predictors.features import per_layer_relative_energy
-
         self.check_dataset(dataset)
         e = dataset.energy
         queries = [Query(dataset.workload(n), per_layer_relative_energy(dataset.workload(n), m), m)
@@ -152,7 +145,8 @@ class SummingPredictor(EnergyPredictor):
         if anchors is not None and self.form != "free":
             row_anchors = [anchors.get(n) for n in e["network"]]
             if any(a is None for a in row_anchors):
-                row_anchors = [a if a is not None else self._anchor(q, i, None) for i, (a, q) in enumerate(zip(row_anchors, queries))]
+                row_anchors = [a if a is not None else self._anchor(q, i, None)
+                               for i, (a, q) in enumerate(zip(row_anchors, queries))]
         out = np.empty(len(queries))
         for i, q in enumerate(queries):
             out[i] = self._predict_queries([q], self.accelerator, None if row_anchors is None else [row_anchors[i]])[0]

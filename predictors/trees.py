@@ -94,7 +94,10 @@ class TreeEnsemble:
                         == len(t["missing_left"]) == len(t["value"]) == n):
                     raise ValueError("node arrays of different lengths")
                 offset += n
-            cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dtype=dt))
+
+            def cat(xs, dt):
+                return np.concatenate(xs) if xs else np.zeros(0, dtype=dt)
+
             arrays = (cat(feature, np.int64), cat(threshold, np.float64), cat(left, np.int64),
                       cat(right, np.int64), cat(leaf, np.bool_), cat(missing, np.bool_), cat(value, np.float64),
                       np.asarray(roots, dtype=np.int64))
@@ -131,9 +134,20 @@ def _predict_python(X, baseline, feature, threshold, left, right, leaf, missing,
     return out
 
 
-try:
-    from numba import njit
+_COMPILED: list = []
 
-    _predict_numba = njit(cache=True, nogil=True)(_predict_python)
-except ImportError:  # pragma: no cover - numba is a dependency; pure Python still gives the same numbers
-    _predict_numba = _predict_python
+
+def _predict_numba(*args):
+    """:func:`_predict_python` compiled by numba on first use.
+
+    numba is imported here, not at module top, so that importing the predictors
+    (and with them ``approxdse --help``) does not pay numba's import time.
+    """
+    if not _COMPILED:
+        try:
+            from numba import njit
+
+            _COMPILED.append(njit(cache=True, nogil=True)(_predict_python))
+        except ImportError:  # pragma: no cover - numba is a dependency; pure Python gives the same numbers
+            _COMPILED.append(_predict_python)
+    return _COMPILED[0](*args)

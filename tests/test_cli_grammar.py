@@ -96,9 +96,10 @@ def test_workers_must_be_positive(capsys):
 
 def test_workload_and_multipliers_list_write_the_same_with_both_spellings(tmp_path, capsys):
     assert main(["workload", "lenet5", "--format", "csv", "--out", str(tmp_path / "new.csv")]) == 0
-    assert capsys.readouterr() == ("", "")
+    assert capsys.readouterr() == ("", f"approxdse: csv of 5 layers written to {tmp_path / 'new.csv'}\n")
     assert main(["workload", "lenet5", "--format", "csv", "--output", str(tmp_path / "old.csv")]) == 0
-    assert capsys.readouterr().err == "approxdse: warning: --output is deprecated, use --out\n"
+    assert capsys.readouterr().err == ("approxdse: warning: --output is deprecated, use --out\n"
+                                       f"approxdse: csv of 5 layers written to {tmp_path / 'old.csv'}\n")
     assert (tmp_path / "old.csv").read_text() == (tmp_path / "new.csv").read_text()
     assert (tmp_path / "new.csv").read_text().startswith("name,")
 

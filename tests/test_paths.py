@@ -5,7 +5,7 @@ import platformdirs
 import pytest
 
 from approxdse.core import paths
-from approxdse.emulator import training
+from approxdse.emulator import model_cache, training
 from approxdse.emulator.backends import native_kernel
 from approxdse.multipliers import user_catalog
 from approxdse.predictors import defaults
@@ -34,12 +34,12 @@ def test_every_service_uses_the_one_layout(approxdse_home):
     assert user_catalog.user_dir() == approxdse_home / "multipliers"
     assert user_catalog.home() == approxdse_home
     assert defaults.cache_dir() == approxdse_home / "cache" / "predictors"
-    assert native_kernel._cache_dir() == approxdse_home / "cache" / "kernels"
+    assert native_kernel.kernel_dir() == approxdse_home / "cache" / "kernels"
     assert training.home_dir() == approxdse_home / "cache"
-    pt, meta = training._cache_paths("lenet5", "digits", 0, 1, "f")
+    pt, meta = model_cache._cache_paths("lenet5", "digits", 0, 1, "f")
     assert pt.parent == approxdse_home / "cache" / "models" / "float" == meta.parent
     used = {p.relative_to(approxdse_home / "cache").parts[0]
-            for p in (defaults.cache_dir(), native_kernel._cache_dir(), pt)}
+            for p in (defaults.cache_dir(), native_kernel.kernel_dir(), pt)}
     assert used <= set(paths.CACHE_KINDS)
 
 

@@ -129,13 +129,15 @@ def workers_option(workers_default: str) -> argparse.ArgumentParser:
     return parent
 
 
-def write_output(text: str, out: str | os.PathLike | None) -> None:
-    """``text`` (a newline added if missing) to the file ``out`` atomically, or to stdout;
-    a reader that closes the pipe early (``| head``) is not an error."""
+def write_output(text: str, out: str | os.PathLike | None, what: str = "output") -> None:
+    """``text`` (a newline added if missing) to the file ``out`` atomically, saying on stderr
+    where it went (``approxdse: <what> written to FILE``), or to stdout; a reader that
+    closes the pipe early (``| head``) is not an error."""
     if not text.endswith("\n"):
         text += "\n"
     if out is not None:
         atomic_write_text(Path(out), text)
+        print(f"approxdse: {what} written to {out}", file=sys.stderr)
         return
     try:
         sys.stdout.write(text)

@@ -15,6 +15,7 @@ import torch
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.backends import native_kernel
 from approxdse.emulator.backends.base import Backend, ConvGeometry
+from approxdse.emulator.backends.cpu_kernels import im2col_u8, lut_gemm_batched, lut_gemm_serial
 
 #: Below this many lookups a layer runs the serial numba kernel (no thread start-up).
 SMALL_WORK = 1 << 18
@@ -66,8 +67,6 @@ class CPUBackend(Backend):
         return "" if cls.is_available() else "the cpu backend needs numba (pip install numba)"
 
     def lut_conv2d(self, a_index, w_index, lut, geometry: ConvGeometry, pad_index):
-        from approxdse.emulator.backends.cpu_kernels import im2col_u8
-
         x = np.ascontiguousarray(a_index.cpu().numpy(), dtype=np.uint8)
         wq = w_index.cpu().numpy()
         n, c, h, w = x.shape
@@ -99,7 +98,6 @@ class CPUBackend(Backend):
             table, bias = _cached(lut, self._table, native_kernel.TABLE[self._table])
             native_kernel.lut_gemm(self._fn, cols, out.shape[2], wt, table, bias, out, m_offset)
             return
-        from approxdse.emulator.backends.cpu_kernels import lut_gemm_batched, lut_gemm_serial
 
         lut_t = _cached(lut, "transposed", lambda t: np.ascontiguousarray(np.asarray(t, dtype=np.int32).T))
         work = cols.shape[0] * cols.shape[1] * out.shape[2] * wt.shape[0]

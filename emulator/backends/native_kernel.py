@@ -9,7 +9,7 @@ bit-exact with the reference backend (exact integer arithmetic):
   16-bit planes, two blends;
 * ``avx2`` (AVX2): ``vpgatherdd`` reads 16 products at once from a column that
   packs two output channels' 16-bit products (built per reduction step, reused
-  for 512 output positions);
+  for 1024 output positions);
 * ``avx2-shuffle`` (AVX2): ``vpshufb`` over the 16 16-byte chunks of byte
   planes; measured slower than the gathers, so it runs only when forced;
 * ``neon`` (aarch64): ``tbl``/``tbx`` over the four 64-byte quarters of byte
@@ -127,6 +127,11 @@ def compiler() -> str:
     return os.environ.get("CC", "cc")
 
 
+def kernel_dir() -> Path:
+    """Where built kernels are cached: ``approxdse.core.paths.cache_dir("kernels")``."""
+    return cache_dir("kernels")
+
+
 def build(spec: KernelSpec, cc: str | None = None, extra_flags: tuple[str, ...] = (),
           directory: Path | None = None, suffix: str = ".so") -> Path:
     """Compile ``spec`` (cached: an existing build of the same source, compiler and flags is reused).
@@ -137,7 +142,7 @@ def build(spec: KernelSpec, cc: str | None = None, extra_flags: tuple[str, ...] 
     cc = cc or compiler()
     flags = (*spec.flags, *_COMMON) if not extra_flags else (*spec.flags, *extra_flags)
     digest = hashlib.sha256("\0".join((spec.source, cc, *flags)).encode()).hexdigest()[:16]
-    directory = directory or cache_dir("kernels")
+    directory = directory or kernel_dir()
     target = directory / f"lut_gemm_{spec.name}_{digest}{suffix}"
     if target.exists():
         return target

@@ -47,8 +47,8 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int P, int3
     for (long task = 0; task < ntasks; task++) {
         const int b = (int)(task / ((long)M * tiles));
         const long rest = task % ((long)M * tiles);
-        const int m = (int)(rest / tiles);
-        const int l0 = (int)(rest % tiles) * TILE;
+        const int m = (int)(rest % M);  /* output channels vary fastest: the activation tile stays in cache */
+        const int l0 = (int)(rest / M) * TILE;
         const int nvec = MINI((Lp - l0) / LANES, VECS);
         int64_t acc32[3][TILE];
         memset(acc32, 0, sizeof(acc32));
@@ -173,8 +173,8 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int Q, int3
     for (long task = 0; task < ntasks; task++) {
         const int b = (int)(task / ((long)M * tiles));
         const long rest = task % ((long)M * tiles);
-        const int m = (int)(rest / tiles);
-        const int l0 = (int)(rest % tiles) * TILE;
+        const int m = (int)(rest % M);  /* output channels vary fastest: the activation tile stays in cache */
+        const int l0 = (int)(rest / M) * TILE;
         const uint8_t *ab = a + (size_t)b * K * Lp + l0;
         int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L;
         if (Q == 1) task_body(ab, w + (size_t)m * K, words, 1, o, K, L, Lp, l0, bias);
@@ -188,7 +188,7 @@ AVX2_GATHER = _PRELUDE + r"""
 #include <immintrin.h>
 #define MB 2       /* output channels per task */
 #define GROUP 32   /* output positions per register group (4 vectors of 8) */
-#define GROUPS 16  /* register groups per task: each gathered column serves 512 positions */
+#define GROUPS 32  /* register groups per task: each gathered column serves 1024 positions */
 #define KC 8       /* reduction steps per chunk */
 
 /* dst[a] = lo[a] | hi[a] << 16 for a = 0..255 */
@@ -260,8 +260,8 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int Q, int3
     const uint32_t fix = (uint32_t)(uint64_t)((int64_t)K * bias);
     #pragma omp parallel for schedule(dynamic, 1) if (PARALLEL_WORK(N, M, L, K))
     for (long task = 0; task < ntasks; task++) {
-        const int m0 = (int)(task / tiles) * MB;
-        const long g0 = (task % tiles) * GROUPS;
+        const int m0 = (int)(task % mblocks) * MB;  /* output channels vary fastest: the activations stay in cache */
+        const long g0 = (task / mblocks) * GROUPS;
         const int ng = (int)MINI((long)GROUPS, ngroups - g0);
         const uint8_t *wr[MB];
         for (int i = 0; i < MB; i++) wr[i] = w + (size_t)MINI(m0 + i, M - 1) * K;  /* a short last block repeats a row */
@@ -357,8 +357,8 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int P, int3
     for (long task = 0; task < ntasks; task++) {
         const int b = (int)(task / ((long)M * tiles));
         const long rest = task % ((long)M * tiles);
-        const int m = (int)(rest / tiles);
-        const int l0 = (int)(rest % tiles) * TILE;
+        const int m = (int)(rest % M);  /* output channels vary fastest: the activation tile stays in cache */
+        const int l0 = (int)(rest / M) * TILE;
         const uint8_t *ab = a + (size_t)b * K * Lp + l0;
         const uint8_t *wm = w + (size_t)m * K;
         int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L;
@@ -436,8 +436,8 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int P, int3
     for (long task = 0; task < ntasks; task++) {
         const int b = (int)(task / ((long)M * tiles));
         const long rest = task % ((long)M * tiles);
-        const int m = (int)(rest / tiles);
-        const int l0 = (int)(rest % tiles) * TILE;
+        const int m = (int)(rest % M);  /* output channels vary fastest: the activation tile stays in cache */
+        const int l0 = (int)(rest / M) * TILE;
         const uint8_t *ab = a + (size_t)b * K * Lp + l0;
         const uint8_t *wm = w + (size_t)m * K;
         int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L;
@@ -468,8 +468,8 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int P, int3
     (void)P; (void)bias;
     #pragma omp parallel for schedule(dynamic, 2) if (PARALLEL_WORK(N, M, L, K))
     for (long task = 0; task < ntasks; task++) {
-        const int m0 = (int)(task / tiles) * MB;
-        const long g0 = (task % tiles) * GROUPS;
+        const int m0 = (int)(task % mblocks) * MB;  /* output channels vary fastest: the activations stay in cache */
+        const long g0 = (task / mblocks) * GROUPS;
         const int ng = (int)MINI((long)GROUPS, ngroups - g0);
         const uint8_t *w0 = w + (size_t)MINI(m0 + 0, M - 1) * K, *w1 = w + (size_t)MINI(m0 + 1, M - 1) * K;
         const uint8_t *ag[GROUPS];

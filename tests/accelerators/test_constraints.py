@@ -4,7 +4,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from approxdse.accelerators.architecture import DIMS, SpatialLevel, load_architecture, parse_architecture

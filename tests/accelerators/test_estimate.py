@@ -56,13 +56,14 @@ def test_swapping_the_multiplier_changes_only_its_share(lenet_exact):
 
 
 def test_per_layer_multipliers(lenet_exact):
-    mixed = estimate_energy("lenet5", "eyeriss", "exact", layer_multipliers={"conv2": APPROX, "fc1": 0.0})
+    mixed = estimate_energy("lenet5", "eyeriss", "exact",
+                            layer_multipliers={"features.3": APPROX, "classifier.1": 0.0})
     by_name = {r.name: r for r in mixed.layers}
     base = {r.name: r for r in lenet_exact.layers}
-    assert by_name["conv2"].components["multiplier"] == pytest.approx(
-        _rel(APPROX) * base["conv2"].components["multiplier"])
-    assert by_name["fc1"].components["multiplier"] == 0.0
-    assert by_name["conv1"].energy_pJ == pytest.approx(base["conv1"].energy_pJ)
+    assert by_name["features.3"].components["multiplier"] == pytest.approx(
+        _rel(APPROX) * base["features.3"].components["multiplier"])
+    assert by_name["classifier.1"].components["multiplier"] == 0.0
+    assert by_name["features.0"].energy_pJ == pytest.approx(base["features.0"].energy_pJ)
     assert len(mixed.multipliers) == 3
     as_list = estimate_energy("lenet5", "eyeriss", "exact", layer_multipliers=[None, APPROX, 0.0, None, None])
     assert as_list.energy_pJ == pytest.approx(mixed.energy_pJ)
@@ -133,7 +134,7 @@ def test_exports(lenet_exact, tmp_path):
     assert len(fig.axes[0].patches) == len(lenet_exact.layers) * len(lenet_exact.component_names)
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = lenet_exact.table(per_layer=True)
-    assert "conv2" in text and "multiplier" in text and "total" in text
+    assert "features.3" in text and "multiplier" in text and "total" in text
 
 
 def test_compare_multipliers_reuses_mappings(tmp_path):

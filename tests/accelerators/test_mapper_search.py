@@ -6,7 +6,7 @@ import pytest
 
 from approxdse.accelerators.architecture import load_architecture
 from approxdse.accelerators.mapper import clear_cache, map_layer, map_layer_with_stats
-from approxdse.accelerators.mapping import layer_dims
+from approxdse.accelerators.nest_analysis import layer_dims
 from approxdse.accelerators.model import check_mapping, evaluate
 from approxdse.networks.workload import Layer
 from approxdse.core.errors import ApproxDSEError

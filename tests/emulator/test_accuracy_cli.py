@@ -151,8 +151,8 @@ def test_help_lists_the_accuracy_command_quickly(home):
     res = run(home, "--help")
     assert res.returncode == 0 and "accuracy" in res.stdout
     res = run(home, "accuracy", "--help")
-    for flag in ("NETWORK", "--progress", "--no-progress", "--dataset", "--multiplier", "--layers", "--fine-tune", "--backend", "--mode",
-                 "--format", "--data-dir", "--epochs", "--seed", "--sweep", "--multipliers", "--out"):
+    for flag in ("NETWORK", "--progress", "--no-progress", "--dataset", "--multiplier", "--layers", "--fine-tune",
+                 "--backend", "--mode", "--format", "--data-dir", "--epochs", "--seed", "--sweep", "--multipliers", "--out"):
         assert flag in res.stdout
     # the CLI modules must not import torch just to build the parser
     probe = subprocess.run([sys.executable, "-c", "import sys, approxdse.cli as c; c.build_parser(); "

@@ -74,7 +74,7 @@ def test_exact_lut_equals_integer_convolution():
     for shape in SHAPES:
         a, wt, geom, pad = _random_case(shape, 7)
         w_zero = torch.from_numpy(np.random.default_rng(3).integers(0, 256, wt.shape[0]))
-        for name, backend in _backends().items():
+        for backend in _backends().values():
             ops = IntegerOperands(a.to(torch.int64), wt.to(torch.int64), pad, w_zero, UNSIGNED, geom,
                                   multipliers.get("u8_exact"), backend)
             acc = backend.lut_conv2d(a, wt, exact_lut(False), geom, pad).to(torch.int64)

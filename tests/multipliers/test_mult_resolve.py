@@ -56,14 +56,14 @@ def test_every_pricer_refuses_a_multiplier_without_energy(unpriced, tmp_path):
 
     messages = {
         _refuses(lambda: estimate_energy("lenet5", "eyeriss", NO_ENERGY)),
-        _refuses(lambda: estimate_energy("lenet5", "eyeriss", "u8_exact", layer_multipliers={"conv1": NO_ENERGY})),
+        _refuses(lambda: estimate_energy("lenet5", "eyeriss", "u8_exact", layer_multipliers={"features.0": NO_ENERGY})),
         _refuses(lambda: multiplier_feature_vector(unpriced)),
         _refuses(lambda: relative_energy_of(unpriced)),
     }
     genome = Genome((1, 8, 8), 10, (StageGene((BlockGene("plain", 16, 3, 2),)),), stem_channels=8)
     cand = Candidate(genome, (NO_ENERGY,))
     for spec in ("multiplications", "reference"):
-        messages.add(_refuses(lambda: EnergyObjective(spec, "eyeriss").energy(cand)))
+        messages.add(_refuses(lambda spec=spec: EnergyObjective(spec, "eyeriss").energy(cand)))
     pred = SummingPredictor()
     pred.accelerator, pred.a, pred.b = "eyeriss", 0.0, 1.0
     messages.add(_refuses(lambda: pred.predict(genome, NO_ENERGY, "eyeriss")))

@@ -200,13 +200,13 @@ def test_emulator_layers_are_traced_with_their_multipliers():
     from approxdse.accelerators.estimate import estimate_energy
     from approxdse.networks.tracing import trace_module
 
-    approx = emulator.approximate(zoo.module("lenet5"), {"conv2": "u8_drum_4", "fc1": "u8_trunc_2"})
+    approx = emulator.approximate(zoo.module("lenet5"), {"features.3": "u8_drum_4", "classifier.1": "u8_trunc_2"})
     trace = trace_module(approx, (1, 1, 32, 32))
     assert trace.workload.layers == zoo.workload("lenet5").layers
-    assert {k: m.name for k, m in trace.multipliers.items()}["conv2"] == "u8_drum_4"
-    report = estimate_energy(approx, input_shape=(1, 1, 32, 32), layer_multipliers={"fc2": 0.0})
+    assert {k: m.name for k, m in trace.multipliers.items()}["features.3"] == "u8_drum_4"
+    report = estimate_energy(approx, input_shape=(1, 1, 32, 32), layer_multipliers={"classifier.3": 0.0})
     used = {r.name: r.multiplier for r in report.layers}
-    assert used["conv2"] == "u8_drum_4" and used["fc1"] == "u8_trunc_2" and used["fc2"] == "rel0"
+    assert used["features.3"] == "u8_drum_4" and used["classifier.1"] == "u8_trunc_2" and used["classifier.3"] == "rel0"
 
 
 def test_recurrent_zoo_networks_are_priced_per_time_step_with_their_multipliers():

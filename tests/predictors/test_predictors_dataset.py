@@ -87,7 +87,8 @@ def test_manifest_mismatch_refused(spec, tmp_path, small_dataset_dir):
     (out / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(ApproxDSEError, match="architecture"):
         generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
-    m["accelerators"]["eyeriss"]["architecture_sha256"] = read_manifest(small_dataset_dir)["accelerators"]["eyeriss"]["architecture_sha256"]
+    original = read_manifest(small_dataset_dir)["accelerators"]["eyeriss"]
+    m["accelerators"]["eyeriss"]["architecture_sha256"] = original["architecture_sha256"]
     m["reference_code_sha256"] = "1" * 64
     (out / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(ApproxDSEError, match="reference_code_sha256"):
