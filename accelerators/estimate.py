@@ -33,6 +33,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping as TMapping, Sequence
 
+import numpy as np
+
 from approxdse.accelerators.reference_version import model_version
 from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
 from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
@@ -46,6 +48,7 @@ from approxdse.accelerators.model import evaluate
 from approxdse.networks import zoo
 from approxdse.networks.problem_files import load_problems
 from approxdse.networks.tracing import trace_module
+from approxdse.multipliers.channel_mix import ChannelMix
 
 OBJECTIVES = ("energy", "edp", "latency")
 
@@ -169,7 +172,13 @@ def _priced(multiplier) -> tuple[str, float]:
     """A multiplier (name, file, ``Multiplier``) or a bare relative energy -> ``(name, relative_energy)``.
 
     A multiplier without an energy figure is refused (:func:`approxdse.multipliers.relative_energy_of`).
+    A per-output-channel list of multipliers or a :class:`ChannelMix` is priced at the
+    channel-weighted mean (every channel performs the same multiplications).
     """
+    if isinstance(multiplier, (list, tuple)) and multiplier:
+        multiplier = ChannelMix.of(multiplier, resolve_multiplier)
+    if isinstance(multiplier, ChannelMix):
+        return multiplier.name, float(np.mean([relative_energy_of(m) for m in multiplier.multipliers]))
     if isinstance(multiplier, (int, float)) and not isinstance(multiplier, bool):
         if multiplier < 0:
             raise ApproxDSEError(f"a multiplier's relative energy must not be negative, got {multiplier}")
@@ -313,6 +322,7 @@ def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
         out = []
         for layer in workload:
             spec = layer_multipliers.get(layer.name)
+            _check_channels(layer, spec)
             if spec is None:
                 out.append(default)
             else:
@@ -324,7 +334,16 @@ def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
     specs = list(layer_multipliers)
     if len(specs) != len(workload):
         raise ApproxDSEError(f"layer_multipliers has {len(specs)} entries for {len(workload)} layers")
+    for layer, spec in zip(workload, specs):
+        _check_channels(layer, spec)
     return [default if s is None else _priced(s) for s in specs]
+
+
+def _check_channels(layer: Layer, spec) -> None:
+    """A per-channel multiplier list must name one multiplier per output channel."""
+    channels = spec.channels if isinstance(spec, ChannelMix) else len(spec) if isinstance(spec, (list, tuple)) else None
+    if channels is not None and channels != layer.M:
+        raise ApproxDSEError(f"layer {layer.name!r}: {channels} per-channel multipliers for {layer.M} output channels")
 
 
 def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exact", objective: str = "energy",

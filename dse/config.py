@@ -10,6 +10,8 @@ the defaults are the dataclass defaults below)::
       network:     {...}            # GeneratorSpace bounds (approxdse.networks.generator), validated there
       multipliers: {names: [...], families: [...], signed: false, max_relative_energy: 1.0}
       assignment:  network           # or "layer": one multiplier per conv / linear layer
+      granularity: layer             # or "channel": one multiplier per channel group of a layer
+      channel_groups: 4              # with granularity channel: resilience-ranked groups per layer
     training:     {epochs: 4, batch_size: 64, learning_rate: 0.01, fine_tune_epochs: 0, ...}
     energy:       {predictor: summing, accelerator: eyeriss, reference_front: true}
     algorithm:    {name: nsga2, population: 16, generations: 10}
@@ -40,6 +42,7 @@ from approxdse.dse.search_space import SearchSpace
 
 ALGORITHMS = ("nsga2", "random")
 ASSIGNMENTS = ("network", "layer")
+GRANULARITIES = ("layer", "channel")
 #: Energy models that need no file: the default summing and learned predictors, the
 #: reference model, and the multiplication energy alone (sum over layers of MACs x relative energy).
 BUILTIN_ENERGY_MODELS = ("summing", "learned", "reference", "multiplications")
@@ -218,8 +221,16 @@ class SpaceConfig:
     network: Mapping[str, Any] = field(default_factory=dict)
     multipliers: MultiplierSpace = field(default_factory=MultiplierSpace)
     assignment: str = "network"
+    granularity: str = "layer"
+    channel_groups: int = 4
 
     def __post_init__(self) -> None:
+        if self.granularity not in GRANULARITIES:
+            raise ApproxDSEError(f"space.granularity must be one of {', '.join(GRANULARITIES)}, "
+                                 f"got {self.granularity!r}")
+        if isinstance(self.channel_groups, bool) or not isinstance(self.channel_groups, int) \
+                or not 1 <= self.channel_groups <= 64:
+            raise ApproxDSEError(f"space.channel_groups must be an integer from 1 to 64, got {self.channel_groups!r}")
         if not isinstance(self.network, Mapping):
             raise ApproxDSEError(f"space.network must be a mapping of generator bounds, got {self.network!r}")
         object.__setattr__(self, "network", dict(self.network))

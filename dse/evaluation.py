@@ -47,7 +47,10 @@ from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.calibration import calibrate
 from approxdse.emulator.convert import approximate
 from approxdse.emulator.datasets import load_dataset
-from approxdse.emulator.training import calibration_batches, evaluate_accuracy, fine_tune, train_float
+from approxdse.emulator.kernelwise import assign_by_resilience
+from approxdse.emulator.training import (
+    calibration_batches, evaluate_accuracy, fine_tune, iterate_batches, train_float,
+)
 
 STATUSES = ("ok", "failed", "infeasible")
 
@@ -184,10 +187,16 @@ def _float_model(genome, settings: EvaluationSettings, train, val):
 
 def _approximate_accuracy(model, candidate: Candidate, settings: EvaluationSettings, train, val) -> float:
     """Quantise, swap in the candidate's multiplier(s), calibrate, optionally fine-tune, evaluate."""
-    spec = candidate.multipliers[0] if not candidate.per_layer else candidate.layer_multipliers()
-    qmodel = approximate(model, spec)
     t = settings.training
-    calibrate(qmodel, calibration_batches(train, t.calibration_batches, t.batch_size))
+    if candidate.channel_groups > 1:  # channel groups: each layer's channels ranked by resilience
+        ranked = candidate.layer_multipliers()
+        qmodel = approximate(model, {n: names[0] for n, names in ranked.items()})
+        calibrate(qmodel, calibration_batches(train, t.calibration_batches, t.batch_size))
+        assign_by_resilience(qmodel, list(iterate_batches(train, t.batch_size, limit=t.calibration_batches)), ranked)
+    else:
+        spec = candidate.multipliers[0] if not candidate.per_layer else candidate.layer_multipliers()
+        qmodel = approximate(model, spec)
+        calibrate(qmodel, calibration_batches(train, t.calibration_batches, t.batch_size))
     if t.fine_tune_epochs:
         seed = genome_seed(t.seed + 1, candidate.genome.key())
         fine_tune(qmodel, (train, val), epochs=t.fine_tune_epochs, lr=t.fine_tune_learning_rate,

@@ -37,6 +37,11 @@ if TYPE_CHECKING:
 COLUMNS = list(ROW_COLUMNS)
 
 
+def _channel_groups(config) -> int:
+    """Channel groups per layer of a run's candidates (1 unless ``space.granularity: channel``)."""
+    return int(config.space.channel_groups) if config.space.granularity == "channel" else 1
+
+
 def _feasible(df):
     return df[(df["status"] == "ok") & df["feasible"].astype(bool)]
 
@@ -123,7 +128,8 @@ def predictor_error(front) -> dict[str, Any]:
     return out
 
 
-def reference_front(df, front, accelerator: str, energy_model: str, progress: bool = False):
+def reference_front(df, front, accelerator: str, energy_model: str, progress: bool = False,
+                    channel_groups: int = 1):
     """Fill ``reference_energy`` / ``predictor_error`` of the front's rows (in ``df`` and ``front``)."""
     notes = []
     for i, row in front.iterrows():
@@ -133,7 +139,8 @@ def reference_front(df, front, accelerator: str, energy_model: str, progress: bo
             ref = float(row["reference_energy"])
         else:
             try:
-                cand = Candidate(Genome.from_json(row["genome"]), tuple(json.loads(row["multipliers"])))
+                cand = Candidate(Genome.from_json(row["genome"]), tuple(json.loads(row["multipliers"])), True,
+                                 channel_groups)
                 ref = reference_energy(cand, accelerator)
             except Exception as exc:  # the reference model may be missing or reject a layer
                 notes.append(f"{row['key']}: {type(exc).__name__}: {exc}")
@@ -181,7 +188,7 @@ def finish_run(run, wall_s: float | None = None) -> dict:
     notes = []
     if cfg.energy.reference_front and len(front):
         notes = reference_front(df, front, cfg.energy.accelerator, cfg.energy.predictor if not cfg.energy.is_file
-                                else "file")
+                                else "file", channel_groups=_channel_groups(cfg))
     write_table(df, run.run_dir / "candidates")
     write_table(front, run.run_dir / "front")
     ref = run.reference_point() or (1.0, 1.0)
@@ -223,7 +230,8 @@ def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
     notes = []
     if reference and len(front):
         notes = reference_front(df, front, config.energy.accelerator,
-                                config.energy.predictor if not config.energy.is_file else "file")
+                                config.energy.predictor if not config.energy.is_file else "file",
+                                channel_groups=_channel_groups(config))
         write_table(df, run_dir / "candidates")
     write_table(front, run_dir / "front")
     ckpt = json.loads((run_dir / CHECKPOINT).read_text()) if (run_dir / CHECKPOINT).is_file() else {}

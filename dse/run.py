@@ -281,7 +281,7 @@ class SearchRun:
                 continue
             genome = Genome.from_json(row["genome"])
             n = len(json.loads(row["multipliers"]))
-            twin = Candidate(genome, (exact,) * n)
+            twin = Candidate(genome, (exact,) * n, True, space.groups)
             if twin.key() not in seen:
                 seen.add(twin.key())
                 twins.append(twin)

@@ -24,7 +24,18 @@ variable                  type        meaning
 ``m_stem``, ``m_s{i}b{j}r{k}``,
 ``m_classifier``          Integer     (layer assignment) multiplier of the stem, of the
                                       k-th conv of block j of stage i, of the classifier
+``..._g{k}``              Integer     (``granularity: channel``) each multiplier variable
+                                      above, once per channel group k < G
 ========================  ==========  =============================================
+
+With ``granularity: channel`` every layer's output channels form G groups
+(:func:`channel_group_sizes`: group k holds channels ``[k*M//G, (k+1)*M//G)``
+of the layer's resilience order, group 0 the most resilient; see
+:mod:`approxdse.emulator.kernelwise`), and each group has its own multiplier
+(per network: ``mult_g{k}`` for group k of every layer; per layer:
+``m_stem_g{k}`` ...). The energy model prices a layer at the channel-weighted
+mean of its groups' multipliers; the evaluation ranks the trained network's
+channels and gives group k's channels group k's multiplier.
 
 Widths and multipliers are integer indices into sorted lists (channels
 ascending, multipliers by decreasing energy), so pymoo's integer crossover and
@@ -60,22 +71,34 @@ WIDTH_LADDER = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 
 MAX_LAYERS_PER_BLOCK = 4
 
 
+def channel_group_sizes(channels: int, groups: int) -> list[int]:
+    """How many of a layer's ``channels`` output channels fall in each of ``groups`` groups
+    (group k holds ``[k*M//G, (k+1)*M//G)``; a layer with fewer channels than groups has empty groups)."""
+    return [(k + 1) * channels // groups - k * channels // groups for k in range(groups)]
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A design point: a network and the multiplier of every one of its layers.
 
     ``multipliers`` holds one name (same multiplier everywhere) or one name per
-    layer of ``genome.to_workload()``, in order.
+    layer of ``genome.to_workload()``, in order. With ``channel_groups`` G > 1
+    it holds G names (group k of every layer) or G names per layer (layer-major):
+    the multiplier of each resilience-ranked channel group.
     """
 
     genome: Genome
     multipliers: tuple[str, ...]
     in_space: bool = True
+    channel_groups: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "multipliers", tuple(self.multipliers))
         if not self.multipliers:
             raise ApproxDSEError("a candidate needs at least one multiplier")
+        if int(self.channel_groups) < 1 or len(self.multipliers) % int(self.channel_groups):
+            raise ApproxDSEError(f"a candidate with {self.channel_groups} channel groups needs a multiple of "
+                                 f"{self.channel_groups} multipliers, got {len(self.multipliers)}")
 
     @property
     def per_layer(self) -> bool:
@@ -84,8 +107,27 @@ class Candidate:
     def layer_names(self) -> list[str]:
         return [spec.name for spec in self.genome.conv_specs()]
 
-    def layer_multipliers(self) -> dict[str, str]:
-        """``{layer name: multiplier name}`` for every conv / linear layer."""
+    def group_multipliers(self) -> dict[str, tuple[str, ...]]:
+        """``{layer name: (multiplier of channel group 0, 1, ...)}`` (one entry per layer without groups)."""
+        names = self.layer_names()
+        g = int(self.channel_groups)
+        if len(self.multipliers) == g:
+            return {n: self.multipliers for n in names}
+        if len(names) * g != len(self.multipliers):
+            raise ApproxDSEError(f"candidate has {len(self.multipliers)} multipliers for {len(names)} layers "
+                                 f"x {g} channel groups")
+        return {n: self.multipliers[i * g:(i + 1) * g] for i, n in enumerate(names)}
+
+    def layer_multipliers(self) -> dict[str, Any]:
+        """``{layer name: multiplier name}`` for every conv / linear layer; with channel groups,
+        ``{layer name: [multiplier name per output channel]}`` (channels in resilience order)."""
+        if self.channel_groups > 1:
+            widths = {layer.name: layer.M for layer in self.genome.to_workload().layers}
+            out = {}
+            for name, groups in self.group_multipliers().items():
+                sizes = channel_group_sizes(widths[name], self.channel_groups)
+                out[name] = [m for m, size in zip(groups, sizes) for _ in range(size)]
+            return out
         names = self.layer_names()
         if not self.per_layer:
             return {n: self.multipliers[0] for n in names}
@@ -100,15 +142,22 @@ class Candidate:
         return distinct[0] if len(distinct) == 1 else f"mixed({', '.join(distinct)})"
 
     def to_dict(self) -> dict:
-        return {"genome": self.genome.to_dict(), "multipliers": list(self.multipliers), "in_space": self.in_space}
+        out = {"genome": self.genome.to_dict(), "multipliers": list(self.multipliers), "in_space": self.in_space}
+        if self.channel_groups > 1:
+            out["channel_groups"] = int(self.channel_groups)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Candidate":
-        return cls(Genome.from_dict(data["genome"]), tuple(data["multipliers"]), bool(data.get("in_space", True)))
+        return cls(Genome.from_dict(data["genome"]), tuple(data["multipliers"]), bool(data.get("in_space", True)),
+                   int(data.get("channel_groups", 1)))
 
     def key(self) -> str:
         """A stable hash of genome and multipliers (the cache key of an evaluation)."""
-        text = json.dumps([self.genome.key(), list(self.multipliers)], separators=(",", ":"))
+        parts = [self.genome.key(), list(self.multipliers)]
+        if self.channel_groups > 1:
+            parts.append(int(self.channel_groups))
+        text = json.dumps(parts, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -131,11 +180,17 @@ class SearchSpace:
     network: GeneratorSpace
     multipliers: tuple[str, ...]
     assignment: str = "network"
+    granularity: str = "layer"
+    channel_groups: int = 4
     channels: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.assignment not in ("network", "layer"):
             raise ApproxDSEError(f"assignment must be 'network' or 'layer', got {self.assignment!r}")
+        if self.granularity not in ("layer", "channel"):
+            raise ApproxDSEError(f"granularity must be 'layer' or 'channel', got {self.granularity!r}")
+        if int(self.channel_groups) < 1:
+            raise ApproxDSEError(f"channel_groups must be at least 1, got {self.channel_groups}")
         self.multipliers = tuple(self.multipliers)
         if not self.multipliers:
             raise ApproxDSEError("the search space needs at least one multiplier")
@@ -154,7 +209,17 @@ class SearchSpace:
             raise ApproxDSEError(f"space.network: {exc}") from None
         except TypeError as exc:
             raise ApproxDSEError(f"space.network: {exc}") from None
-        return cls(gen, config.space.multipliers.resolve(), config.space.assignment)
+        return cls(gen, config.space.multipliers.resolve(), config.space.assignment,
+                   getattr(config.space, "granularity", "layer"), getattr(config.space, "channel_groups", 4))
+
+    @property
+    def groups(self) -> int:
+        """Channel groups per layer (1 unless ``granularity`` is ``channel``)."""
+        return int(self.channel_groups) if self.granularity == "channel" else 1
+
+    def _grouped(self, name: str) -> list[str]:
+        g = self.groups
+        return [name] if g == 1 else [f"{name}_g{k}" for k in range(g)]
 
     # ---------------------------------------------------------------- variables
     def _expansions(self, kind: str) -> tuple[int, ...]:
@@ -196,11 +261,10 @@ class SearchSpace:
             v[f"s{i}_stride"] = Choice(options=list(g.strides))
             v[f"s{i}_expansion"] = Integer(bounds=(0, max(self.max_expansion_options - 1, 0)))
         nm = len(self.multipliers) - 1
-        if self.assignment == "network":
-            v["mult"] = Integer(bounds=(0, nm))
-        else:
-            for slot in self.layer_slots():
-                v[slot] = Integer(bounds=(0, nm))
+        slots = ["mult"] if self.assignment == "network" else self.layer_slots()
+        for slot in slots:
+            for name in self._grouped(slot):
+                v[name] = Integer(bounds=(0, nm))
         return v
 
     # ---------------------------------------------------------------- decode / encode
@@ -221,7 +285,7 @@ class SearchSpace:
             stages.append([kind, n_blocks, w, kernel, stride, expansion])
         genome = self._repair(width, int(x["stem_kernel"]), int(x["stem_stride"]), stages)
         ok = in_space(genome, g)
-        return Candidate(genome, self._decode_multipliers(x, genome), ok)
+        return Candidate(genome, self._decode_multipliers(x, genome), ok, self.groups)
 
     def _width(self, index: Any) -> int:
         return self.channels[int(np.clip(int(index), 0, len(self.channels) - 1))]
@@ -277,9 +341,8 @@ class SearchSpace:
         def name(index: Any) -> str:
             return self.multipliers[int(np.clip(int(index), 0, len(self.multipliers) - 1))]
 
-        if self.assignment == "network":
-            return (name(x["mult"]),)
-        return tuple(name(x[slot]) for slot in self._slots_of(genome))
+        slots = ["mult"] if self.assignment == "network" else self._slots_of(genome)
+        return tuple(name(x[v]) for slot in slots for v in self._grouped(slot))
 
     def _slots_of(self, genome: Genome) -> list[str]:
         """The multiplier variable of each layer of ``genome``, in workload order."""
@@ -304,9 +367,14 @@ class SearchSpace:
         """
         if isinstance(candidate, Genome):
             mults = (multipliers,) if isinstance(multipliers, str) else tuple(multipliers or (self.multipliers[0],))
-            if self.assignment == "layer" and len(mults) == 1:
+            if len(mults) == 1:
+                mults = mults * self.groups
+            if self.assignment == "layer" and len(mults) == self.groups:
                 mults = mults * len(candidate.conv_specs())
-            candidate = Candidate(candidate, mults)
+            candidate = Candidate(candidate, mults, True, self.groups)
+        if candidate.channel_groups != self.groups:
+            raise ApproxDSEError(f"the candidate has {candidate.channel_groups} channel groups; the space "
+                                 f"{self.groups}")
         genome = candidate.genome
         g = self.network
         if len(genome.stages) > g.max_stages:
@@ -337,13 +405,18 @@ class SearchSpace:
                     f"s{i}_expansion": exps.index(first.expansion) if first.expansion in exps else 0,
                 })
         if self.assignment == "network":
-            if len(set(candidate.multipliers)) > 1:
-                raise ApproxDSEError("a per-layer multiplier choice does not fit a network-assignment space")
-            x["mult"] = mult_index(candidate.multipliers[0])
+            if len(candidate.multipliers) != self.groups:
+                if len(set(candidate.multipliers)) > 1:
+                    raise ApproxDSEError("a per-layer multiplier choice does not fit a network-assignment space")
+            names = candidate.multipliers[:self.groups] * (self.groups // len(candidate.multipliers[:self.groups]))
+            for var, name in zip(self._grouped("mult"), names):
+                x[var] = mult_index(name)
         else:
-            names = candidate.multipliers * (len(candidate.layer_names()) if not candidate.per_layer else 1)
-            for slot, name in zip(self._slots_of(genome), names):
-                x[slot] = mult_index(name)
+            layers = len(candidate.layer_names())
+            names = candidate.multipliers * (layers if len(candidate.multipliers) == self.groups else 1)
+            variables = [v for slot in self._slots_of(genome) for v in self._grouped(slot)]
+            for var, name in zip(variables, names):
+                x[var] = mult_index(name)
         return self.canonical(x)
 
     def canonical(self, x: Mapping[str, Any]) -> dict[str, Any]:
@@ -360,7 +433,7 @@ class SearchSpace:
             if name.startswith("s") and name[1].isdigit():
                 active = int(name[1:].split("_")[0]) < n_stages
             elif name.startswith("m_") and active_slots is not None:
-                active = name in active_slots
+                active = (name.rsplit("_g", 1)[0] if self.groups > 1 else name) in active_slots
             if value is None or not active:
                 value = var.options[0] if hasattr(var, "options") else var.bounds[0]
             out[name] = value.item() if hasattr(value, "item") else value
@@ -368,7 +441,7 @@ class SearchSpace:
 
     def decode_genome_only(self, x: Mapping[str, Any]) -> Genome:
         """The (repaired) genome of ``x``, ignoring its multipliers."""
-        y = {**{slot: 0 for slot in self.layer_slots()}, "mult": 0, **dict(x)}
+        y = {**{v: 0 for slot in self.layer_slots() + ["mult"] for v in self._grouped(slot)}, **dict(x)}
         return self.decode(y).genome
 
     # ---------------------------------------------------------------- sampling and bounds

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from torch import nn
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator.recurrent import recurrent_matmul_names
 from approxdse.multipliers.multiplier import Multiplier
 from approxdse.multipliers.resolve import resolve_multiplier
 
@@ -24,8 +25,15 @@ __all__ = [
 
 def approximable_layers(model: nn.Module) -> list[str]:
     """Names of the layers that :func:`~approxdse.emulator.approximate` replaces
-    (``Conv2d`` and ``Linear``), in module order."""
-    return [name for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    (``Conv2d`` and ``Linear``, and each matmul of an LSTM/GRU/RNN: ``rnn.l0.ih``,
+    ``rnn.l0.hh`` ...), in module order."""
+    out = []
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            out.append(name)
+        elif isinstance(m, (nn.LSTM, nn.GRU, nn.RNN)):
+            out += [f"{name}.{sub}" for sub in recurrent_matmul_names(m)]
+    return out
 
 
 def layer_assignment(

@@ -5,8 +5,9 @@
         [--mode lut|exact-decomposition|low-rank|noise] [--format table|json] [--out FILE]
         [--data-dir DIR] [--epochs N] [--seed S] [--progress | --no-progress]
     approxdse accuracy [NETWORK] --sweep [--multipliers A,B,C] [--out DIR] ...
+    approxdse accuracy [NETWORK] --kernel-wise A,B,C [--budget DROP] [--max-rounds N] ...
 
-NETWORK is lenet5 (default), resnet8 or resnet20. The shared options (``--out``,
+NETWORK is lenet5 (default), resnet8, resnet20, lstm_digits or gru_digits. The shared options (``--out``,
 ``--format``, ``--progress``) come from :mod:`approxdse.core.cli_options`; the old
 ``--network NAME`` and ``--quiet`` still work for one release, with a warning.
 
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                  progress_option()],
     )
     p.add_argument("network", nargs="?", default=None, metavar="NETWORK",
-                   help="lenet5 (default), resnet8 or resnet20")
+                   help="lenet5 (default), resnet8, resnet20, lstm_digits or gru_digits")
     deprecated_alias(p, "--network", dest="network_option", new="the positional NETWORK", metavar="NAME")
     p.add_argument("--dataset", default="digits", help="digits (bundled, default), mnist or cifar10")
     p.add_argument("--multiplier", metavar="NAME",
@@ -81,6 +82,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--multipliers", metavar="A,B,C", help="comma-separated multipliers for --sweep")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="with --sweep, start over instead of continuing an interrupted sweep in --out")
+    p.add_argument("--estimate", action="store_true",
+                   help="also print each layer's output-error std predicted by the error model next to the "
+                   "emulated one (docs/emulator.md, Error model)")
+    p.add_argument("--kernel-wise", dest="kernel_wise", metavar="A,B,C",
+                   help="kernel-wise assignment: raise the most resilient output channels through this ladder "
+                   "of multipliers while the validation accuracy stays within --budget of exact 8-bit")
+    p.add_argument("--budget", type=float, default=None, metavar="DROP",
+                   help="with --kernel-wise, the allowed validation accuracy drop as a fraction (default 0.01)")
+    p.add_argument("--max-rounds", dest="max_rounds", type=int, default=40, metavar="N",
+                   help="with --kernel-wise, at most this many evaluation rounds (default 40)")
     p.set_defaults(func=run)
 
 
@@ -140,6 +151,8 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kernel_wise or args.budget is not None:
+        return _run_kernelwise(args)
     _validate(args)
     import torch
 
@@ -172,10 +185,46 @@ def run(args: argparse.Namespace) -> int:
         fine_tune_epochs=args.fine_tune, fine_tune_lr=args.fine_tune_lr, backend=args.backend, mode=args.mode,
         calibration=args.calibration, batch_size=args.batch_size, progress=progress, **options,
     )
+    estimate = None
+    if args.estimate:
+        from approxdse.emulator.error_model import format_estimate, network_error_estimate
+        from approxdse.emulator.training import trained_float_model
+
+        float_model = trained_float_model(args.network, args.dataset, data=data, seed=args.seed, epochs=args.epochs)
+        estimate = network_error_estimate(float_model.model, data, default, layers)
     if args.format == "json":
-        text = json.dumps(_jsonable(report.to_dict()), indent=2)
+        out = report.to_dict()
+        if estimate is not None:
+            out["error_model"] = estimate
+        text = json.dumps(_jsonable(out), indent=2)
     else:
-        text = format_report(report)
+        text = format_report(report) + ("" if estimate is None else "\n\n" + format_estimate(estimate))
+    write_output(text, args.out)
+    return 0
+
+
+def _run_kernelwise(args: argparse.Namespace) -> int:
+    from approxdse.emulator.datasets import load_dataset
+    from approxdse.emulator.kernelwise import format_kernelwise, kernelwise_assignment
+    from approxdse.networks.torch_models import model_spec
+
+    if not args.kernel_wise:
+        raise ApproxDSEError("--budget belongs to --kernel-wise A,B,C (the ladder of multipliers)")
+    if args.sweep or args.multiplier or args.layers:
+        raise ApproxDSEError("--kernel-wise chooses the multipliers itself; drop --sweep, --multiplier and --layers")
+    ladder = [n.strip() for n in args.kernel_wise.split(",") if n.strip()]
+    if not ladder:
+        raise ApproxDSEError("--kernel-wise lists no multiplier names")
+    if args.max_rounds < 1:
+        raise ApproxDSEError(f"--max-rounds must be at least 1, got {args.max_rounds}")
+    args.network = network_of(args)
+    model_spec(args.network)
+    data = load_dataset(args.dataset, args.data_dir)
+    result = kernelwise_assignment(args.network, ladder, 0.01 if args.budget is None else args.budget, data=data,
+                                   seed=args.seed, epochs=args.epochs, backend=args.backend,
+                                   max_rounds=args.max_rounds, batch_size=args.batch_size,
+                                   progress=show_progress(args))
+    text = json.dumps(_jsonable(result.to_dict()), indent=2) if args.format == "json" else format_kernelwise(result)
     write_output(text, args.out)
     return 0
 

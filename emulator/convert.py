@@ -1,4 +1,4 @@
-"""``approximate()``: swap the Conv2d and Linear layers of any model for approximate ones.
+"""``approximate()``: swap the Conv2d, Linear and recurrent layers of any model for approximate ones.
 
 >>> import torch
 >>> from approxdse.emulator import approximate
@@ -19,6 +19,9 @@ from torch import nn
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.config import EmulationConfig
 from approxdse.emulator.layers import ApproxConv2d, ApproxLinear, _ApproxLayer
+from approxdse.emulator.recurrent import (
+    ApproxRecurrent, approximate_recurrent, recurrent_matmul_names, unsupported_reason,
+)
 from approxdse.multipliers.multiplier import Multiplier
 from approxdse import multipliers
 
@@ -27,7 +30,7 @@ MultiplierLike = Union[str, Multiplier]
 #: Layer types that multiply but are not emulated (left as they are, with a warning).
 UNSUPPORTED_TYPES = (
     nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Bilinear,
-    nn.MultiheadAttention, nn.RNNBase, nn.Embedding,
+    nn.MultiheadAttention, nn.RNNBase, nn.Embedding, nn.RNNCellBase,
 )
 
 
@@ -60,7 +63,9 @@ def approximate(
     others: str = "exact",
     config: EmulationConfig | None = None,
 ) -> nn.Module:
-    """Replace every ``nn.Conv2d`` / ``nn.Linear`` of ``model`` by ApproxConv2d / ApproxLinear.
+    """Replace every ``nn.Conv2d`` / ``nn.Linear`` of ``model`` by ApproxConv2d / ApproxLinear,
+    and every ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` by ApproxLSTM / ApproxGRU / ApproxRNN
+    (see :mod:`approxdse.emulator.recurrent`).
 
     Parameters
     ----------
@@ -68,6 +73,8 @@ def approximate(
     multiplier: one multiplier (name or :class:`Multiplier`) for every layer, or a
         dict ``{layer_name: multiplier}`` (names as in ``model.named_modules()``,
         shell patterns like ``"layer1.*"`` allowed; a value of None keeps that layer float).
+        A recurrent module's matmuls are named ``NAME.l0.ih``, ``NAME.l0.hh``,
+        ``NAME.l1_reverse.ih`` ...; ``NAME`` alone sets all of them.
     backend, mode, calibration, scheme: see :class:`EmulationConfig`; ``config``
         overrides them all.
     skip: layer names (or patterns) left float.
@@ -77,7 +84,8 @@ def approximate(
         accelerator and only the listed layers are approximate) or ``"float"``.
 
     Layers of types that multiply but cannot be emulated (Conv1d, ConvTranspose2d,
-    attention, RNNs ...) are left as they are, with one warning naming them.
+    attention, RNN cells, LSTMs with ``proj_size`` ...) are left as they are, with one
+    warning naming them.
     Call :func:`~approxdse.emulator.calibrate` next to fix activation ranges.
     """
     cfg = config or EmulationConfig(backend=backend, mode=mode, scheme=scheme, calibration=calibration)
@@ -87,9 +95,11 @@ def approximate(
     if not inplace:
         model = copy.deepcopy(model)
     named = dict(model.named_modules())
+    known = [n for n in named if n] + [f"{n}.{sub}" for n, mod in named.items()
+                                       if n and _is_recurrent(mod) for sub in recurrent_matmul_names(mod)]
     if isinstance(multiplier, Mapping):
         for key in multiplier:
-            if not any(_matches(n, [key]) for n in named if n):
+            if not any(_matches(n, [key]) for n in known):
                 raise ApproxDSEError(f"the layer {key!r} given a multiplier does not exist in the model")
         resolved = {k: (None if v is None else _resolve(v)) for k, v in multiplier.items()}
         signs = {m.signed for m in resolved.values() if m is not None}
@@ -99,15 +109,41 @@ def approximate(
     else:
         resolved, default = {}, _resolve(multiplier)
 
+    def choice(name: str) -> Multiplier | None:
+        chosen = default
+        for key, mult in resolved.items():
+            if _matches(name, [key]):
+                chosen = mult
+        return chosen
+
     replaced, unsupported = [], []
+    inside_recurrent: list[str] = []
     for name, module in list(named.items()):
-        if not name or _matches(name, skip) or isinstance(module, _ApproxLayer):
+        if not name or _matches(name, skip) or isinstance(module, (_ApproxLayer, ApproxRecurrent)):
             continue
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            chosen = default
-            for key, mult in resolved.items():
-                if _matches(name, [key]):
-                    chosen = mult
+        if any(name.startswith(p + ".") for p in inside_recurrent):
+            continue
+        if _is_recurrent(module):
+            inside_recurrent.append(name)
+            reason = unsupported_reason(module)
+            if reason is not None:
+                unsupported.append(f"{name} ({reason})")
+                continue
+            subs = {sub: choice(name) for sub in recurrent_matmul_names(module)}
+            for sub in subs:  # a key naming one matmul overrides the module's own entry
+                for key, mult in resolved.items():
+                    if _matches(f"{name}.{sub}", [key]):
+                        subs[sub] = mult
+            if any(m is None for m in subs.values()):
+                if all(m is None for m in subs.values()):
+                    continue
+                raise ApproxDSEError(f"{name}: either all matmuls of a recurrent layer are approximate or none")
+            new = approximate_recurrent(module, subs, cfg, name)
+            new.train(module.training)
+            _set_submodule(model, name, new)
+            replaced.append(name)
+        elif isinstance(module, (nn.Conv2d, nn.Linear)):
+            chosen = choice(name)
             if chosen is None:
                 continue
             if isinstance(module, nn.Conv2d):
@@ -133,6 +169,10 @@ def approximate(
 def approximated_layers(model: nn.Module) -> dict[str, _ApproxLayer]:
     """The approximate layers of a converted model, by name."""
     return {n: m for n, m in model.named_modules() if isinstance(m, _ApproxLayer)}
+
+
+def _is_recurrent(module: nn.Module) -> bool:
+    return isinstance(module, (nn.LSTM, nn.GRU, nn.RNN))
 
 
 def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:

@@ -10,6 +10,7 @@ from torch import nn
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.batches import as_tensor_dataset, iterate_batches
+from approxdse.emulator.recurrent import cell_of, sequence_macs
 
 __all__ = ["evaluate_accuracy", "layer_macs", "timed_accuracy"]
 
@@ -45,11 +46,18 @@ def timed_accuracy(model: nn.Module, data: Any, batch_size: int) -> tuple[float,
 
 
 def layer_macs(model: nn.Module, sample: torch.Tensor) -> dict[str, int]:
-    """Multiply-accumulates per sample of every Conv2d/Linear layer, counted on one forward pass."""
+    """Multiply-accumulates per sample of every Conv2d/Linear layer (and recurrent matmul,
+    ``rnn.l0.ih`` ...), counted on one forward pass."""
     macs: dict[str, int] = {}
     hooks = []
+    recurrent = [n for n, m in model.named_modules() if cell_of(m) is not None]
     for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
+        if name in recurrent:
+            def rnn_hook(mod, inputs, output, name=name):
+                for sub, n in sequence_macs(mod, inputs[0]).items():
+                    macs[f"{name}.{sub}"] = n
+            hooks.append(module.register_forward_hook(rnn_hook))
+        elif isinstance(module, (nn.Conv2d, nn.Linear)) and not any(name.startswith(r + ".") for r in recurrent):
             def hook(mod, inputs, output, name=name):
                 per_output = mod.weight[0].numel()  # C/groups * R * S, or in_features
                 macs[name] = int(output[0].numel()) * int(per_output)

@@ -26,6 +26,7 @@ from torch import nn
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.backends import get_backend
 from approxdse.emulator.backends.base import ConvGeometry
+from approxdse.emulator.channelwise import channel_partial_sum, channel_plan
 from approxdse.emulator.config import EmulationConfig
 from approxdse.emulator.gradients import straight_through
 from approxdse.emulator.fused_ops import Accumulator, quantize_index
@@ -110,6 +111,14 @@ class _ApproxLayer(nn.Module):
         self._mode_state = self.mode.prepare(multiplier, self.config)
         self.multiplier, self.fmt = multiplier, fmt
         self._weight_cache = None
+        self._channel_plan = None  # one multiplier for every channel again
+
+    @property
+    def channel_mix(self):
+        """The per-output-channel multipliers (a ChannelMix) when they differ, else None
+        (see :mod:`approxdse.emulator.channelwise`)."""
+        plan = channel_plan(self)
+        return None if plan is None else plan.mix
 
     def set_activation_range(self, lo: float, hi: float) -> None:
         """Fix the activation quantisation to cover ``[lo, hi]`` (what calibrate() does)."""
@@ -200,6 +209,8 @@ class _ApproxLayer(nn.Module):
         With ``cache`` (the :meth:`quantized_weight` that ``ops`` was built from),
         the mode's weight plan for this activation zero point is cached in it.
         """
+        if channel_plan(self) is not None:
+            return add_zero_point_corrections(channel_partial_sum(self, ops, self._noise_generator()), ops)
         plan = None
         if cache is not None:
             key = (ops.a_zero, id(self._mode_state))

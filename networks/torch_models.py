@@ -14,9 +14,13 @@ Each network is defined once, as a zoo spec (:mod:`approxdse.networks.zoo`), so 
 module trained here and the workload priced by the energy model are the same
 network: tracing ``get_model("resnet20", "cifar10")`` gives ``zoo.workload("resnet20")``.
 
+* ``lstm_digits`` / ``gru_digits``: an image read as a sequence of its rows
+  (8 rows of 8 features for the digits), a 2-layer LSTM / GRU with 64 hidden
+  units, and a linear classifier on the last step's output.
+
 Every model maps images [N, C, H, W] to logits [N, classes] and is built only
-from ``Conv2d``, ``Linear``, ``BatchNorm2d``, ReLU, pooling and flatten, all of
-which :func:`approxdse.emulator.approximate` handles.
+from ``Conv2d``, ``Linear``, ``BatchNorm2d``, ``LSTM``/``GRU``, ReLU, pooling and
+flatten, all of which :func:`approxdse.emulator.approximate` handles.
 
 >>> from approxdse.networks.torch_models import get_model
 >>> net = get_model("lenet5", "digits")
@@ -32,7 +36,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from approxdse.core.errors import UnknownNameError
+from approxdse.core.errors import ApproxDSEError, UnknownNameError
 from approxdse.networks import zoo
 from approxdse.networks.dataset_shapes import DatasetInfo, dataset_info
 
@@ -47,6 +51,25 @@ def cifar_resnet(depth: int = 20, in_channels: int = 3, num_classes: int = 10, i
     """ResNet-(6n+2) for small images, built from the zoo's one definition
     (:func:`approxdse.networks.zoo.resnet_cifar_spec`: 16-32-64 channels, option-A shortcuts)."""
     return zoo.module_from_spec(zoo.resnet_cifar_spec(depth, num_classes), (in_channels, input_size, input_size))
+
+
+class RowRecurrent(nn.Module):
+    """Reads an image [N, C, H, W] as H time steps of C*W features with a stacked
+    ``nn.LSTM``/``nn.GRU`` (``rnn``, batch first) and classifies the last step's output (``fc``)."""
+
+    def __init__(self, cell: str = "lstm", features: int = 8, num_classes: int = 10, hidden: int = 64,
+                 layers: int = 2) -> None:
+        super().__init__()
+        kinds = {"lstm": nn.LSTM, "gru": nn.GRU}
+        if cell not in kinds:
+            raise ApproxDSEError(f"recurrent cell must be one of {', '.join(kinds)}, got {cell!r}")
+        self.rnn = kinds[cell](features, hidden, layers, batch_first=True)
+        self.fc = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        out, _ = self.rnn(x.permute(0, 2, 1, 3).reshape(n, h, c * w))
+        return self.fc(out[:, -1])
 
 
 @dataclass(frozen=True)
@@ -79,6 +102,18 @@ MODELS: dict[str, ModelSpec] = {
         lambda info: cifar_resnet(20, info.channels, info.num_classes, info.size),
         "ResNet-20 (He et al. 2016, CIFAR variant, parameter-free shortcuts)",
         default_epochs=30, lr=2e-3, batch_size=128,
+    ),
+    "lstm_digits": ModelSpec(
+        "lstm_digits",
+        lambda info: RowRecurrent("lstm", info.channels * info.size, info.num_classes),
+        "2-layer LSTM (64 hidden) over the image rows (8 rows of 8 features on digits)",
+        default_epochs=30, lr=5e-3, batch_size=64,
+    ),
+    "gru_digits": ModelSpec(
+        "gru_digits",
+        lambda info: RowRecurrent("gru", info.channels * info.size, info.num_classes),
+        "2-layer GRU (64 hidden) over the image rows (8 rows of 8 features on digits)",
+        default_epochs=30, lr=5e-3, batch_size=64,
     ),
 }
 

@@ -161,3 +161,18 @@ class GenomeNet(nn.Module):
         x = self.act(self.stem_bn(self.stem(x)))
         x = self.stages(x)
         return self.classifier(torch.flatten(self.pool(x), 1))
+
+
+class RowsToSequence(nn.Module):
+    """[N, C, H, W] -> [N, H, C*W]: each image row is one time step (the zoo's ``Recurrent`` op)."""
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return x.permute(0, 2, 1, 3).reshape(n, h, c * w)
+
+
+class LastStep(nn.Module):
+    """A recurrent module's ``(output, state)`` -> the output's last time step."""
+
+    def forward(self, result):
+        return result[0][:, -1]

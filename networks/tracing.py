@@ -17,7 +17,14 @@ an approximated network with its own per-layer multipliers. One forward pass of 
   ``N`` = the product of the leading sizes (batch x tokens).
 * ``Conv1d`` becomes a conv with ``P = R = 1`` (the length runs along Q and S).
 * ``padding="same"`` is resolved from the traced sizes.
-* Transposed and 3-D convolutions are refused with a clear error.
+* Recurrent modules (``nn.LSTM``, ``nn.GRU``, ``nn.RNN`` and the emulator's
+  ``ApproxLSTM``/``ApproxGRU``/``ApproxRNN``, recognised by ``recurrent_cell``)
+  become their matmuls per time step: for layer ``k`` (direction suffix
+  ``_reverse``) and step ``t``, ``NAME.l{k}.ih.t{t}`` (``W_ih x_t``: C = input
+  size, M = gates x hidden) and ``NAME.l{k}.hh.t{t}`` (``W_hh h_{t-1}``: C =
+  hidden), ``fc`` layers with N = the batch (see :func:`recurrent_layers`).
+* Transposed and 3-D convolutions, RNN cells and LSTMs with ``proj_size`` are
+  refused with a clear error.
 
 >>> import torch
 >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Flatten(),
@@ -54,10 +61,46 @@ class Trace:
     multipliers: dict[str, Any] = field(default_factory=dict)  # layer name -> Multiplier
 
 
+#: Gate blocks (rows of W_ih / W_hh per hidden unit) of each recurrent cell type.
+RECURRENT_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+
+def _recurrent_cell(mod, nn) -> str | None:
+    if isinstance(mod, nn.RNNBase):
+        return mod.mode
+    cell = getattr(mod, "recurrent_cell", None)
+    return cell if cell in RECURRENT_GATES else None
+
+
+def recurrent_layers(name: str, cell: str, input_size: int, hidden_size: int, num_layers: int,
+                     bidirectional: bool, steps: int, batch: int, **bits) -> list[Layer]:
+    """The matmuls per time step of a recurrent module as ``fc`` layers (the zoo and tracing share it).
+
+    Per stacked layer ``k`` and direction, per step ``t``: ``NAME.l{k}.ih.t{t}``
+    (C = the layer's input size, M = gates x hidden, N = batch) and
+    ``NAME.l{k}.hh.t{t}`` (C = hidden). The element-wise gate arithmetic is not
+    a multiplication of the MAC array and is not listed.
+    """
+    if cell not in RECURRENT_GATES:
+        raise ApproxDSEError(f"{name}: unknown recurrent cell {cell!r}; known: {', '.join(RECURRENT_GATES)}")
+    rows = RECURRENT_GATES[cell] * hidden_size
+    dirs = ("", "_reverse") if bidirectional else ("",)
+    out = []
+    for k in range(num_layers):
+        inputs = input_size if k == 0 else hidden_size * len(dirs)
+        for sfx in dirs:
+            for t in range(steps):
+                out.append(Layer(f"{name}.l{k}{sfx}.ih.t{t}", C=inputs, M=rows, N=batch, kind="fc", **bits))
+                out.append(Layer(f"{name}.l{k}{sfx}.hh.t{t}", C=hidden_size, M=rows, N=batch, kind="fc", **bits))
+    return out
+
+
 def _kind(mod, nn) -> str | None:
-    """``"conv2d"``, ``"conv1d"``, ``"linear"``, ``"refused"`` or None (not a compute layer)."""
-    if isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Conv3d)):
+    """``"conv2d"``, ``"conv1d"``, ``"linear"``, ``"recurrent"``, ``"refused"`` or None (not a compute layer)."""
+    if isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Conv3d, nn.RNNCellBase)):
         return "refused"
+    if _recurrent_cell(mod, nn) is not None:
+        return "refused" if getattr(mod, "proj_size", 0) else "recurrent"
     if isinstance(mod, nn.Conv2d):
         return "conv2d"
     if isinstance(mod, nn.Conv1d):
@@ -114,9 +157,12 @@ def trace_module(module, input_shape: Sequence[int], name: str | None = None, *,
             calls[qualname] = count
             layer_name = qualname if count == 1 else f"{qualname}#{count}"
             x = inputs[0]
-            if getattr(mod, "multiplier", None) is not None and hasattr(mod.multiplier, "relative_energy"):
-                found_multipliers[layer_name] = mod.multiplier
-            if kind == "linear":
+            chosen = getattr(mod, "channel_mix", None) or getattr(mod, "multiplier", None)
+            if chosen is not None and hasattr(chosen, "relative_energy"):
+                found_multipliers[layer_name] = chosen  # a per-channel mix prices its channel-weighted energy
+            if kind == "recurrent":
+                records.extend(_recurrent_records(mod, layer_name, x, found_multipliers, bits))
+            elif kind == "linear":
                 n = 1
                 for v in x.shape[:-1]:
                     n *= int(v)
@@ -145,8 +191,13 @@ def trace_module(module, input_shape: Sequence[int], name: str | None = None, *,
         return hook
 
     handles = []
+    recurrent: list[str] = []
     for qualname, mod in module.named_modules():
+        if any(qualname.startswith(p + ".") for p in recurrent):
+            continue  # an approximate recurrent module's own matmuls: counted per time step by its hook
         kind = _kind(mod, nn)
+        if kind == "recurrent":
+            recurrent.append(qualname)
         if kind == "refused":
             refused.append(f"{qualname or name} ({type(mod).__name__})")
         elif kind is not None:
@@ -176,5 +227,28 @@ def trace_module(module, input_shape: Sequence[int], name: str | None = None, *,
             h.remove()
         module.train(was_training)
     if not records:
-        raise ApproxDSEError(f"network {name!r} ran no Conv1d, Conv2d or Linear layer on input {shape}")
+        raise ApproxDSEError(f"network {name!r} ran no Conv1d, Conv2d, Linear or recurrent layer on input {shape}")
     return Trace(Workload(name, tuple(records)), found_multipliers)
+
+
+def _recurrent_records(mod, layer_name: str, x, found_multipliers: dict, bits: dict) -> list[Layer]:
+    """A traced recurrent call's per-step matmuls, with the approximate module's multipliers."""
+    if not hasattr(x, "dim"):
+        raise ApproxDSEError(f"{layer_name}: the energy model needs padded tensor inputs, not {type(x).__name__}")
+    if x.dim() == 2:
+        steps, batch = int(x.shape[0]), 1
+    elif mod.batch_first:
+        batch, steps = int(x.shape[0]), int(x.shape[1])
+    else:
+        steps, batch = int(x.shape[0]), int(x.shape[1])
+    layers = recurrent_layers(layer_name, getattr(mod, "recurrent_cell", None) or mod.mode, int(mod.input_size),
+                              int(mod.hidden_size), int(mod.num_layers), bool(mod.bidirectional), steps, batch, **bits)
+    for layer in layers:
+        sub = layer.name[len(layer_name) + 1:].rsplit(".t", 1)[0]  # "l0.ih"
+        try:
+            mult = getattr(mod.get_submodule(sub), "multiplier", None)
+        except AttributeError:
+            mult = None
+        if mult is not None and hasattr(mult, "relative_energy"):
+            found_multipliers[layer.name] = mult
+    return layers

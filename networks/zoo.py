@@ -28,7 +28,14 @@ lenet5_digits  the same network (:func:`lenet5_spec`) for the 1x8x8 scikit-learn
                3x3 kernels with padding (an adaptation, not LeCun's network)
 resnet8/20/    He et al. 2016, section 4.2 (CIFAR-10, 3x32x32): 3 stages of n basic
 32/56          blocks, 16/32/64 channels, parameter-free shortcuts (option A)
+lstm_digits    the 1x8x8 digits read as a sequence of 8 rows of 8 features: a 2-layer
+               LSTM (64 hidden) whose last output feeds a linear classifier
+gru_digits     the same with a 2-layer GRU
 ============== ======================================================================
+
+Recurrent layers appear in the workload as their matmuls per time step
+(``rnn.l0.ih.t3``, ``rnn.l0.hh.t3`` ...; see
+:func:`approxdse.networks.tracing.recurrent_layers`).
 
 >>> from approxdse.networks import zoo
 >>> round(zoo.workload("resnet18").macs / 1e9, 2)
@@ -40,6 +47,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Sequence, Union
 
+from approxdse.networks.tracing import recurrent_layers
 from approxdse.networks.workload import Layer, Workload
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
 
@@ -116,7 +124,19 @@ class Seq:
     items: tuple
 
 
-Op = Union[Conv, Pool, GlobalPool, Flatten, Linear, PadShortcut, Residual, Seq]
+@dataclass(frozen=True)
+class Recurrent:
+    """A C,H,W input read as H time steps of C*W features by a stacked LSTM/GRU/RNN (batch first);
+    its last time step's output (hidden x directions features) goes on."""
+
+    name: str
+    cell: str  # "LSTM", "GRU", "RNN_TANH", "RNN_RELU"
+    hidden: int
+    layers: int = 1
+    bidirectional: bool = False
+
+
+Op = Union[Conv, Pool, GlobalPool, Flatten, Linear, PadShortcut, Residual, Recurrent, Seq]
 
 # ------------------------------------------------------------------ definitions
 
@@ -241,6 +261,10 @@ def lenet5_spec(size: int = 32, classes: int = 10) -> Seq:
     ))
 
 
+def _rows_recurrent(cell: str, classes: int = 10) -> Seq:
+    return Seq("", (Recurrent("rnn", cell, 64, layers=2), Linear("fc", classes)))
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     """A zoo network: how to build its spec, its default input and its published size."""
@@ -280,6 +304,10 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
              "He et al. 2016 sec. 4.2 (0.46 M params); ~69 M MACs"),
     ZooEntry("resnet56", lambda: resnet_cifar_spec(56), _CIFAR, "ResNet-56 (CIFAR-10)", 125.8e6,
              "He et al. 2016 sec. 4.2 (0.85 M params); ~126 M MACs"),
+    ZooEntry("lstm_digits", lambda: _rows_recurrent("LSTM"), (1, 1, 8, 8),
+             "2-layer LSTM (64 hidden) over the 8 rows of an 8x8 digit"),
+    ZooEntry("gru_digits", lambda: _rows_recurrent("GRU"), (1, 1, 8, 8),
+             "2-layer GRU (64 hidden) over the 8 rows of an 8x8 digit"),
 )}
 
 
@@ -411,6 +439,13 @@ def _walk(op: Op, prefix: str, shape: tuple, layers: list[Layer], batch: int) ->
     if isinstance(op, PadShortcut):
         c, h, w = shape
         return (op.out, -(-h // op.stride), -(-w // op.stride))
+    if isinstance(op, Recurrent):
+        if len(shape) != 3:
+            raise ApproxDSEError(f"recurrent layer {join(op.name)!r} needs a C,H,W input, got {shape}")
+        c, h, w = shape
+        layers.extend(recurrent_layers(join(op.name), op.cell, c * w, op.hidden, op.layers, op.bidirectional,
+                                       steps=h, batch=batch))
+        return (op.hidden * (2 if op.bidirectional else 1),)
     raise TypeError(f"unknown spec op {op!r}")
 
 
@@ -502,7 +537,18 @@ def _build(op: Op, shape: tuple, into: list[tuple[str, "object"]]) -> tuple:
             into.append((op.name + "_act", act))
     elif isinstance(op, PadShortcut):
         into.append(("shortcut", PadShortcutModule(op.out, op.stride)))
+    elif isinstance(op, Recurrent):
+        from approxdse.networks import torch_modules as tm  # lazy: imports torch (see _torch_classes)
+
+        c, _, w = shape
+        extra = {"nonlinearity": "tanh" if op.cell == "RNN_TANH" else "relu"} if op.cell.startswith("RNN") else {}
+        rnn = getattr(nn, _RNN_CLASSES[op.cell])(c * w, op.hidden, op.layers, batch_first=True,
+                                                 bidirectional=op.bidirectional, **extra)
+        into.extend([(f"rows{len(into)}", tm.RowsToSequence()), (op.name, rnn), (f"last{len(into) + 1}", tm.LastStep())])
     return _walk(op, "", shape, [], 1)
+
+
+_RNN_CLASSES = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN", "RNN_RELU": "RNN"}
 
 
 def module(name: str, input_shape: Sequence[int] | str | None = None):

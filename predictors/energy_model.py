@@ -70,8 +70,15 @@ class MultiplicationCount:
     unit: str = EXACT_MULTIPLICATIONS
 
     def energy(self, workload: Workload, multipliers: LayerMultipliers) -> float:
-        return float(sum(layer.macs * relative_energy_of(m)
+        return float(sum(layer.macs * _mean_relative_energy(m)
                          for layer, m in zip(workload.layers, per_layer(workload, multipliers))))
+
+
+def _mean_relative_energy(spec) -> float:
+    """A multiplier's relative energy, or the channel-weighted mean of a per-channel list."""
+    if isinstance(spec, (list, tuple)):
+        return float(sum(relative_energy_of(m) for m in spec) / len(spec))
+    return relative_energy_of(spec)
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,8 @@ class ReferenceModel:
     def energy(self, workload: Workload, multipliers: LayerMultipliers) -> float:
         if isinstance(multipliers, (list, tuple)):
             layers = per_layer(workload, multipliers)
-            report = estimate_energy(workload, accelerator=self.accelerator, multiplier=layers[0],
+            first = layers[0][0] if isinstance(layers[0], (list, tuple)) else layers[0]
+            report = estimate_energy(workload, accelerator=self.accelerator, multiplier=first,
                                      layer_multipliers=layers)
         else:
             report = estimate_energy(workload, accelerator=self.accelerator, multiplier=multipliers)

@@ -20,7 +20,9 @@ Multiplier features (:func:`multiplier_features`): ``relative_energy``,
 ``signed``, and where known ``area_um2``, ``power_mw`` and the error metrics
 ``mae_pct``, ``wce_pct``, ``mre_pct``, ``ep_pct`` (the reference energy depends
 only on the energy per op; the rest is there for datasets whose reference
-does more).
+does more). A kernel-wise layer (a list of per-output-channel multipliers or a
+:class:`~approxdse.multipliers.channel_mix.ChannelMix`) has the channel-weighted
+mean of its channels' features: every channel does the same number of MACs.
 
 Every function refuses NaN or infinite values with one clear error.
 """
@@ -33,6 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.channel_mix import ChannelMix
 from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
 from approxdse.networks.workload import Workload
 
@@ -156,7 +159,16 @@ def _multiplier_vector(m) -> tuple[float, ...]:
 
 
 def multiplier_feature_vector(spec: Any) -> np.ndarray:
-    """The :data:`MULTIPLIER_FEATURES` of a multiplier (name or object)."""
+    """The :data:`MULTIPLIER_FEATURES` of a multiplier (name or object), or the channel-weighted
+    mean over a per-output-channel list of multipliers / a ChannelMix."""
+    if isinstance(spec, ChannelMix):
+        spec = list(spec.multipliers)
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise ApproxDSEError("a per-channel multiplier list is empty")
+        rows = np.vstack([multiplier_feature_vector(s) for s in spec])
+        with np.errstate(invalid="ignore"):
+            return np.array([np.nan if np.isnan(col).all() else np.nanmean(col) for col in rows.T])
     if isinstance(spec, str):
         return np.asarray(_multiplier_vector_by_name(spec), dtype=np.float64)
     return np.asarray(_multiplier_vector(resolve_multiplier(spec)), dtype=np.float64)

@@ -73,7 +73,7 @@ def test_seeded_construction_is_reproducible_and_leaves_global_rng_alone():
 
 
 def test_unknown_names():
-    assert model_names() == ["lenet5", "resnet8", "resnet20"]
+    assert model_names() == ["lenet5", "resnet8", "resnet20", "lstm_digits", "gru_digits"]
     assert isinstance(get_model("LeNet-5", "digits"), torch_modules.SpecSequential)
     with pytest.raises(UnknownNameError, match="unknown network 'vgg16'; known: lenet5, resnet8, resnet20"):
         get_model("vgg16", "digits")

@@ -21,7 +21,8 @@ def _dims(layer):
     return tuple(getattr(layer, k) for k in DIMS)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "alexnet", "resnet20", "lenet5", "lenet5_digits"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "alexnet", "resnet20", "lenet5", "lenet5_digits",
+                                  "lstm_digits", "gru_digits"])
 def test_traced_zoo_module_equals_zoo_workload(name):
     traced = workload_from_module(zoo.module(name), zoo.entry(name).input_shape, name=name)
     assert traced == zoo.workload(name)
@@ -206,3 +207,21 @@ def test_emulator_layers_are_traced_with_their_multipliers():
     report = estimate_energy(approx, input_shape=(1, 1, 32, 32), layer_multipliers={"classifier.3": 0.0})
     used = {r.name: r.multiplier for r in report.layers}
     assert used["features.3"] == "u8_drum_4" and used["classifier.1"] == "u8_trunc_2" and used["classifier.3"] == "rel0"
+
+
+def test_recurrent_zoo_networks_are_priced_per_time_step_with_their_multipliers():
+    emulator = pytest.importorskip("approxdse.emulator")
+    from approxdse.accelerators.estimate import estimate_energy
+    from approxdse.networks.tracing import trace_module
+
+    w = zoo.workload("lstm_digits")
+    assert len(w) == 2 * 2 * 8 + 1 and w["rnn.l0.ih.t0"].C == 8 and w["rnn.l1.ih.t7"].C == 64
+    assert w.macs == 8 * (8 * 256 + 64 * 256 + 64 * 256 + 64 * 256) + 64 * 10
+    approx = emulator.approximate(zoo.module("lstm_digits"), {"rnn.l1.hh": "u8_drum_4"})
+    trace = trace_module(approx, (1, 1, 8, 8))
+    assert trace.workload.layers == w.layers
+    report = estimate_energy(approx, "eyeriss", input_shape=(1, 1, 8, 8))
+    used = {r.name: r.multiplier for r in report.layers}
+    assert used["rnn.l1.hh.t5"] == "u8_drum_4" and used["rnn.l0.hh.t5"] == "u8_exact"
+    exact = estimate_energy("lstm_digits", "eyeriss", multiplier="u8_exact")
+    assert 0 < report.energy_pJ < exact.energy_pJ

@@ -1,0 +1,285 @@
+"""A statistical model of each layer's output error, from the multiplier's error matrix and the
+layer's measured operand statistics (activation correlations included).
+
+For output channel ``m`` of a conv/linear layer with reduction length ``K``
+(``C * R * S``), fixed weight codes ``w_{m,k}`` and activation LUT indices
+``a_k`` (one im2col patch, padding = the zero point), the accumulator's error
+is the sum of the multiplier's errors ``eps(a, w) = LUT[a, w] - a*w`` (the
+zero-point corrections are exact):
+
+    E_m = sum_k eps(a_k, w_{m,k})
+
+Weights are known, activations random. Per patch position ``k`` the model
+uses the measured marginal distribution ``p_k(a)`` of the activation index and
+the measured K x K covariance ``Sigma`` of the patch (neighbouring pixels,
+channels and ReLU zeros are strongly correlated), and splits each product's
+error into its linear regression on ``a`` and a residual:
+
+    eps(a_k, w) = E_k[eps(., w)] + beta_{k,w} (a_k - E[a_k]) + r_{k,w}(a_k)
+
+    mean  E[E_m] = sum_k E_k[eps(., w_{m,k})]                       (exact)
+    var   Var[E_m] = beta_m^T Sigma beta_m + sum_k Var[r_{k, w_{m,k}}]
+
+The linear parts carry the correlation between positions (exactly, through
+``Sigma``); only the residuals -- what is left of each error after its linear
+dependence on the operand -- are taken as uncorrelated. All moments are exact
+sums over the 256 activation indices of the error matrix, so a multiplier costs
+a few (K x 256) @ (256 x 256) products per layer, not an emulation.
+
+In real units the error of output ``(m, pos)`` is ``s_a * s_w[m] * E_m``; a
+layer's *output-error std* is the standard deviation over all outputs
+(samples, positions, channels):
+``sqrt(mean_m s_m^2 (Var_m + mean_m^2) - (mean_m s_m mean_m)^2)``.
+
+>>> from approxdse.emulator.error_model import layer_statistics, predict_layer_error  # doctest: +SKIP
+>>> stats = layer_statistics(qmodel, batches)                        # doctest: +SKIP
+>>> predict_layer_error(stats["features.0"], "u8_trunc_2").std       # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator.assignment import exact_counterpart, layer_assignment
+from approxdse.emulator.batches import calibration_batches
+from approxdse.emulator.convert import approximated_layers
+from approxdse.emulator.emulation import emulate
+from approxdse.emulator.quantization import quantize, shape_for_channels
+from approxdse.multipliers.multiplier import Multiplier, exact_lut
+from approxdse.multipliers.resolve import resolve_multiplier
+
+#: Patches kept per layer for its statistics (a seeded uniform sample beyond this).
+MAX_PATCHES = 20000
+
+
+@dataclass(frozen=True)
+class LayerStatistics:
+    """What the error model needs of one layer: weight codes, activation marginals and covariance."""
+
+    name: str
+    signed: bool
+    w_index: np.ndarray  # int64 [M, K] weight LUT indices
+    step: np.ndarray  # float64 [M]: s_a * s_w[m]
+    marginals: np.ndarray  # float64 [K, 256]: p_k(a)
+    covariance: np.ndarray  # float64 [K, K] of the activation index over patches
+    patches: int
+    outputs_per_channel: int  # positions x samples the statistics came from
+
+
+@dataclass(frozen=True)
+class ErrorPrediction:
+    """Predicted mean and variance of a layer's accumulator error per channel, and its output-error std."""
+
+    layer: str
+    multiplier: str
+    mean: np.ndarray  # [M] accumulator error mean (codes^2 units)
+    variance: np.ndarray  # [M]
+    step: np.ndarray  # [M]
+
+    @property
+    def output_mean(self) -> float:
+        """Mean output error in real units (over channels)."""
+        return float(np.mean(self.step * self.mean))
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of the real-valued output error over all outputs."""
+        second = np.mean(self.step ** 2 * (self.variance + self.mean ** 2))
+        return float(np.sqrt(max(second - self.output_mean ** 2, 0.0)))
+
+
+def _patches(layer: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """int64 [L, K] activation LUT indices of every receptive field (padding = the zero point)."""
+    fmt = layer.fmt
+    a_scale, a_zero = layer._activation_qparams(x)
+    codes = quantize(layer._to_4d(x).cpu(), a_scale.cpu(), a_zero.cpu(), fmt)  # [N, C, H, W]
+    pad = int(a_zero) + fmt.index_offset
+    centred = (codes + fmt.index_offset - pad).to(torch.float64)
+    g = layer._geometry()
+    if g.groups != 1:
+        raise ApproxDSEError(f"{layer.layer_name}: the error model handles ungrouped layers only (groups={g.groups})")
+    r, s = layer.weight.shape[2:] if layer.weight.dim() == 4 else (1, 1)
+    cols = F.unfold(centred, (r, s), dilation=g.dilation, padding=g.padding, stride=g.stride)  # [N, K, L]
+    return (cols.permute(0, 2, 1).reshape(-1, cols.shape[1]).round().to(torch.int64) + pad).numpy()
+
+
+def layer_statistics(qmodel: nn.Module, batches: Sequence[torch.Tensor], *, seed: int = 0,
+                     layers: Sequence[str] | None = None) -> dict[str, LayerStatistics]:
+    """Measure each approximate conv/linear layer's operand statistics on ``batches`` (inputs only).
+
+    ``qmodel`` is a converted, calibrated model (its quantisation is used); layers called more
+    than once per forward pass, or grouped, are left out.
+    """
+    modules = approximated_layers(qmodel)
+    chosen = list(modules) if layers is None else list(layers)
+    captured: dict[str, list[torch.Tensor]] = {n: [] for n in chosen}
+    calls: dict[str, int] = {}
+
+    def hook(name):
+        def fn(mod, args, out):
+            calls[name] = calls.get(name, 0) + 1
+            captured[name].append(args[0].detach().clone())
+        return fn
+
+    handles = [modules[n].register_forward_hook(hook(n)) for n in chosen]
+    multi = set()
+    try:
+        with torch.no_grad():
+            qmodel.eval()
+            for x in batches:
+                calls.clear()
+                qmodel(x[0] if isinstance(x, (tuple, list)) else x)
+                multi |= {n for n, c in calls.items() if c > 1}
+    finally:
+        for h in handles:
+            h.remove()
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in chosen:
+        layer = modules[name]
+        if name in multi or not captured[name] or layer._geometry().groups != 1:
+            continue
+        a = np.concatenate([_patches(layer, x) for x in captured[name]])
+        per_channel = len(a)
+        if len(a) > MAX_PATCHES:
+            a = a[rng.choice(len(a), MAX_PATCHES, replace=False)]
+        k = a.shape[1]
+        marg = np.stack([np.bincount(a[:, j], minlength=256) for j in range(k)]).astype(np.float64) / len(a)
+        af = a.astype(np.float64)
+        cov = np.cov(af, rowvar=False, bias=True) if len(a) > 1 else np.zeros((k, k))
+        cache = layer.quantized_weight()
+        w_index = (cache.codes.reshape(cache.codes.shape[0], -1) + layer.fmt.index_offset).numpy().astype(np.int64)
+        step = (layer._activation_qparams(captured[name][0])[0].double() * cache.scale.double()).numpy()
+        out[name] = LayerStatistics(name, layer.fmt.signed, w_index, step, marg, np.atleast_2d(cov), len(a),
+                                    per_channel)
+    return out
+
+
+def predict_layer_error(stats: LayerStatistics, multiplier: Any) -> ErrorPrediction:
+    """The error model's mean and variance of each channel's accumulator error (see the module docstring)."""
+    mult: Multiplier = resolve_multiplier(multiplier)
+    if mult.signed != stats.signed:
+        raise ApproxDSEError(f"{stats.name}: a {'signed' if mult.signed else 'unsigned'} multiplier for a layer "
+                             f"quantised {'signed' if stats.signed else 'unsigned'}")
+    eps = mult.lut.astype(np.float64) - exact_lut(mult.signed).astype(np.float64)  # [a, w]
+    a_vals = np.arange(256, dtype=np.float64)
+    p = stats.marginals  # [K, 256]
+    mean_a = p @ a_vals  # [K]
+    var_a = np.maximum(p @ a_vals ** 2 - mean_a ** 2, 0.0)
+    e1 = p @ eps  # [K, 256 w]: E_k[eps(., w)]
+    e2 = p @ eps ** 2
+    ea = p @ (a_vals[:, None] * eps)
+    k_idx = np.arange(p.shape[0])[None, :]
+    w = stats.w_index  # [M, K]
+    m1, m2, ma = e1[k_idx, w], e2[k_idx, w], ea[k_idx, w]  # [M, K]
+    cov_ae = ma - mean_a[None, :] * m1
+    safe = np.where(var_a > 0, var_a, 1.0)
+    beta = np.where(var_a[None, :] > 0, cov_ae / safe[None, :], 0.0)
+    resid = np.maximum(m2 - m1 ** 2 - beta ** 2 * var_a[None, :], 0.0)
+    linear = np.einsum("mk,kl,ml->m", beta, stats.covariance, beta)
+    return ErrorPrediction(stats.name, mult.name, m1.sum(axis=1), np.maximum(linear, 0.0) + resid.sum(axis=1),
+                           stats.step)
+
+
+def emulated_layer_error(qmodel: nn.Module, batches: Sequence[torch.Tensor], multiplier: Any,
+                         layers: Sequence[str]) -> dict[str, float]:
+    """The emulated output-error std of each layer in isolation: its own input (from ``qmodel``,
+    left unchanged) through ``multiplier`` minus through the layer's current multiplier."""
+    mult = resolve_multiplier(multiplier)
+    modules = approximated_layers(qmodel)
+    captured: dict[str, list] = {n: [] for n in layers}
+
+    def hook(name):
+        def fn(mod, args, out):
+            captured[name].append((args[0].detach().clone(), out.detach().clone()))  # before in-place ReLUs
+        return fn
+
+    handles = [modules[n].register_forward_hook(hook(n)) for n in layers]
+    try:
+        with torch.no_grad():
+            qmodel.eval()
+            for x in batches:
+                qmodel(x[0] if isinstance(x, (tuple, list)) else x)
+    finally:
+        for h in handles:
+            h.remove()
+    out = {}
+    for name in layers:
+        probe = _probe(modules[name], mult)
+        errs = []
+        with torch.no_grad():
+            for x, y in captured[name]:
+                errs.append((probe(x) - y).double().reshape(-1))
+        out[name] = float(torch.cat(errs).std(unbiased=False)) if errs else float("nan")
+    return out
+
+
+def _probe(layer: nn.Module, mult: Multiplier) -> nn.Module:
+    probe = copy.deepcopy(layer)
+    probe.set_multiplier(mult)
+    return probe
+
+
+def estimate_table(qmodel: nn.Module, batches: Sequence[torch.Tensor], multipliers: Sequence[Any],
+                   *, emulate: bool = True) -> list[dict[str, Any]]:
+    """Rows ``{layer, multiplier, predicted_std, predicted_mean, emulated_std}`` for every
+    modelled layer of ``qmodel`` and every multiplier (emulated_std only with ``emulate``)."""
+    stats = layer_statistics(qmodel, batches)
+    rows = []
+    for spec in multipliers:
+        mult = resolve_multiplier(spec)
+        emulated = emulated_layer_error(qmodel, batches, mult, list(stats)) if emulate else {}
+        for name, st in stats.items():
+            pred = predict_layer_error(st, mult)
+            rows.append({"layer": name, "multiplier": mult.name, "predicted_std": pred.std,
+                         "predicted_mean": pred.output_mean, "emulated_std": emulated.get(name, float("nan"))})
+    return rows
+
+
+def network_error_estimate(float_model: nn.Module, data, multiplier: Any, layers: dict[str, Any] | None = None,
+                           *, n_batches: int = 2, batch_size: int = 128) -> list[dict[str, Any]]:
+    """Per layer of ``float_model`` (quantised with the exact multiplier of ``multiplier``'s signedness,
+    calibrated on ``data``): the predicted and emulated output-error std of its multiplier (``multiplier``,
+    or ``layers[name]`` for the layers that dict names; names or patterns as in ``layer_assignment``)."""
+    per_layer = layer_assignment(float_model, multiplier, layers)
+    signs = {m.signed for m in per_layer.values()}
+    if len(signs) > 1:
+        raise ApproxDSEError("the error estimate quantises the network once: use multipliers of one signedness")
+    qmodel = emulate(float_model, exact_counterpart(next(iter(per_layer.values()))), data)
+    batches = calibration_batches(data, n_batches, batch_size)
+    stats = layer_statistics(qmodel, batches)
+    rows = []
+    by_mult: dict[str, list[str]] = {}
+    for name, m in per_layer.items():
+        if name in stats:
+            by_mult.setdefault(m.name, []).append(name)
+    emulated: dict[str, float] = {}
+    for mname, names in by_mult.items():
+        emulated.update(emulated_layer_error(qmodel, batches, per_layer[names[0]], names))
+    for name, m in per_layer.items():
+        if name not in stats:
+            continue
+        pred = predict_layer_error(stats[name], m)
+        rows.append({"layer": name, "multiplier": m.name, "predicted_std": pred.std,
+                     "predicted_mean": pred.output_mean, "emulated_std": emulated[name]})
+    return rows
+
+
+def format_estimate(rows: Sequence[dict[str, Any]]) -> str:
+    """The per-layer table of :func:`network_error_estimate`."""
+    width = max([len(r["layer"]) for r in rows] + [5])
+    mwidth = max([len(r["multiplier"]) for r in rows] + [10])
+    lines = ["error model: output-error std per layer (real units), predicted vs emulated",
+             f"  {'layer':<{width}}  {'multiplier':<{mwidth}}  {'predicted':>11}  {'emulated':>11}  {'ratio':>6}"]
+    for r in rows:
+        ratio = r["predicted_std"] / r["emulated_std"] if r["emulated_std"] > 0 else float("nan")
+        lines.append(f"  {r['layer']:<{width}}  {r['multiplier']:<{mwidth}}  {r['predicted_std']:>11.5f}  "
+                     f"{r['emulated_std']:>11.5f}  {ratio:>6.3f}")
+    return "\n".join(lines)
