@@ -29,6 +29,7 @@ from approxdse.core.cli_options import (
     format_option,
     out_option,
     progress_option,
+    show_progress,
     write_output,
 )
 from approxdse.core.errors import ApproxDSEError

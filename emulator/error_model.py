@@ -51,7 +51,7 @@ from approxdse.emulator.assignment import exact_counterpart, layer_assignment
 from approxdse.emulator.batches import calibration_batches
 from approxdse.emulator.convert import approximated_layers
 from approxdse.emulator.emulation import emulate
-from approxdse.emulator.quantization import quantize, shape_for_channels
+from approxdse.emulator.quantization import quantize
 from approxdse.multipliers.multiplier import Multiplier, exact_lut
 from approxdse.multipliers.resolve import resolve_multiplier
 
@@ -261,7 +261,7 @@ def network_error_estimate(float_model: nn.Module, data, multiplier: Any, layers
         if name in stats:
             by_mult.setdefault(m.name, []).append(name)
     emulated: dict[str, float] = {}
-    for mname, names in by_mult.items():
+    for names in by_mult.values():
         emulated.update(emulated_layer_error(qmodel, batches, per_layer[names[0]], names))
     for name, m in per_layer.items():
         if name not in stats:

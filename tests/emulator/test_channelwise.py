@@ -7,7 +7,6 @@ from approxdse import multipliers
 from approxdse.accelerators.estimate import estimate_energy
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator import ApproxConv2d, ApproxLinear, EmulationConfig, approximate
-from approxdse.emulator.backends.base import ConvGeometry
 from approxdse.emulator.channelwise import assign_channels, set_channel_multipliers
 from approxdse.emulator.oracles import integer_conv, lut_conv_loops, structured_test_multipliers
 from approxdse.emulator.quantization import quantize, weight_qparams
