@@ -3,7 +3,7 @@
     approxdse multipliers list [--signed|--unsigned] [--family F] [--sort KEY] [--format table|csv|json]
     approxdse multipliers show NAME [--format table|json|csv] [--plot FILE.png]
     approxdse multipliers import FILE --name NAME [--power-mw P] [--relative-energy E]
-                                 [--area-um2 A] [--delay-ns D] [--signed|--unsigned] [--function F] [--force]
+                                 [--area-um2 A] [--delay-ns D] [--signed|--unsigned] [--function F] [--force] [--timeout S]
     approxdse multipliers export NAME FILE          (.npy, .bin TFApprox layout, .txt)
     approxdse multipliers remove NAME               (user multipliers only)
 
@@ -63,6 +63,8 @@ def register(subparsers) -> None:
     isign.add_argument("--unsigned", dest="signed", action="store_false", help="operands are 0..255")
     imp.add_argument("--function", metavar="F", help="the C function to use when the file defines several")
     imp.add_argument("--force", action="store_true", help="replace a user multiplier of the same name")
+    imp.add_argument("--timeout", type=float, metavar="S", default=None,
+                     help="seconds a C model may run (default $APPROXDSE_C_MODEL_TIMEOUT or 30)")
     imp.set_defaults(func=run_import)
 
     exp = sub.add_parser("export", help="write a multiplier's LUT (.npy, .bin TFApprox layout, .txt)")
@@ -206,7 +208,7 @@ def run_import(args: argparse.Namespace) -> int:
     m = import_multiplier(
         args.file, args.name, force=args.force, signed=args.signed, function=args.function,
         power_mw=args.power_mw, area_um2=args.area_um2, delay_ns=args.delay_ns,
-        relative_energy=args.relative_energy,
+        relative_energy=args.relative_energy, **({} if args.timeout is None else {"timeout": args.timeout}),
     )
     met = m.metrics
     energy = "unknown (give --power-mw or --relative-energy)" if m.relative_energy is None else f"{m.relative_energy:.4g}"

@@ -28,12 +28,14 @@ def load(
     area_um2: float | None = None,
     delay_ns: float | None = None,
     relative_energy: float | None = None,
+    timeout: float | None = None,
 ) -> Multiplier:
     """A :class:`Multiplier` from a ``.c`` model or a ``.npy``/``.bin``/``.txt`` LUT.
 
     Without ``relative_energy``, it is derived from ``power_mw`` (relative to
     EvoApproxLib's exact multiplier of the same signedness at 45 nm) when a power
-    is known, else left as None.
+    is known, else left as None. ``timeout``: seconds a C model may run (see
+    :func:`approxdse.multipliers.c_model.c_model_lut`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -46,10 +48,12 @@ def load(
 
         return load_c_model(
             path, name, signed=signed, function=function, power_mw=power_mw,
-            area_um2=area_um2, delay_ns=delay_ns, relative_energy=relative_energy,
+            area_um2=area_um2, delay_ns=delay_ns, relative_energy=relative_energy, timeout=timeout,
         )
     if function is not None:
         raise ApproxDSEError("function= applies to C models only")
+    if timeout is not None:
+        raise ApproxDSEError("timeout= applies to C models only")
     lut, is_signed = read_lut(path, signed=signed)
     if relative_energy is None and power_mw is not None:
         relative_energy = float(power_mw) / EXACT_POWER_MW[is_signed]
