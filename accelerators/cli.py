@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from approxdse.core.atomic_files import check_writable, make_dirs
 
 
 def register(subparsers) -> None:
@@ -64,8 +67,19 @@ def register(subparsers) -> None:
     w.set_defaults(func=run_workload)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable --output/--plot/--timeloop-dir paths before any work (one line, exit 2)."""
+    for attr in ("output", "out", "plot"):
+        if getattr(args, attr, None):
+            check_writable(getattr(args, attr))
+    if getattr(args, "timeloop_dir", None):
+        check_writable(args.timeloop_dir, folder=True)
+
+
 def run_workload(args: argparse.Namespace) -> int:
     import warnings
+
+    _check_outputs(args)
     from pathlib import Path
 
     from approxdse.accelerators.estimate import resolve_network
@@ -85,7 +99,7 @@ def run_workload(args: argparse.Namespace) -> int:
         from approxdse.networks.problem_files import write_problem
 
         folder = Path(args.timeloop_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dirs(folder)
         width = len(str(len(workload) - 1))
         for i, layer in enumerate(workload):
             safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer.name)
@@ -134,6 +148,7 @@ def run_energy(args: argparse.Namespace) -> int:
     from approxdse.accelerators.estimate import compare_multipliers, estimate_energy, resolve_network_and_multipliers
     from approxdse.core.errors import ApproxDSEError
 
+    _check_outputs(args)
     progress = args.progress
     if progress is None:
         progress = sys.stderr.isatty()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from approxdse.core.atomic_files import check_writable
 from approxdse.core.errors import ApproxDSEError
 
 
@@ -67,6 +68,8 @@ def _search(args) -> int:
     else:
         if not args.target:
             raise ApproxDSEError("give a search config (approxdse search CONFIG.yaml) or --resume RUN_DIR")
+        if args.out:
+            check_writable(args.out, folder=True)
         config = SearchConfig.load(args.target).with_overrides(seed=args.seed, workers=args.workers,
                                                                scheduler=args.scheduler)
         run = SearchRun.create(config, args.out, progress=not args.quiet)

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from approxdse.core.atomic_files import atomic_path
+from approxdse.core.atomic_files import atomic_path, make_dirs
 from approxdse.core.atomic_files import atomic_write_text as write_atomic  # re-exported: dse.report imports it
 from approxdse.core.errors import ApproxDSEError
 from approxdse.dse.config import SearchConfig
@@ -104,7 +104,7 @@ class SearchRun:
             raise ApproxDSEError(f"{str(run_dir)!r} already holds a search run; resume it with --resume {run_dir}")
         if run_dir.exists() and not run_dir.is_dir():
             raise ApproxDSEError(f"--out {str(run_dir)!r} exists and is not a directory")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(run_dir)
         write_atomic(run_dir / CONFIG, config.to_yaml())
         run = cls(config, run_dir, **kwargs)
         run._write_checkpoint(0, "running")

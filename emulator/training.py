@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
-from approxdse.core.atomic_files import atomic_path, atomic_write_text
+from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
 from approxdse.networks.torch_models import get_model, model_spec
@@ -893,7 +893,7 @@ def accuracy_sweep(
     out = Path(out_dir) if out_dir is not None else None
     done: dict[str, dict] = {}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        make_dirs(out)
         partial, settings_file = out / _SWEEP_PARTIAL, out / _SWEEP_SETTINGS
         if resume and partial.is_file() and settings_file.is_file():
             try:

@@ -270,8 +270,11 @@ def c_model_lut(
     if cache:
         from approxdse.multipliers.user_catalog import cache_dir
 
-        cache_file = cache_dir("c_models") / f"{key}.npy"
-        if cache_file.is_file():
+        try:
+            cache_file = cache_dir("c_models") / f"{key}.npy"
+        except OSError:  # an unwritable home: the cache is optional
+            cache_file = None
+        if cache_file is not None and cache_file.is_file():
             try:
                 lut = np.load(cache_file, allow_pickle=False)
                 return validate_lut(lut, signed=signed, name=f"cached LUT of {path}"), signed, fn, source
@@ -280,7 +283,10 @@ def c_model_lut(
     lut = validate_lut(_compile_and_run(path, fn, signed, timeout=timeout), signed=signed, name=f"LUT computed by {path}")
     if cache_file is not None:
         data32 = np.ascontiguousarray(lut, dtype=np.int32)
-        atomic_write(cache_file, lambda fh: np.save(fh, data32))
+        try:
+            atomic_write(cache_file, lambda fh: np.save(fh, data32))
+        except OSError:
+            pass  # an unwritable or full cache folder only costs a recompile next time
     return lut, signed, fn, source
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from approxdse.core.atomic_files import check_writable
+
 #: Columns of ``list`` (table/CSV; JSON has these and more).
 LIST_COLUMNS = ("name", "signed", "family", "mae_pct", "wce_pct", "mre_pct", "ep_pct", "relative_energy")
 JSON_KEYS = (
@@ -180,6 +182,8 @@ def run_show(args: argparse.Namespace) -> int:
     from approxdse import multipliers
     from approxdse.multipliers.plotting import save_error_heatmap
 
+    if args.plot:
+        check_writable(args.plot)
     m = multipliers.get(args.name)
     info = _describe(m)
     if args.plot:
@@ -224,6 +228,7 @@ def run_export(args: argparse.Namespace) -> int:
     from approxdse import multipliers
     from approxdse.multipliers.lut_io import write_lut
 
+    check_writable(args.file)
     m = multipliers.get(args.name)
     path = write_lut(m, args.file)
     print(f"wrote the LUT of {m.name} to {path}")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
-from approxdse.core.atomic_files import atomic_write as _atomic_write
+from approxdse.core.atomic_files import atomic_write as _atomic_write, make_dirs
 from approxdse.multipliers.multiplier import Multiplier
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
@@ -42,7 +42,7 @@ def user_dir() -> Path:
 def cache_dir(kind: str) -> Path:
     """A cache folder under the home (created on demand)."""
     path = home() / "cache" / kind
-    path.mkdir(parents=True, exist_ok=True)
+    make_dirs(path)
     return path
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from approxdse.core.atomic_files import check_writable
 from approxdse.core.errors import ApproxDSEError
 
 
@@ -73,6 +74,7 @@ def _dataset(args: argparse.Namespace) -> int:
 
     import os
 
+    check_writable(args.out, folder=True)
     workers = args.workers if args.workers is not None else max(1, min(8, os.cpu_count() or 1))
     summary = generate_dataset(
         args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=workers,
@@ -87,11 +89,13 @@ def _train(args: argparse.Namespace) -> int:
     import json
 
     from approxdse.predictors.dataset import Dataset
+    from approxdse.predictors.io import check_model_path
     from approxdse.predictors.learned import LearnedPredictor
     from approxdse.predictors.summing import SummingPredictor
 
     if args.n_estimators < 1:
         raise ApproxDSEError(f"--n-estimators must be a positive integer, got {args.n_estimators}")
+    check_model_path(args.out)
     ds = Dataset.load(args.data).for_accelerator(args.accelerator)
     test_names: list[str] = []
     if args.holdout:
@@ -125,6 +129,8 @@ def _compare(args: argparse.Namespace) -> int:
 
     if args.reference_networks < 0:
         raise ApproxDSEError(f"--reference-networks must be non-negative, got {args.reference_networks}")
+    if args.plot:
+        check_writable(args.plot)
     pred = load_predictor(args.predictor)
     ds = Dataset.load(args.data)
     note = ""

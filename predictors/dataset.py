@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from approxdse.core.atomic_files import atomic_path, atomic_write_text
+from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs
 from approxdse.core.errors import ApproxDSEError
 
 DATASET_FORMAT = 1
@@ -311,7 +311,7 @@ def generate_dataset(
     elif out.exists() and any(out.iterdir()):
         raise ApproxDSEError(f"--out {str(out)!r} is a non-empty directory without a dataset manifest")
     for sub in PARTS:
-        (out / sub).mkdir(parents=True, exist_ok=True)
+        make_dirs(out / sub)
     manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))

@@ -22,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+from approxdse.core.atomic_files import make_dirs
 from approxdse.core.errors import ApproxDSEError
 
 KINDS = ("summing", "learned")
@@ -97,7 +98,7 @@ def _fit_on_the_fly(accelerator: str, kind: str, networks: int, progress: bool):
     from approxdse.predictors.summing import SummingPredictor
 
     folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder)
     tag = _current(accelerator)["reference_code_sha256"][:12]
     data = folder / f"dataset-{accelerator}-{tag}-n{networks}"
     if progress:

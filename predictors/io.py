@@ -19,7 +19,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from approxdse.core.atomic_files import atomic_write_bytes
+from approxdse.core.atomic_files import atomic_write_bytes, check_writable
 from approxdse.core.errors import ApproxDSEError
 
 FORMAT = "approxdse-predictor"
@@ -174,14 +174,31 @@ def predictor_from_dict(data: Any, source: str = "model"):
             return SummingPredictor.from_dict(data)
         if kind == "learned":
             return LearnedPredictor.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApproxDSEError(f"{source} is corrupt ({type(exc).__name__}: {exc})") from None
+    except KeyError as exc:
+        raise ApproxDSEError(f"{source} is corrupt (field {exc} is missing)") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ApproxDSEError(f"{source} is corrupt ({exc})") from None
     raise ApproxDSEError(f"{source} holds an unknown predictor kind {kind!r}")
 
 
-def save_predictor(predictor, path: str | os.PathLike) -> Path:
-    """Write a fitted predictor to ``path`` (``.ubj``: UBJSON, otherwise JSON)."""
+#: Model file suffixes: JSON and UBJSON (never pickle).
+MODEL_SUFFIXES = (".json", ".ubj")
+
+
+def check_model_path(path: str | os.PathLike) -> Path:
+    """Refuse a model file name that is not ``.json``/``.ubj`` or cannot be written (one sentence)."""
     path = Path(path)
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ApproxDSEError(
+            f"predictor model file {str(path)!r} must end in .json (JSON) or .ubj (UBJSON); "
+            f"approxdse never writes pickles or other formats"
+        )
+    return check_writable(path)
+
+
+def save_predictor(predictor, path: str | os.PathLike) -> Path:
+    """Write a fitted predictor to ``path`` (``.ubj``: UBJSON, ``.json``: JSON; other suffixes refused)."""
+    path = check_model_path(path)
     data = _finite(predictor_to_dict(predictor))
     if path.suffix.lower() == ".ubj":
         payload = ubjson_dumps(data)
