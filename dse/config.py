@@ -409,6 +409,11 @@ class SearchConfig:
         from approxdse.core.yaml_files import load_yaml_file
 
         data = load_yaml_file(path, "search config")
+        if data is None or data == {}:
+            raise ApproxDSEError(
+                f"search config {str(path)!r} is empty; write at least the sections you mean to set "
+                "(e.g. copy examples/search_digits.yaml) rather than run a full default search by accident"
+            )
         return cls.from_dict(data, base_dir=Path(path).resolve().parent)
 
     def to_dict(self) -> dict:

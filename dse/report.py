@@ -209,17 +209,17 @@ def load_table(run_dir: Path):
     run_dir = Path(run_dir)
     if (run_dir / "candidates.parquet").is_file():
         return pd.read_parquet(run_dir / "candidates.parquet")
-    log = run_dir / "candidates.jsonl"
-    if log.is_file():
-        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        return pd.DataFrame(rows, columns=COLUMNS)
+    from approxdse.dse.run import LOG, read_log
+
+    if (run_dir / LOG).is_file():
+        return pd.DataFrame(read_log(run_dir), columns=COLUMNS)
     return pd.DataFrame(columns=COLUMNS)
 
 
 def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
     """Re-compute the front, hypervolume, summary and plots of ``run_dir`` from its files."""
     from approxdse.dse.config import SearchConfig
-    from approxdse.dse.run import CHECKPOINT, CONFIG, write_atomic, write_table
+    from approxdse.dse.run import CONFIG, read_checkpoint, write_atomic, write_table
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
@@ -235,7 +235,7 @@ def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
                                 config.energy.predictor if not config.energy.is_file else "file")
         write_table(df, run_dir / "candidates")
     write_table(front, run_dir / "front")
-    ckpt = json.loads((run_dir / CHECKPOINT).read_text()) if (run_dir / CHECKPOINT).is_file() else {}
+    ckpt = read_checkpoint(run_dir)
     ref = config.hypervolume.reference_point or ckpt.get("reference_point") or (1.0, 1.0)
     hv = hypervolume_history(df, ref)
     write_table(hv, run_dir / "hypervolume")

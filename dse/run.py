@@ -22,7 +22,11 @@ evaluation is appended to ``candidates.jsonl`` at once. Resuming
 evaluation it asks for from the log by position (generation, index), so the
 replayed generations cost no training and the run continues exactly as the
 uninterrupted run would have (the same candidates, the same front). Ctrl-C or a
-kill at any point leaves such a resumable directory.
+kill at any point leaves such a resumable directory: a record torn by a kill
+mid-append is cut off on resume (with a note; it is evaluated again), the log
+holds strict JSON (``NaN`` written as ``null``, read back as NaN), and a corrupt
+``checkpoint.json`` is one error line saying to delete it (the log keeps every
+evaluation, and the hypervolume reference point is re-derived from it).
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ from typing import Any, Callable, Sequence
 from approxdse.core.atomic_files import atomic_path, make_dirs
 from approxdse.core.atomic_files import atomic_write_text as write_atomic  # re-exported: dse.report imports it
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.jsonl import append_jsonl, read_jsonl
 from approxdse.dse.config import SearchConfig
 from approxdse.networks.genome import Genome
 from approxdse.dse.search_space import Candidate, SearchSpace
@@ -45,6 +50,32 @@ from approxdse.dse.search_space import Candidate, SearchSpace
 LOG = "candidates.jsonl"
 CHECKPOINT = "checkpoint.json"
 CONFIG = "config.yaml"
+#: Fields of a log row that are numbers and may be NaN (written as JSON ``null``).
+NAN_FIELDS = ("energy", "reference_energy", "predictor_error", "accuracy", "error", "float_accuracy",
+              "time_s", "train_s", "eval_s")
+
+
+def read_log(run_dir: str | Path) -> list[dict]:
+    """The rows of ``RUN_DIR/candidates.jsonl`` (torn tail repaired, ``null`` -> NaN in number fields)."""
+    return read_jsonl(Path(run_dir) / LOG, nan_fields=NAN_FIELDS)
+
+
+def read_checkpoint(run_dir: str | Path) -> dict:
+    """``RUN_DIR/checkpoint.json`` ({} if absent); a corrupt one is one sentence with the fix."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        reason = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise ApproxDSEError(
+            f"{path} is corrupt ({reason}); delete it and run `approxdse search --resume {run_dir}` "
+            f"(the evaluations in {LOG} are kept) or `approxdse search report {run_dir}`"
+        ) from None
+    if not isinstance(data, dict):
+        raise ApproxDSEError(f"{path} is corrupt (not a JSON object); delete it and resume or report again")
+    return data
 
 
 def default_run_dir(config: SearchConfig, root: str | Path = "runs") -> Path:
@@ -129,24 +160,20 @@ class SearchRun:
         saved = saved.with_overrides(workers=workers, scheduler=scheduler)
         saved.validate()
         run = cls(saved, run_dir, **kwargs)
+        run.checkpoint()  # a corrupt checkpoint is refused now, before any work
         run._load_log()
         return run
 
     def _load_log(self) -> None:
-        path = self.run_dir / LOG
-        if not path.exists():
-            return
-        for line in path.read_text().splitlines():
+        for row in read_log(self.run_dir):
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line torn by a kill mid-write
-                continue
-            self.rows[(row["generation"], row["index"])] = row
+                self.rows[(row["generation"], row["index"])] = row
+            except KeyError:
+                continue  # not a row this code wrote
 
     # ------------------------------------------------------------------ state
     def checkpoint(self) -> dict:
-        path = self.run_dir / CHECKPOINT
-        return json.loads(path.read_text()) if path.exists() else {}
+        return read_checkpoint(self.run_dir)
 
     def _write_checkpoint(self, generations_done: int, state: str, **extra: Any) -> None:
         data = self.checkpoint() if (self.run_dir / CHECKPOINT).exists() else {}
@@ -194,11 +221,7 @@ class SearchRun:
         }
 
     def _append(self, rows: Sequence[dict]) -> None:
-        with open(self.run_dir / LOG, "a") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, default=float) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.run_dir / LOG, rows)
         for row in rows:
             self.rows[(row["generation"], row["index"])] = row
 
@@ -360,8 +383,9 @@ class SearchRun:
     def _end_generation(self, gen: int) -> None:
         extra = {}
         if self.reference_point() is None:
+            # rows of generations <= gen only: a resume (with the whole log loaded) fixes the same point
             energies = [r["energy"] for r in self.rows.values()
-                        if r["status"] == "ok" and math.isfinite(r["energy"])]
+                        if r["generation"] <= gen and r["status"] == "ok" and math.isfinite(r["energy"])]
             if energies:
                 extra["reference_point"] = [1.1 * max(energies), 1.0]
         if extra:
