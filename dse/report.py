@@ -225,6 +225,7 @@ def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
     if not (run_dir / CONFIG).is_file():
         raise ApproxDSEError(f"{str(run_dir)!r} is not a search run directory (no {CONFIG})")
     config = SearchConfig.load(run_dir / CONFIG)
+    ckpt = read_checkpoint(run_dir)  # a corrupt checkpoint is refused before anything is written
     df = load_table(run_dir)
     if df.empty:
         raise ApproxDSEError(f"{str(run_dir)!r} has no evaluated candidates yet")
@@ -235,7 +236,6 @@ def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
                                 config.energy.predictor if not config.energy.is_file else "file")
         write_table(df, run_dir / "candidates")
     write_table(front, run_dir / "front")
-    ckpt = read_checkpoint(run_dir)
     ref = config.hypervolume.reference_point or ckpt.get("reference_point") or (1.0, 1.0)
     hv = hypervolume_history(df, ref)
     write_table(hv, run_dir / "hypervolume")

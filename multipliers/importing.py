@@ -78,13 +78,20 @@ def import_multiplier(path: str | os.PathLike, name: str, *, force: bool = False
     built-in, or by a user multiplier and ``force`` is False.
     """
     from approxdse.multipliers import user_catalog
-    from approxdse.multipliers.catalog import is_reserved
+    from approxdse.multipliers.catalog import is_reserved, is_reserved_exactly
 
     user_catalog.check_name(name)
     if is_reserved(name):
+        if is_reserved(name.lower()) and not is_reserved_exactly(name):
+            raise ApproxDSEError(f"{name!r} differs from the built-in multiplier {name.lower()!r} only in case "
+                                 "(names are unique ignoring case); choose another name")
         raise ApproxDSEError(f"{name!r} is a built-in multiplier name; choose another name")
-    if name in user_catalog.user_names() and not force:
+    if name in user_catalog.entries_with_yaml() and not force:
         raise ApproxDSEError(f"a user multiplier named {name!r} already exists; pass --force to replace it")
+    other = user_catalog.name_clash(name, [n for n in user_catalog.entries_with_yaml() if n != name])
+    if other is not None:
+        raise ApproxDSEError(f"a user multiplier named {other!r} already exists and names are unique ignoring case; "
+                             f"choose another name or remove {other!r} first")
     m = load(path, name, **options)
     m.metrics  # computed before anything is written
     user_catalog.save(m)

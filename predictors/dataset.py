@@ -117,7 +117,7 @@ def _multiplier_record(name: str) -> dict:
         "relative_energy": m.relative_energy,
         "signed": m.signed,
         "family": m.family,
-        "lut_sha256": hashlib.sha256(m.lut.tobytes()).hexdigest()[:16],
+        "lut_sha256": hashlib.sha256(m.lut.tobytes()).hexdigest(),
     }
 
 
@@ -158,6 +158,14 @@ def read_manifest(directory: str | Path) -> dict:
     return data
 
 
+def _same_multiplier(prev: dict, rec: dict) -> bool:
+    """Manifest records of one multiplier; datasets written before the full digest kept 16 hex digits."""
+    a, b = dict(prev), dict(rec)
+    da, db = str(a.pop("lut_sha256", "")), str(b.pop("lut_sha256", ""))
+    n = min(len(da), len(db))
+    return a == b and n >= 16 and da[:n] == db[:n]
+
+
 def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
     """Merge a new run's manifest into an existing one, or raise on any mismatch."""
     where = f"dataset {str(directory)!r}"
@@ -174,7 +182,7 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
             )
     for name, rec in new["multipliers"].items():
         prev = old["multipliers"].get(name)
-        if prev is not None and prev != rec:
+        if prev is not None and not _same_multiplier(prev, rec):
             raise ApproxDSEError(
                 f"{where} holds results for a different multiplier named {name!r}; write to a new --out directory"
             )
@@ -251,6 +259,27 @@ def resolve_multiplier_names(spec: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _with_energy(names: list[str], *, explicit: bool) -> list[str]:
+    """The multipliers that have an energy per operation; one without is refused when named
+    (before anything is written), skipped with a note when it came from ``all``."""
+    import sys
+
+    from approxdse import multipliers
+
+    kept = []
+    for name in names:
+        if multipliers.get(name).relative_energy is not None:
+            kept.append(name)
+            continue
+        if explicit:
+            raise ApproxDSEError(
+                f"multiplier {name!r} has no energy per operation, so the reference cannot cost it; re-import it "
+                f"with --power-mw P or --relative-energy E (approxdse multipliers import FILE --name {name} --force)"
+            )
+        print(f"approxdse: note: skipping multiplier {name!r}: it has no energy per operation", file=sys.stderr)
+    return kept
+
+
 def resolve_accelerators(spec: str | Sequence[str]) -> list[str]:
     from approxdse.accelerators.architecture import available_architectures
 
@@ -297,6 +326,7 @@ def generate_dataset(
     t_start = time.perf_counter()
     accs = resolve_accelerators(accelerators)
     mult_names = resolve_multiplier_names(multipliers)
+    mult_names = _with_energy(mult_names, explicit=not (isinstance(multipliers, str) and multipliers.strip() == "all"))
     if EXACT not in mult_names:
         mult_names = [EXACT] + mult_names
     net_specs = [s.strip() for s in networks.split(",") if s.strip()] if isinstance(networks, str) else list(networks)
