@@ -33,6 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping as TMapping, Sequence
 
+from approxdse.core.code_hash import code_fingerprint
 from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
 from approxdse.networks.workload import Layer, Workload
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
@@ -432,8 +433,8 @@ def _model_version() -> str:
     for name in ("architecture.py", "energy_tables.py", "mapping.py", "mapper.py", "model.py",
                  "nest_analysis.py", "estimate.py"):
         entry = package.joinpath(name)
-        if entry.is_file():
-            digest.update(name.encode() + entry.read_bytes())
+        if entry.is_file():  # the code's syntax tree: import moves and doc edits keep the version
+            digest.update(name.encode() + code_fingerprint(entry.read_bytes()))
     data = package.joinpath("data")
     if data.is_dir():
         for entry in sorted(data.iterdir(), key=lambda e: e.name):

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs
+from approxdse.core.code_hash import code_fingerprint
 from approxdse.core.errors import ApproxDSEError
 
 DATASET_FORMAT = 1
@@ -85,7 +86,7 @@ REFERENCE_MODULES = ("estimate", "mapper", "mapping", "model", "nest_analysis", 
 
 
 def reference_code_hash() -> str:
-    """SHA-256 over the reference model's source files and built-in architecture files."""
+    """SHA-256 over the reference model's code (:func:`~approxdse.core.code_hash.code_fingerprint`) and built-in architecture files."""
     import importlib
     from importlib import resources
 
@@ -98,7 +99,7 @@ def reference_code_hash() -> str:
         path = getattr(mod, "__file__", None)
         if path:
             h.update(name.encode())
-            h.update(Path(path).read_bytes())
+            h.update(code_fingerprint(Path(path).read_bytes()))
     try:
         data = resources.files("approxdse.accelerators.data")
         for entry in sorted(data.iterdir(), key=lambda e: e.name):

@@ -291,3 +291,13 @@ def test_cli_prints_unexpected_os_errors_as_one_line(monkeypatch, capsys):
     args.func = handler
     assert cli.main([]) == 2
     assert capsys.readouterr().err == "approxdse: error: /x/y.yaml: no such file or directory\n"
+
+
+def test_code_fingerprint_ignores_imports_and_docs_not_code():
+    from approxdse.core.code_hash import code_fingerprint
+
+    base = 'import os\n"""Doc."""\n\ndef f(x):\n    """Doc."""\n    return x * 2  # twice\n'
+    moved = '"""Other doc."""\nfrom pathlib import Path\n\n\ndef f(x):\n    import sys\n    return x*2\n'
+    changed = 'import os\n"""Doc."""\n\ndef f(x):\n    return x * 3\n'
+    assert code_fingerprint(base) == code_fingerprint(moved)
+    assert code_fingerprint(base) != code_fingerprint(changed)
