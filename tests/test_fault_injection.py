@@ -34,7 +34,7 @@ SEEDS = (0, 1)
 ORPHAN_GRACE_S = 10.0
 
 DATASET = ["dataset", "--accelerator", "eyeriss", "--networks", "nas:3", "--multipliers", "u8_exact,u8_trunc_2",
-           "--chunk-size", "1", "--no-progress"]
+           "--chunk-size", "1", "--workers", "1", "--no-progress"]
 SWEEP = ["accuracy", "--sweep", "--network", "lenet5", "--dataset", "digits",
          "--multipliers", "u8_exact,u8_trunc_2,u8_bam_h2_v6", "--epochs", "1", "--quiet"]
 SEARCH_SCRIPT = """
