@@ -40,6 +40,10 @@ _EXPORTS = {
     "load_timeloop_mapping": "approxdse.accelerators.mapping",
     "evaluate": "approxdse.accelerators.model",
     "LayerEnergy": "approxdse.accelerators.model",
+    # the reference's identity (dataset manifests, predictor models)
+    "reference_code_hash": "approxdse.accelerators.reference_version",
+    "reference_version": "approxdse.accelerators.reference_version",
+    "model_version": "approxdse.accelerators.reference_version",
 }
 _RENAMED = {"zoo_workload": ("approxdse.networks.zoo", "workload"), "zoo_module": ("approxdse.networks.zoo", "module"),
             "zoo_names": ("approxdse.networks.zoo", "names")}

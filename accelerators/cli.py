@@ -4,7 +4,12 @@
     approxdse energy NETWORK [--accelerator NAME|FILE.yaml] [--multiplier NAME]
                      [--input-shape N,C,H,W] [--objective energy|edp|latency] [--per-layer]
                      [--format table|json|csv] [--plot FILE.png] [--compare-multipliers A,B,C]
-                     [--mapping FILE] [--output FILE] [--strict] [--progress | --no-progress]
+                     [--mapping FILE] [--out FILE] [--strict] [--progress | --no-progress]
+    approxdse workload NETWORK [--input-shape N,C,H,W] [--format table|json|csv] [--out FILE]
+                     [--timeloop-dir DIR]
+
+The options every command shares (``--out``, ``--format``, ``--progress``) come from
+:mod:`approxdse.core.cli_options`; ``--output``/``-o`` still work for one release.
 
 Heavy imports happen inside the handler so ``approxdse --help`` stays instant.
 """
@@ -15,11 +20,16 @@ import sys
 from pathlib import Path
 
 from approxdse.core.atomic_files import check_writable, make_dirs
+from approxdse.core.cli_options import format_option, out_option, progress_option, show_progress, write_output
+
+FORMATS = ("table", "json", "csv")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "energy",
+        parents=[format_option(FORMATS), out_option("write the table/JSON/CSV here instead of stdout",
+                                                    legacy_output=True), progress_option()],
         help="reference energy of a network on an accelerator, per layer and per component",
         description="Reference inference energy of NETWORK on an accelerator (Timeloop-style model and "
         "mapper, Accelergy-style energy tables) with a given 8-bit multiplier. NETWORK is a zoo name "
@@ -37,31 +47,24 @@ def register(subparsers) -> None:
     p.add_argument("--objective", choices=("energy", "edp", "latency"), default="energy",
                    help="what the mapper minimises (default: energy)")
     p.add_argument("--per-layer", action="store_true", help="show one line per layer in the table")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     p.add_argument("--plot", metavar="FILE.png", help="write a stacked-bar energy breakdown plot")
     p.add_argument("--compare-multipliers", metavar="A,B,C",
                    help="compare several multipliers (savings relative to the first) instead of one")
     p.add_argument("--mapping", metavar="FILE",
                    help="evaluate this Timeloop map.yaml instead of searching (single-layer networks)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write the table/JSON/CSV here instead of stdout")
     p.add_argument("--strict", action="store_true",
                    help="reject problem-file keys Timeloop ignores (e.g. HStride) instead of warning")
-    progress = p.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
-                          help="always show a progress bar")
-    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
     p.set_defaults(func=run_energy)
 
     w = subparsers.add_parser(
         "workload",
+        parents=[format_option(FORMATS), out_option("write here instead of stdout", legacy_output=True)],
         help="the layers of a network as loop nests (table, JSON, CSV or Timeloop problem files)",
         description="Show the conv/fc layers of NETWORK (a zoo name, a Timeloop problem file or folder, or "
         "path/file.py:factory) with their loop bounds and MACs, or export them.",
     )
     w.add_argument("network", metavar="NETWORK")
     w.add_argument("--input-shape", metavar="N,C,H,W", help="input tensor shape (zoo networks and modules)")
-    w.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
-    w.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     w.add_argument("--timeloop-dir", metavar="DIR",
                    help="also write one Timeloop v0.4 problem file per layer into DIR (00_<layer>.yaml, ...)")
     w.set_defaults(func=run_workload)
@@ -83,7 +86,6 @@ def run_workload(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from approxdse.accelerators.estimate import resolve_network
-    from approxdse.accelerators.report import write_atomic
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -105,10 +107,7 @@ def run_workload(args: argparse.Namespace) -> int:
             safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer.name)
             write_problem(layer, folder / f"{i:0{width}d}_{safe}.yaml")
         print(f"approxdse: {len(workload)} Timeloop problem files written to {folder}", file=sys.stderr)
-    if args.output:
-        write_atomic(args.output, text if text.endswith("\n") else text + "\n")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    write_output(text, args.out)
     return 0
 
 
@@ -149,9 +148,7 @@ def run_energy(args: argparse.Namespace) -> int:
     from approxdse.core.errors import ApproxDSEError
 
     _check_outputs(args)
-    progress = args.progress
-    if progress is None:
-        progress = sys.stderr.isatty()
+    progress = show_progress(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         network = _resolve_strict_network(args)
@@ -190,12 +187,7 @@ def run_energy(args: argparse.Namespace) -> int:
         if not args.plot.lower().endswith(".png"):
             raise ApproxDSEError(f"--plot writes a PNG file; {args.plot!r} does not end in .png")
         result.plot(args.plot)
-    if args.output:
-        from approxdse.accelerators.report import write_atomic
-
-        write_atomic(args.output, text if text.endswith("\n") else text + "\n")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    write_output(text, args.out)
     if args.plot:
         print(f"approxdse: plot written to {args.plot}", file=sys.stderr)
     return 0

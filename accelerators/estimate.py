@@ -33,8 +33,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping as TMapping, Sequence
 
-from approxdse.core.code_hash import code_fingerprint
+from approxdse.accelerators.reference_version import model_version
 from approxdse.accelerators.report import EnergyReport, LayerReport, MultiplierComparison
+from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
 from approxdse.networks.workload import Layer, Workload
 from approxdse.core.errors import ApproxDSEError, UnknownNameError
 
@@ -160,26 +161,17 @@ def _arch_name(arch) -> str:
     return str(getattr(arch, "name", None) or "architecture")
 
 
-def resolve_multiplier(multiplier) -> tuple[str, float]:
-    """A multiplier name, a ``Multiplier`` or a bare relative energy -> ``(name, relative_energy)``."""
+def _priced(multiplier) -> tuple[str, float]:
+    """A multiplier (name, file, ``Multiplier``) or a bare relative energy -> ``(name, relative_energy)``.
+
+    A multiplier without an energy figure is refused (:func:`approxdse.multipliers.relative_energy_of`).
+    """
     if isinstance(multiplier, (int, float)) and not isinstance(multiplier, bool):
         if multiplier < 0:
             raise ApproxDSEError(f"a multiplier's relative energy must not be negative, got {multiplier}")
         return (f"rel{float(multiplier):g}", float(multiplier))
-    from approxdse import multipliers
-    try:
-        m = multipliers.get(multiplier)
-    except UnknownNameError:
-        import difflib
-
-        known = multipliers.names()
-        close = difflib.get_close_matches(str(multiplier), known, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UnknownNameError(f"unknown multiplier {multiplier!r}{hint}; known: {', '.join(known)}") from None
-    rel = getattr(m, "relative_energy", None)
-    if rel is None:
-        raise ApproxDSEError(f"multiplier {m.name!r} has no relative energy; it cannot be costed")
-    return m.name, float(rel)
+    m = resolve_multiplier(multiplier)
+    return m.name, relative_energy_of(m)
 
 
 def _check_objective(objective: str) -> str:
@@ -319,13 +311,13 @@ def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
             else:
                 key = spec if isinstance(spec, (str, int, float)) else id(spec)
                 if key not in cache:
-                    cache[key] = resolve_multiplier(spec)
+                    cache[key] = _priced(spec)
                 out.append(cache[key])
         return out
     specs = list(layer_multipliers)
     if len(specs) != len(workload):
         raise ApproxDSEError(f"layer_multipliers has {len(specs)} entries for {len(workload)} layers")
-    return [default if s is None else resolve_multiplier(s) for s in specs]
+    return [default if s is None else _priced(s) for s in specs]
 
 
 def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exact", objective: str = "energy",
@@ -354,7 +346,7 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
     objective = _check_objective(objective)
     workload, traced = resolve_network_and_multipliers(network, input_shape)
     arch = resolve_accelerator(accelerator)
-    default = resolve_multiplier(multiplier)
+    default = _priced(multiplier)
     if traced and (layer_multipliers is None or isinstance(layer_multipliers, TMapping)):
         layer_multipliers = {**traced, **(layer_multipliers or {})}
     per_layer = _layer_multiplier_table(workload, default, layer_multipliers)
@@ -419,33 +411,7 @@ def _report_input_shape(network, input_shape) -> tuple[int, ...] | None:
     return None
 
 
-def _model_version() -> str:
-    """A content hash of the code and data that determine reference energies.
-
-    Dataset manifests record it (``predictors``), so energies computed by a different
-    model, mapper or energy table are never mixed silently.
-    """
-    import hashlib
-    from importlib import resources
-
-    digest = hashlib.sha1()
-    package = resources.files("approxdse.accelerators")
-    for name in ("architecture.py", "energy_tables.py", "mapping.py", "mapper.py", "model.py",
-                 "nest_analysis.py", "estimate.py"):
-        entry = package.joinpath(name)
-        if entry.is_file():  # the code's syntax tree: import moves and doc edits keep the version
-            digest.update(name.encode() + code_fingerprint(entry.read_bytes()))
-    data = package.joinpath("data")
-    if data.is_dir():
-        for entry in sorted(data.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith((".yaml", ".yml")):
-                digest.update(entry.name.encode() + entry.read_bytes())
-    return f"energy-{digest.hexdigest()[:12]}"
-
-
 def __getattr__(name: str):
-    if name == "MODEL_VERSION":
-        value = _model_version()
-        globals()["MODEL_VERSION"] = value
-        return value
+    if name == "MODEL_VERSION":  # kept for callers of the old name: reference_version.model_version()
+        return model_version()
     raise AttributeError(f"module 'approxdse.accelerators.estimate' has no attribute {name!r}")

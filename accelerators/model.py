@@ -41,7 +41,7 @@ import numpy as np
 
 from approxdse.accelerators.architecture import Architecture
 from approxdse.accelerators.mapping import Mapping
-from approxdse.accelerators.nest_analysis import Problem, analyze, legality
+from approxdse.accelerators.nest_analysis import Problem, analyze, legality, order_violation
 from approxdse.core.errors import ApproxDSEError
 
 if TYPE_CHECKING:
@@ -101,10 +101,13 @@ def _check_multiplier_energy(value: float) -> float:
 
 def check_mapping(layer: "Layer", arch: Architecture, mapping: Mapping) -> None:
     """Raise :class:`ApproxDSEError` naming the first constraint ``mapping`` breaks."""
-    bounds, _ = mapping.to_arrays(arch)
+    bounds, rank = mapping.to_arrays(arch)
     ok, reasons = legality(Problem.from_layer(layer), arch, bounds[None], mapping.keep_of(arch))
     if not ok[0]:
         raise ApproxDSEError(f"mapping for layer {layer.name!r} on {arch.name}: {reasons[0]}")
+    bad = order_violation(arch, bounds, rank)
+    if bad:
+        raise ApproxDSEError(f"mapping for layer {layer.name!r} on {arch.name}: {bad}")
 
 
 def evaluate(layer: "Layer", arch: Architecture, mapping: Mapping, multiplier_energy: float = 1.0) -> LayerEnergy:

@@ -3,7 +3,7 @@
 An :class:`EnergyReport` holds one :class:`LayerReport` per layer (energy in pJ by
 component, MACs, cycles, utilisation, the mapping as a readable loop nest) and
 gives the network totals, a pandas DataFrame, a plain-text table, JSON, CSV and
-a stacked-bar breakdown plot. :class:`MultiplierComparison` puts several reports
+a stacked-bar breakdown plot (a :class:`matplotlib.figure.Figure`). :class:`MultiplierComparison` puts several reports
 of the same network and accelerator side by side (one per multiplier).
 
 Components are whatever the energy model reports (for the built-in designs:
@@ -18,9 +18,14 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from approxdse.core.atomic_files import atomic_write_bytes, atomic_write_text
+from approxdse.core.figures import new_figure, save_figure
 from approxdse.networks.workload import Layer
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Per-layer keys of the JSON report (a public interface: keep).
 JSON_LAYER_KEYS = ("name", "C", "M", "P", "Q", "R", "S", "N", "stride", "groups", "macs", "energy_pJ",
@@ -277,39 +282,37 @@ class EnergyReport:
         return self.table()
 
     # ---------------------------------------------------------------- plot
-    def plot(self, path: str | Path, *, title: str | None = None) -> Path:
-        """A stacked-bar PNG: energy per layer, stacked by component (uJ)."""
+    def plot(self, path: str | Path | None = None, *, title: str | None = None) -> "Figure":
+        """A stacked-bar Figure: energy per layer, stacked by component (uJ); also written
+        to ``path`` (PNG, atomically) when given."""
         labels = [r.name for r in self.layers]
         comps = self.component_names
         values = {c: [r.components.get(c, 0.0) * 1e-6 for r in self.layers] for c in comps}
         return _stacked_bars(path, labels, comps, values, title or self.header(), ylabel="energy (uJ)")
 
 
-def _stacked_bars(path, labels, comps, values, title, ylabel) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _stacked_bars(path, labels, comps, values, title, ylabel) -> "Figure":
+    """A stacked-bar Figure (one bar per label, stacked by component); written to ``path``
+    atomically as PNG when ``path`` is given."""
+    from matplotlib import colormaps
 
     width = max(6.5, min(24.0, 0.35 * len(labels) + 4.5))
-    fig, ax = plt.subplots(figsize=(width, 4.5))
-    try:
-        bottom = [0.0] * len(labels)
-        cmap = plt.get_cmap("tab10" if len(comps) <= 10 else "tab20")
-        for i, c in enumerate(comps):
-            ax.bar(range(len(labels)), values[c], bottom=bottom, label=c, color=cmap(i % cmap.N))
-            bottom = [b + v for b, v in zip(bottom, values[c])]
-        ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, rotation=90 if len(labels) > 6 else 0, fontsize=7 if len(labels) > 20 else 9)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=9)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-    finally:
-        plt.close(fig)
-    return write_atomic(path, data=buf.getvalue())
+    fig = new_figure((width, 4.5), dpi=110)
+    ax = fig.subplots()
+    bottom = [0.0] * len(labels)
+    cmap = colormaps["tab10" if len(comps) <= 10 else "tab20"]
+    for i, c in enumerate(comps):
+        ax.bar(range(len(labels)), values[c], bottom=bottom, label=c, color=cmap(i % cmap.N))
+        bottom = [b + v for b, v in zip(bottom, values[c])]
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=90 if len(labels) > 6 else 0, fontsize=7 if len(labels) > 20 else 9)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path, format="png")
+    return fig
 
 
 @dataclass(frozen=True)
@@ -387,8 +390,9 @@ class MultiplierComparison:
     def __str__(self) -> str:
         return self.table()
 
-    def plot(self, path: str | Path, *, title: str | None = None) -> Path:
-        """A stacked-bar PNG: network energy per multiplier, stacked by component (uJ)."""
+    def plot(self, path: str | Path | None = None, *, title: str | None = None) -> "Figure":
+        """A stacked-bar Figure: network energy per multiplier, stacked by component (uJ);
+        also written to ``path`` (PNG, atomically) when given."""
         labels = [r.multiplier for r in self.reports]
         comps: list[str] = []
         for r in self.reports:

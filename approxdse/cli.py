@@ -5,6 +5,10 @@ Each package contributes its sub-commands through a ``cli`` module with a
 (torch, pandas, ...) inside the command handlers so that ``approxdse --help``
 and ``approxdse --version`` stay instant.
 
+Options shared by several commands (``--out``, ``--format``, ``--progress``,
+``--workers``/``--scheduler``) come from :mod:`approxdse.core.cli_options`; a
+module may also define ``rewrite_legacy_argv(argv)`` to accept old spellings.
+
 A handler returns an exit status (or None for 0). Bad input raises
 :class:`approxdse.core.errors.ApproxDSEError`; it is printed as one line on stderr
 and the command exits with status 2. An ``OSError`` that escapes a handler (a file
@@ -30,6 +34,29 @@ COMMAND_MODULES = (
 )
 
 
+def _command_modules() -> list:
+    """The imported command modules (a package without a ``cli`` module is skipped)."""
+    modules = []
+    for module_name in COMMAND_MODULES:
+        try:
+            modules.append(importlib.import_module(module_name))
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that package has no commands yet
+            raise
+    return modules
+
+
+def rewrite_legacy_argv(argv: list[str]) -> list[str]:
+    """Old command-line spellings a command module turns into new ones (for one release,
+    with a deprecation line), e.g. ``search CONFIG`` -> ``search run CONFIG``."""
+    for module in _command_modules():
+        hook = getattr(module, "rewrite_legacy_argv", None)
+        if hook is not None:
+            argv = hook(argv)
+    return argv
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="approxdse",
@@ -38,20 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"approxdse {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that package has no commands yet
-            raise
+    for module in _command_modules():
         module.register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(rewrite_legacy_argv(list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

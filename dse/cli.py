@@ -1,21 +1,41 @@
-"""``approxdse search``: the NAS-style search, and ``approxdse search report RUN_DIR``.
+"""``approxdse search``: the NAS-style search, resumed, and reported.
 
 Spellings::
 
-    approxdse search CONFIG.yaml [--out RUN_DIR] [--workers K] [--scheduler tcp://...] [--seed S]
-    approxdse search CONFIG.yaml --resume RUN_DIR      (CONFIG must match the run's)
-    approxdse search --resume RUN_DIR                   (the run's own config.yaml)
-    approxdse search report RUN_DIR [--reference]
+    approxdse search run CONFIG.yaml [--out RUN_DIR] [--workers K | --scheduler tcp://...] [--seed S]
+                                     [--progress | --no-progress]
+    approxdse search resume RUN_DIR [--config CONFIG.yaml] [--workers K | --scheduler ...] [--seed S]
+    approxdse search report RUN_DIR [--reference] [--format table|json]
 
-Heavy imports (torch, pandas, pymoo) stay inside the handler.
+The shared options come from :mod:`approxdse.core.cli_options`. The old spellings
+``approxdse search CONFIG.yaml ...``, ``approxdse search [CONFIG.yaml] --resume RUN_DIR``
+and ``--quiet`` still work for one release (:func:`rewrite_legacy_argv` turns them into
+the new ones and prints one deprecation line).
+
+Heavy imports (torch, pandas, pymoo) stay inside the handlers.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from approxdse.core.atomic_files import check_writable
+from approxdse.core.cli_options import (
+    deprecation_warning,
+    format_option,
+    out_option,
+    progress_option,
+    show_progress,
+    workers_option,
+)
 from approxdse.core.errors import ApproxDSEError
+
+ACTIONS = ("run", "resume", "report")
+#: Options of the old single ``search`` command that take a value.
+_VALUE_OPTIONS = ("--out", "--workers", "--scheduler", "--seed")
+WROTE = ("candidates.parquet, candidates.csv, front.csv, hypervolume.csv, summary.json, front.png, "
+         "hypervolume.png")
 
 
 def register(subparsers) -> None:
@@ -23,75 +43,136 @@ def register(subparsers) -> None:
         "search",
         help="NAS-style search of CNNs x approximate multipliers (energy vs error Pareto front)",
         description="Search CNN architectures and approximate multipliers for the energy x error Pareto "
-        "front (NSGA-II or random search). 'approxdse search report RUN_DIR' re-prints and re-plots a run.",
+        "front (NSGA-II or random search); resume an interrupted run; re-print and re-plot a run.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  approxdse search examples/search_digits.yaml --out runs/digits\n"
-        "  approxdse search examples/search_digits.yaml --resume runs/digits\n"
+        epilog="examples:\n  approxdse search run examples/search_digits.yaml --out runs/digits\n"
+        "  approxdse search resume runs/digits\n"
         "  approxdse search report runs/digits",
     )
-    p.add_argument("target", nargs="?", metavar="CONFIG",
-                   help="the search config (YAML), or the word 'report' followed by RUN_DIR")
-    p.add_argument("run_dir_arg", nargs="?", metavar="RUN_DIR", help=argparse.SUPPRESS)
-    p.add_argument("--out", metavar="RUN_DIR", help="run directory (default: runs/<name>-<timestamp>)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="evaluate on this Dask scheduler (tcp://host:port)")
-    p.add_argument("--workers", type=int, metavar="K", help="local worker processes (default: the config's)")
-    p.add_argument("--seed", type=int, metavar="S", help="search seed (overrides the config's)")
-    p.add_argument("--reference", action="store_true",
-                   help="(report) re-evaluate the front with the reference energy model")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_search)
+    sub = p.add_subparsers(dest="search_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    workers = workers_option("the config's")
+
+    run = sub.add_parser("run", help="start a search from a config file",
+                         parents=[out_option("run directory (default: runs/<name>-<timestamp>)", metavar="RUN_DIR"),
+                                  workers, progress_option()])
+    run.add_argument("config", metavar="CONFIG", help="the search config (YAML)")
+    run.add_argument("--seed", type=int, metavar="S", help="search seed (overrides the config's)")
+    run.set_defaults(func=_run)
+
+    resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint",
+                            parents=[workers, progress_option()])
+    resume.add_argument("run_dir", metavar="RUN_DIR")
+    resume.add_argument("--config", metavar="CONFIG",
+                        help="the search config; must match the run's (default: the run's own config.yaml)")
+    resume.add_argument("--seed", type=int, metavar="S", help="search seed (must match the run's)")
+    resume.set_defaults(func=_resume)
+
+    report = sub.add_parser("report", help="re-print and re-plot a run (finished or not) from its files",
+                            parents=[format_option(("table", "json"))])
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument("--reference", action="store_true",
+                        help="re-evaluate the front with the reference energy model")
+    report.set_defaults(func=_report)
 
 
-def _search(args) -> int:
-    if args.target == "report" and (args.run_dir_arg or not Path("report").is_file()):
-        if not args.run_dir_arg:
-            raise ApproxDSEError("'approxdse search report' needs a RUN_DIR")
-        return _report(args.run_dir_arg, reference=args.reference)
-    if args.run_dir_arg:
-        raise ApproxDSEError(f"unexpected argument {args.run_dir_arg!r}; use --out RUN_DIR or --resume RUN_DIR")
-    if args.workers is not None and args.workers < 1:
-        raise ApproxDSEError(f"--workers must be at least 1, got {args.workers}")
-    if args.seed is not None and args.seed < 0:
-        raise ApproxDSEError(f"--seed must be a non-negative integer, got {args.seed}")
+def rewrite_legacy_argv(argv: list[str]) -> list[str]:
+    """The new spelling of an old ``search`` command line (one deprecation line on stderr):
+    ``search CONFIG ...`` -> ``search run CONFIG ...``; ``search [CONFIG] --resume DIR ...``
+    -> ``search resume DIR [--config CONFIG] ...``. Other command lines pass unchanged."""
+    try:
+        at = next(i for i, a in enumerate(argv) if not a.startswith("-"))
+    except StopIteration:
+        return argv
+    if argv[at] != "search":
+        return argv
+    head, rest = argv[: at + 1], argv[at + 1:]
+    if not rest or rest[0] in ACTIONS or rest[0] in ("-h", "--help"):
+        return argv
+    resume_dir, kept = None, []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--resume" and i + 1 < len(rest):
+            resume_dir, i = rest[i + 1], i + 2
+            continue
+        if arg.startswith("--resume="):
+            resume_dir, i = arg.split("=", 1)[1], i + 1
+            continue
+        kept.append(arg)
+        i += 1
+    if resume_dir is None:
+        deprecation_warning("'approxdse search CONFIG'", "'approxdse search run CONFIG'")
+        return [*head, "run", *rest]
+    deprecation_warning("'approxdse search [CONFIG] --resume RUN_DIR'",
+                        "'approxdse search resume RUN_DIR [--config CONFIG]'")
+    config, others = None, []
+    i = 0
+    while i < len(kept):
+        if kept[i] in _VALUE_OPTIONS and i + 1 < len(kept):
+            others += kept[i : i + 2]
+            i += 2
+            continue
+        if config is None and not kept[i].startswith("-"):
+            config = kept[i]
+        else:
+            others.append(kept[i])
+        i += 1
+    return [*head, "resume", resume_dir, *(["--config", config] if config else []), *others]
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None and seed < 0:
+        raise ApproxDSEError(f"--seed must be a non-negative integer, got {seed}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_seed(args.seed)
     from approxdse.dse.config import SearchConfig
     from approxdse.dse.run import SearchRun
 
-    if args.resume:
-        if args.out:
-            raise ApproxDSEError("give either --out or --resume, not both")
-        config = SearchConfig.load(args.target) if args.target else None
-        if config is not None and args.seed is not None:
-            config = config.with_overrides(seed=args.seed)
-        run = SearchRun.resume(args.resume, config, workers=args.workers, scheduler=args.scheduler,
-                               progress=not args.quiet)
-    else:
-        if not args.target:
-            raise ApproxDSEError("give a search config (approxdse search CONFIG.yaml) or --resume RUN_DIR")
-        if args.out:
-            check_writable(args.out, folder=True)
-        config = SearchConfig.load(args.target).with_overrides(seed=args.seed, workers=args.workers,
-                                                               scheduler=args.scheduler)
-        run = SearchRun.create(config, args.out, progress=not args.quiet)
+    if args.out:
+        check_writable(args.out, folder=True)
+    config = SearchConfig.load(args.config).with_overrides(seed=args.seed, workers=args.workers,
+                                                           scheduler=args.scheduler)
+    run = SearchRun.create(config, args.out, progress=show_progress(args))
     print(f"run directory: {run.run_dir}", flush=True)
-    summary = run.run()
-    return _print(run.run_dir, summary)
+    return _print(run.run_dir, run.run(), "table")
 
 
-def _report(run_dir: str, reference: bool = False) -> int:
+def _resume(args: argparse.Namespace) -> int:
+    _check_seed(args.seed)
+    from approxdse.dse.config import SearchConfig
+    from approxdse.dse.run import CONFIG, SearchRun
+
+    config = SearchConfig.load(args.config) if args.config else None
+    if args.seed is not None:  # must match the run's seed; checked against the run's config
+        if config is None and (Path(args.run_dir) / CONFIG).is_file():
+            config = SearchConfig.load(Path(args.run_dir) / CONFIG)
+        if config is not None:
+            config = config.with_overrides(seed=args.seed)
+    run = SearchRun.resume(args.run_dir, config, workers=args.workers, scheduler=args.scheduler,
+                           progress=show_progress(args))
+    print(f"run directory: {run.run_dir}", flush=True)
+    return _print(run.run_dir, run.run(), "table")
+
+
+def _report(args: argparse.Namespace) -> int:
     from approxdse.dse.report import write_report
 
-    summary = write_report(run_dir, reference=reference)
-    return _print(Path(run_dir), summary)
+    summary = write_report(args.run_dir, reference=args.reference)
+    return _print(Path(args.run_dir), summary, args.format)
 
 
-def _print(run_dir: Path, summary: dict) -> int:
+def _print(run_dir: Path, summary: dict, fmt: str) -> int:
     import pandas as pd
 
     from approxdse.dse.report import format_report
 
+    if fmt == "json":
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
     front = pd.read_parquet(Path(run_dir) / "front.parquet")
     print(format_report(summary, front))
-    print(f"wrote {run_dir}/candidates.parquet, candidates.csv, front.csv, hypervolume.csv, summary.json, "
-          "front.png, hypervolume.png")
+    print(f"wrote {run_dir}/{WROTE}")
     return 0

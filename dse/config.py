@@ -33,6 +33,7 @@ from typing import Any, Mapping
 import yaml
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.resolve import relative_energy_of
 
 ALGORITHMS = ("nsga2", "random")
 ASSIGNMENTS = ("network", "layer")
@@ -113,7 +114,9 @@ class MultiplierSpace:
     whose family is in ``families`` (all when empty), whose signedness matches
     ``signed`` (either when None) and whose relative energy is at most
     ``max_relative_energy``. The exact multiplier of the chosen signedness is
-    always included (the baseline every saving is measured against).
+    always included (the baseline every saving is measured against). The search
+    prices every choice, so a multiplier without an energy figure is refused when
+    named and left out of a filtered selection.
     """
 
     names: tuple[str, ...] = ()
@@ -143,6 +146,7 @@ class MultiplierSpace:
             out = []
             for name in self.names:
                 m = multipliers.get(name)  # raises UnknownNameError with the known names
+                relative_energy_of(m)  # the energy objective prices every choice: refuse one without energy
                 if m.name not in out:
                     out.append(m.name)
             if len({multipliers.get(n).signed for n in out}) > 1:
@@ -160,7 +164,9 @@ class MultiplierSpace:
                 continue
             if self.families and m.family not in self.families and not m.is_exact:
                 continue
-            energy = 1.0 if m.relative_energy is None else m.relative_energy
+            if m.relative_energy is None:  # cannot be priced (relative_energy_of refuses it): not a choice
+                continue
+            energy = m.relative_energy
             if energy > self.max_relative_energy and not m.is_exact:
                 continue
             chosen.append(m)

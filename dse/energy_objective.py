@@ -27,17 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.resolve import relative_energy_of
 from approxdse.dse.search_space import Candidate
 
 #: Predictors :func:`predictors.defaults.default_predictor` provides (shipped, cached, or fitted once).
 DEFAULT_PREDICTORS = ("summing", "learned")
 BUILTIN = DEFAULT_PREDICTORS + ("reference", "multiplications")
-
-
-def _relative_energy(name: str) -> float:
-    from approxdse import multipliers
-    m = multipliers.get(name)
-    return 1.0 if m.relative_energy is None else float(m.relative_energy)
 
 
 def _number(value: Any) -> float:
@@ -103,7 +98,7 @@ class EnergyObjective:
         workload = candidate.genome.to_workload()
         per_layer = candidate.layer_multipliers()
         if self.spec == "multiplications":
-            return float(sum(layer.macs * _relative_energy(per_layer[layer.name]) for layer in workload.layers))
+            return float(sum(layer.macs * relative_energy_of(per_layer[layer.name]) for layer in workload.layers))
         if self.spec == "reference":
             return reference_energy(candidate, self.accelerator)
         predictor = self._load()

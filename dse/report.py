@@ -16,12 +16,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from approxdse.core.atomic_files import atomic_path
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.figures import new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLUMNS = [
     "generation", "index", "phase", "key", "genome_key", "status", "feasible", "energy", "energy_model",
@@ -283,15 +286,12 @@ def format_report(summary: dict, front) -> str:
 
 
 # ---------------------------------------------------------------------- plots
-def plot_front(df, front, path: Path, summary: dict | None = None) -> Path:
-    """Accuracy vs energy of every feasible design, exact vs approximate, the front as a staircase."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def plot_front(df, front, path: Path | None = None, summary: dict | None = None) -> "Figure":
+    """Accuracy vs energy of every feasible design, exact vs approximate, the front as a staircase.
+    Returns the Figure; with ``path`` it is also written there (PNG, atomically)."""
     ok = _feasible(df)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = new_figure((7, 4.5), dpi=120)
+    ax = fig.subplots()
     approx = ok[~ok["exact"].astype(bool)]
     exact = ok[ok["exact"].astype(bool)]
     ax.scatter(approx["energy"], 100 * approx["accuracy"], s=14, alpha=0.45, color="tab:blue",
@@ -321,20 +321,16 @@ def plot_front(df, front, path: Path, summary: dict | None = None) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title((summary or {}).get("name", "search"))
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return Path(path)
+    if path is not None:
+        save_figure(fig, path, format="png")
+    return fig
 
 
-def plot_hypervolume(hv, path: Path, title: str = "") -> Path:
-    """Hypervolume of the front found so far, by generation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+def plot_hypervolume(hv, path: Path | None = None, title: str = "") -> "Figure":
+    """Hypervolume of the front found so far, by generation. Returns the Figure; with
+    ``path`` it is also written there (PNG, atomically)."""
+    fig = new_figure((5, 3.5), dpi=120)
+    ax = fig.subplots()
     if len(hv):
         ax.plot(hv["generation"] + 1, hv["hypervolume"], marker="o")
     ax.set_xlabel("generation")
@@ -342,7 +338,6 @@ def plot_hypervolume(hv, path: Path, title: str = "") -> Path:
     ax.grid(alpha=0.3)
     ax.set_title(title)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    return Path(path)
+    if path is not None:
+        save_figure(fig, path, format="png")
+    return fig

@@ -18,7 +18,7 @@ Run directory layout (``--out RUN_DIR``, else ``runs/<name>-<UTC timestamp>``)::
 **Checkpoint and resume.** After every generation the tables and
 ``checkpoint.json`` are rewritten (temp file + rename); every finished
 evaluation is appended to ``candidates.jsonl`` at once. Resuming
-(``--resume RUN_DIR``) re-runs the algorithm from its seed and answers each
+(``approxdse search resume RUN_DIR``) re-runs the algorithm from its seed and answers each
 evaluation it asks for from the log by position (generation, index), so the
 replayed generations cost no training and the run continues exactly as the
 uninterrupted run would have (the same candidates, the same front). Ctrl-C or a
@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 from approxdse.core.atomic_files import atomic_path, make_dirs
 from approxdse.core.atomic_files import atomic_write_text as write_atomic  # re-exported: dse.report imports it
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.executor import make_executor
 from approxdse.core.jsonl import append_jsonl, read_jsonl
 from approxdse.dse.config import SearchConfig
 from approxdse.networks.genome import Genome
@@ -70,7 +71,7 @@ def read_checkpoint(run_dir: str | Path) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         reason = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise ApproxDSEError(
-            f"{path} is corrupt ({reason}); delete it and run `approxdse search --resume {run_dir}` "
+            f"{path} is corrupt ({reason}); delete it and run `approxdse search resume {run_dir}` "
             f"(the evaluations in {LOG} are kept) or `approxdse search report {run_dir}`"
         ) from None
     if not isinstance(data, dict):
@@ -132,7 +133,7 @@ class SearchRun:
         config.validate()
         run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
         if (run_dir / CHECKPOINT).exists() or (run_dir / LOG).exists():
-            raise ApproxDSEError(f"{str(run_dir)!r} already holds a search run; resume it with --resume {run_dir}")
+            raise ApproxDSEError(f"{str(run_dir)!r} already holds a search run; resume it with: approxdse search resume {run_dir}")
         if run_dir.exists() and not run_dir.is_dir():
             raise ApproxDSEError(f"--out {str(run_dir)!r} exists and is not a directory")
         make_dirs(run_dir)
@@ -284,7 +285,6 @@ class SearchRun:
         from tqdm.auto import tqdm
 
         from approxdse.dse.algorithms import make_algorithm, make_problem
-        from approxdse.dse.parallel import make_executor
 
         from approxdse.dse.energy_objective import EnergyObjective
 

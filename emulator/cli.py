@@ -1,10 +1,14 @@
 """``approxdse accuracy``: float, 8-bit exact and approximate top-1 accuracy of a network.
 
-    approxdse accuracy --network lenet5 --dataset digits --multiplier NAME
+    approxdse accuracy [NETWORK] --dataset digits --multiplier NAME
         [--layers FILE.yaml] [--fine-tune EPOCHS] [--backend auto|reference|cpu|cuda]
-        [--mode lut|exact-decomposition|low-rank|noise] [--format table|json]
-        [--data-dir DIR] [--epochs N] [--seed S]
-    approxdse accuracy --sweep [--multipliers A,B,C] --out DIR ...
+        [--mode lut|exact-decomposition|low-rank|noise] [--format table|json] [--out FILE]
+        [--data-dir DIR] [--epochs N] [--seed S] [--progress | --no-progress]
+    approxdse accuracy [NETWORK] --sweep [--multipliers A,B,C] [--out DIR] ...
+
+NETWORK is lenet5 (default), resnet8 or resnet20. The shared options (``--out``,
+``--format``, ``--progress``) come from :mod:`approxdse.core.cli_options`; the old
+``--network NAME`` and ``--quiet`` still work for one release, with a warning.
 
 Heavy imports (torch, pandas) happen inside the handler so ``approxdse --help``
 stays instant.
@@ -14,11 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 from approxdse.core.atomic_files import check_writable
+from approxdse.core.cli_options import (
+    deprecated_alias,
+    format_option,
+    out_option,
+    progress_option,
+    show_progress,
+    write_output,
+)
 from approxdse.core.errors import ApproxDSEError
 
 BACKENDS = ("auto", "reference", "cpu", "cuda")
@@ -33,8 +44,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "float, with exact 8-bit multipliers and with the approximate multiplier, and how long each "
         "evaluation took. With --sweep, evaluate many multipliers and write a CSV and an "
         "accuracy-vs-energy plot.",
+        parents=[format_option(("table", "json")),
+                 out_option("the report file (default: stdout); with --sweep, the output folder "
+                            "(default ./accuracy_sweep)", metavar="FILE|DIR"),
+                 progress_option()],
     )
-    p.add_argument("--network", default="lenet5", help="lenet5, resnet8 or resnet20 (default lenet5)")
+    p.add_argument("network", nargs="?", default=None, metavar="NETWORK",
+                   help="lenet5 (default), resnet8 or resnet20")
+    deprecated_alias(p, "--network", dest="network_option", new="the positional NETWORK", metavar="NAME")
     p.add_argument("--dataset", default="digits", help="digits (bundled, default), mnist or cifar10")
     p.add_argument("--multiplier", metavar="NAME",
                    help="catalog multiplier for every layer (the default for layers --layers does not name)")
@@ -49,7 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--calibration", choices=("minmax", "percentile"), default="minmax",
                    help="activation range calibration (default minmax)")
     p.add_argument("--rank", type=int, default=None, help="rank of the error matrix in low-rank mode")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     p.add_argument("--data-dir", dest="data_dir", metavar="DIR",
                    help="directory with the MNIST IDX files or the CIFAR-10 binary batches")
     p.add_argument("--epochs", type=int, default=None,
@@ -59,11 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sweep", action="store_true",
                    help="evaluate every catalog multiplier (or --multipliers) and write CSV + plot to --out")
     p.add_argument("--multipliers", metavar="A,B,C", help="comma-separated multipliers for --sweep")
-    p.add_argument("--out", metavar="DIR", default=None,
-                   help="output directory of --sweep (default ./accuracy_sweep)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="with --sweep, start over instead of continuing an interrupted sweep in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -88,10 +101,19 @@ def _read_layers(path: str) -> tuple[str | None, dict[str, str]]:
     return default, {str(k): v for k, v in layers.items()}
 
 
+def network_of(args: argparse.Namespace) -> str:
+    """The NETWORK positional, or the deprecated ``--network``, or lenet5."""
+    old = getattr(args, "network_option", None)
+    if old is not None and args.network is not None and old != args.network:
+        raise ApproxDSEError(f"two networks given ({args.network!r} and --network {old!r}); name one")
+    return args.network or old or "lenet5"
+
+
 def _validate(args: argparse.Namespace) -> None:
     from approxdse.emulator.datasets import dataset_info
     from approxdse.networks.torch_models import model_spec
 
+    args.network = network_of(args)
     model_spec(args.network)
     dataset_info(args.dataset)
     for flag, value, low in (("--fine-tune", args.fine_tune, 0), ("--epochs", args.epochs, 1),
@@ -117,12 +139,12 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from approxdse.emulator.datasets import load_dataset
-    from approxdse.emulator.training import resolve_multiplier
+    from approxdse.multipliers.resolve import resolve_multiplier
 
     options: dict[str, Any] = {}
     if args.rank is not None:
         options["rank"] = args.rank
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = show_progress(args)
     if args.sweep:
         names = [n.strip() for n in args.multipliers.split(",") if n.strip()] if args.multipliers else None
         if names is not None and not names:
@@ -148,9 +170,10 @@ def run(args: argparse.Namespace) -> int:
         calibration=args.calibration, batch_size=args.batch_size, progress=progress, **options,
     )
     if args.format == "json":
-        print(json.dumps(_jsonable(report.to_dict()), indent=2))
+        text = json.dumps(_jsonable(report.to_dict()), indent=2)
     else:
-        print(format_report(report))
+        text = format_report(report)
+    write_output(text, args.out)
     return 0
 
 
@@ -164,7 +187,7 @@ def _run_sweep(args, data, names, options, progress) -> int:
     table = accuracy_sweep(
         args.network, args.dataset, names, out_dir=out, data=data, seed=args.seed, epochs=args.epochs,
         fine_tune_epochs=args.fine_tune, backend=args.backend, mode=args.mode, calibration=args.calibration,
-        batch_size=args.batch_size, resume=args.resume, progress=not args.quiet, **options,
+        batch_size=args.batch_size, resume=args.resume, progress=progress, **options,
     )
     if args.format == "json":
         print(json.dumps(_jsonable({"csv": str(out / SWEEP_CSV), "plot": str(out / SWEEP_PNG),

@@ -11,7 +11,9 @@ Main entry points: :func:`get`, :func:`names`, :func:`catalog` (built-in and use
 multipliers by name); :func:`error_metrics`, :func:`weighted_error_metrics`;
 :func:`generate_lut` (the families); :func:`load` (``.c`` models and LUT files),
 :func:`from_callable`, :func:`import_multiplier` (into the user catalog) and
-:func:`export` (``.npy``, TFApprox ``.bin``, ``.txt``).
+:func:`export` (``.npy``, TFApprox ``.bin``, ``.txt``); :func:`resolve_multiplier`
+(a name, file or Multiplier) and :func:`relative_energy_of` (the energy, or one
+error for a multiplier without one).
 """
 from approxdse.multipliers.multiplier import (
     BITS,
@@ -28,6 +30,12 @@ from approxdse.multipliers.importing import import_multiplier, load
 from approxdse.multipliers.lut_io import from_callable, read_lut
 from approxdse.multipliers.lut_io import write_lut as export
 from approxdse.multipliers.metrics import ErrorMetrics, error_metrics, weighted_error_metrics
+from approxdse.multipliers.resolve import (
+    MissingEnergyError,
+    MultiplierLike,
+    relative_energy_of,
+    resolve_multiplier,
+)
 
 __all__ = [
     "BITS",
@@ -35,7 +43,9 @@ __all__ = [
     "ErrorMetrics",
     "FAMILIES",
     "InvalidLUTError",
+    "MissingEnergyError",
     "Multiplier",
+    "MultiplierLike",
     "catalog",
     "error_metrics",
     "exact_lut",
@@ -48,6 +58,8 @@ __all__ = [
     "names",
     "operand_values",
     "read_lut",
+    "relative_energy_of",
+    "resolve_multiplier",
     "validate_lut",
     "weighted_error_metrics",
 ]

@@ -45,6 +45,7 @@ import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.atomic_files import atomic_write
+from approxdse.core.paths import cache_dir
 from approxdse.multipliers.cost_model import EXACT_POWER_MW
 from approxdse.multipliers.multiplier import SIZE, Multiplier, validate_lut
 
@@ -268,13 +269,8 @@ def c_model_lut(
     key = hashlib.sha256(data + f"|{fn.name}|{fn.signature}|{signed}|{DRIVER_VERSION}".encode()).hexdigest()
     cache_file = None
     if cache:
-        from approxdse.multipliers.user_catalog import cache_dir
-
-        try:
-            cache_file = cache_dir("c_models") / f"{key}.npy"
-        except OSError:  # an unwritable home: the cache is optional
-            cache_file = None
-        if cache_file is not None and cache_file.is_file():
+        cache_file = cache_dir("c_models") / f"{key}.npy"
+        if cache_file.is_file():
             try:
                 lut = np.load(cache_file, allow_pickle=False)
                 return validate_lut(lut, signed=signed, name=f"cached LUT of {path}"), signed, fn, source

@@ -1,12 +1,14 @@
 """``approxdse multipliers``: browse, inspect, import and export 8-bit multipliers.
 
     approxdse multipliers list [--signed|--unsigned] [--family F] [--sort KEY] [--format table|csv|json]
-    approxdse multipliers show NAME [--format table|json|csv] [--plot FILE.png]
+                               [--out FILE]
+    approxdse multipliers show NAME [--format table|json|csv] [--plot FILE.png] [--out FILE]
     approxdse multipliers import FILE --name NAME [--power-mw P] [--relative-energy E]
                                  [--area-um2 A] [--delay-ns D] [--signed|--unsigned] [--function F] [--force] [--timeout S]
     approxdse multipliers export NAME FILE          (.npy, .bin TFApprox layout, .txt)
     approxdse multipliers remove NAME               (user multipliers only)
 
+``--format`` and ``--out`` are the shared options of :mod:`approxdse.core.cli_options`.
 Heavy imports stay inside the handlers so ``approxdse --help`` is instant.
 """
 from __future__ import annotations
@@ -15,6 +17,9 @@ import argparse
 import sys
 
 from approxdse.core.atomic_files import check_writable
+from approxdse.core.cli_options import format_option, out_option, write_output
+
+FORMATS = ("table", "csv", "json")
 
 #: Columns of ``list`` (table/CSV; JSON has these and more).
 LIST_COLUMNS = ("name", "signed", "family", "mae_pct", "wce_pct", "mre_pct", "ep_pct", "relative_energy")
@@ -34,7 +39,8 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="multipliers_command", metavar="ACTION")
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
-    ls = sub.add_parser("list", help="list multipliers with their error metrics and energy")
+    ls = sub.add_parser("list", help="list multipliers with their error metrics and energy",
+                        parents=[format_option(FORMATS), out_option("write the list here instead of stdout")])
     sign = ls.add_mutually_exclusive_group()
     sign.add_argument("--signed", dest="signed", action="store_true", default=None, help="only signed multipliers")
     sign.add_argument("--unsigned", dest="signed", action="store_false", help="only unsigned multipliers")
@@ -43,12 +49,11 @@ def register(subparsers) -> None:
                     help="sort by this column (e.g. relative_energy, mae_pct, mre_pct, name); "
                     "--sort=-KEY or --reverse for descending")
     ls.add_argument("--reverse", action="store_true", help="sort in descending order")
-    ls.add_argument("--format", choices=("table", "csv", "json"), default="table")
     ls.set_defaults(func=run_list)
 
-    show = sub.add_parser("show", help="metrics, energy and provenance of one multiplier")
+    show = sub.add_parser("show", help="metrics, energy and provenance of one multiplier",
+                          parents=[format_option(FORMATS), out_option("write the description here instead of stdout")])
     show.add_argument("name", metavar="NAME")
-    show.add_argument("--format", choices=("table", "csv", "json"), default="table")
     show.add_argument("--plot", metavar="FILE.png", help="write a heat-map of the error matrix")
     show.set_defaults(func=run_show)
 
@@ -77,17 +82,6 @@ def register(subparsers) -> None:
     rm = sub.add_parser("remove", help="delete a user multiplier")
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(func=run_remove)
-
-
-def _emit(text: str) -> None:
-    """Print to stdout; a reader that closed the pipe early (``| head``) is not an error."""
-    import os
-
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _clean(value):
@@ -150,13 +144,14 @@ def run_list(args: argparse.Namespace) -> int:
     elif args.reverse:
         df = df.iloc[::-1]
     if args.format == "json":
-        _emit(json.dumps(_records(df, JSON_KEYS), indent=1))
+        text = json.dumps(_records(df, JSON_KEYS), indent=1)
     elif args.format == "csv":
-        _emit(df.drop(columns=["params"]).to_csv(index=False).rstrip("\n"))
+        text = df.drop(columns=["params"]).to_csv(index=False)
     else:
         columns = LIST_COLUMNS + (("source",) if (df["source"] != "builtin").any() else ())
-        _emit(_table(_records(df, columns), columns))
-        _emit(f"{len(df)} multipliers (energy relative to the exact multiplier; % metrics as in EvoApproxLib)")
+        text = (_table(_records(df, columns), columns) + "\n"
+                + f"{len(df)} multipliers (energy relative to the exact multiplier; % metrics as in EvoApproxLib)")
+    write_output(text, args.out)
     return 0
 
 
@@ -189,17 +184,20 @@ def run_show(args: argparse.Namespace) -> int:
     if args.plot:
         save_error_heatmap(m, args.plot)
     if args.format == "json":
-        print(json.dumps(info, indent=1))
+        text = json.dumps(info, indent=1)
     elif args.format == "csv":
         import csv
+        import io
 
-        w = csv.DictWriter(sys.stdout, fieldnames=list(info))
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(info))
         w.writeheader()
         w.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in info.items()})
+        text = buf.getvalue()
     else:
         width = max(len(k) for k in info)
-        for k, v in info.items():
-            print(f"{k.ljust(width)}  {_fmt(v)}")
+        text = "\n".join(f"{k.ljust(width)}  {_fmt(v)}" for k, v in info.items())
+    write_output(text, args.out)
     if args.plot:
         print(f"error heat-map written to {args.plot}", file=sys.stderr)
     return 0

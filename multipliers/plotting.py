@@ -1,4 +1,9 @@
-"""Plots of multipliers: the error matrix heat-map, and error against energy for a catalog."""
+"""Plots of multipliers: the error matrix heat-map, and error against energy for a catalog.
+
+Each drawing function draws on the ``ax`` it is given (so it composes into your own
+figure) or, without one, on a new stand-alone :class:`matplotlib.figure.Figure`
+(reach it as ``ax.figure``). Nothing here touches pyplot or the matplotlib backend.
+"""
 from __future__ import annotations
 
 import os
@@ -7,29 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from approxdse.core.atomic_files import atomic_path
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.figures import new_figure, save_figure
 from approxdse.multipliers.multiplier import Multiplier
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def _pyplot():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    from matplotlib.figure import Figure
 
 
 def error_heatmap(m: Multiplier, ax: Any = None) -> Any:
     """Draw ``lut - exact`` of ``m`` on ``ax`` (rows = first operand); returns the axes."""
-    plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 5))
+        ax = new_figure((6, 5), dpi=120).subplots()
     err = m.error_matrix
     lim = max(1, int(np.abs(err).max()))
     v = m.operands
@@ -43,30 +38,28 @@ def error_heatmap(m: Multiplier, ax: Any = None) -> Any:
     return ax
 
 
+def error_heatmap_figure(m: Multiplier) -> "Figure":
+    """The error heat-map of ``m`` as a stand-alone Figure."""
+    fig = new_figure((6, 5), dpi=120)
+    error_heatmap(m, fig.subplots())
+    fig.tight_layout()
+    return fig
+
+
 def save_error_heatmap(m: Multiplier, path: str | os.PathLike) -> Path:
-    """Write the error heat-map of ``m`` to ``path`` (PNG, or any suffix matplotlib knows)."""
-    plt = _pyplot()
+    """Write the error heat-map of ``m`` to ``path`` atomically (PNG, or any suffix matplotlib knows)."""
     path = Path(path)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig = error_heatmap_figure(m)
     try:
-        error_heatmap(m, ax)
-        fig.tight_layout()
-        suffix = path.suffix.lstrip(".").lower() or "png"
-        try:
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=120, format=suffix)
-        except ValueError as exc:
-            raise ApproxDSEError(f"cannot write a plot to {path}: {exc}") from None
-    finally:
-        plt.close(fig)
-    return path
+        return save_figure(fig, path)
+    except ValueError as exc:
+        raise ApproxDSEError(f"cannot write a plot to {path}: {exc}") from None
 
 
 def error_energy_scatter(df: "pd.DataFrame", metric: str = "mre_pct", ax: Any = None) -> Any:
     """Scatter ``metric`` against relative energy for a :func:`multipliers.catalog` frame, by family."""
-    plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4.5))
+        ax = new_figure((7, 4.5), dpi=120).subplots()
     df = df[df["relative_energy"].notna()]
     for fam, part in df.groupby("family"):
         ax.scatter(part["relative_energy"], part[metric].clip(lower=1e-4), label=fam, s=22)

@@ -1,16 +1,15 @@
 """The user catalog: multipliers imported by the user, stored under the approxdse home.
 
-The home directory is ``$APPROXDSE_HOME`` when set, else the platform's user data
-directory (``platformdirs.user_data_dir("approxdse")``, e.g.
-``~/.local/share/approxdse`` on Linux). Each imported multiplier is two files in
-``<home>/multipliers/``: ``NAME.npy`` (the int32 LUT, in the index convention of
+The folder is :func:`approxdse.core.paths.catalog_dir`: ``<home>/multipliers/``,
+the home being ``$APPROXDSE_HOME`` when set, else the platform's user data
+directory (e.g. ``~/.local/share/approxdse`` on Linux). Each imported multiplier
+is two files there: ``NAME.npy`` (the int32 LUT, in the index convention of
 :mod:`multipliers.multiplier`) and ``NAME.yaml`` (signedness, family, figures,
 provenance and metrics). Both are written to temporary files and renamed, the
 YAML last, so an interrupted import leaves no entry behind.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,32 +17,21 @@ from typing import Any
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
-from approxdse.core.atomic_files import atomic_write as _atomic_write, make_dirs
+from approxdse.core.atomic_files import atomic_write as _atomic_write
+from approxdse.core.paths import catalog_dir, home_dir
 from approxdse.multipliers.multiplier import Multiplier
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
 
 
 def home() -> Path:
-    """The approxdse home directory (not created)."""
-    env = os.environ.get("APPROXDSE_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("approxdse", appauthor=False))
+    """The approxdse home directory (not created): :func:`approxdse.core.paths.home_dir`."""
+    return home_dir()
 
 
 def user_dir() -> Path:
-    """Where imported multipliers live."""
-    return home() / "multipliers"
-
-
-def cache_dir(kind: str) -> Path:
-    """A cache folder under the home (created on demand)."""
-    path = home() / "cache" / kind
-    make_dirs(path)
-    return path
+    """Where imported multipliers live: :func:`approxdse.core.paths.catalog_dir`."""
+    return catalog_dir()
 
 
 def check_name(name: str) -> str:

@@ -1,14 +1,33 @@
 """``approxdse dataset``, ``approxdse train-predictor`` and ``approxdse compare``.
 
-Heavy imports stay inside the handlers so ``approxdse --help`` stays instant.
+    approxdse dataset --accelerator A,B --networks SPEC --out DIR [--multipliers all|A,B]
+                      [--workers K | --scheduler ADDRESS] [--progress | --no-progress] [--format table|json]
+    approxdse train-predictor --data DIR --kind summing|xgboost|hgb --accelerator A --out FILE
+                      [--format table|json]
+    approxdse compare --predictor FILE --data DIR [--plot FILE.png] [--format table|json] [--out FILE]
+
+The shared options come from :mod:`approxdse.core.cli_options`. Heavy imports stay
+inside the handlers so ``approxdse --help`` stays instant.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 
 from approxdse.core.atomic_files import check_writable
+from approxdse.core.cli_options import (
+    format_option,
+    out_option,
+    progress_option,
+    show_progress,
+    workers_option,
+    write_output,
+)
 from approxdse.core.errors import ApproxDSEError
+
+SUMMARY_FORMATS = ("table", "json")
 
 
 def register(subparsers) -> None:
@@ -17,29 +36,28 @@ def register(subparsers) -> None:
         help="reference energies of many networks x multipliers x accelerators (resumable)",
         description="Evaluate every (network, multiplier, accelerator) with the reference energy model and "
         "write chunked Parquet plus a manifest. Re-running resumes: finished rows are skipped.",
+        parents=[out_option("dataset directory (created, or resumed)", metavar="DIR", required=True),
+                 workers_option("one per CPU, at most 8"), progress_option(),
+                 format_option(SUMMARY_FORMATS, help="format of the summary (default table)")],
     )
     p.add_argument("--accelerator", required=True, help="comma-separated accelerators, e.g. eyeriss,simba")
     p.add_argument("--networks", required=True,
                    help="comma-separated: nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, zoo-resnets, zoo names")
     p.add_argument("--multipliers", default="all", help="all, or comma-separated multiplier names (default all)")
-    p.add_argument("--out", required=True, help="dataset directory (created, or resumed)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated networks (default 0)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default: one per CPU, at most 8; 1 runs in this process)")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://HOST:PORT (instead of local workers)")
     p.add_argument("--chunk-size", type=int, default=4, help="(network, accelerator) tasks per Parquet part (default 4)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_dataset)
 
     p = subparsers.add_parser(
         "train-predictor",
         help="fit a summing or learned energy predictor on a dataset",
         description="Fit a predictor for one accelerator and save it as JSON (or UBJSON for .ubj), never pickle.",
+        parents=[out_option("model file (.json or .ubj)", required=True),
+                 format_option(SUMMARY_FORMATS, help="format of the summary (default table)")],
     )
     p.add_argument("--data", required=True, help="dataset directory (approxdse dataset --out)")
     p.add_argument("--kind", required=True, choices=["summing", "xgboost", "hgb"], help="predictor kind")
     p.add_argument("--accelerator", required=True, help="accelerator to fit for")
-    p.add_argument("--out", required=True, help="model file (.json or .ubj)")
     p.add_argument("--granularity", default="auto", choices=["auto", "layer", "network"],
                    help="learned predictors: per-layer model or network-level model (default auto: layer)")
     p.add_argument("--form", default="auto", choices=["auto", "free", "anchored"],
@@ -48,7 +66,6 @@ def register(subparsers) -> None:
                    help="hold out this fraction of the networks (split by network); compare then uses them")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and of the trees (default 0)")
     p.add_argument("--n-estimators", type=int, default=300, help="boosting rounds (default 300)")
-    p.add_argument("--format", choices=["table", "json"], default="table", help="summary format")
     p.set_defaults(func=_train)
 
     p = subparsers.add_parser(
@@ -56,11 +73,11 @@ def register(subparsers) -> None:
         help="predictor vs reference: R^2, MAPE, rank correlations, speed, plots",
         description="Compare a saved predictor with a dataset's reference energies. Networks the predictor "
         "was trained on are left out when the dataset has others.",
+        parents=[format_option(SUMMARY_FORMATS), out_option("write the table/JSON here instead of stdout")],
     )
     p.add_argument("--predictor", required=True, help="model file from approxdse train-predictor")
     p.add_argument("--data", required=True, help="dataset directory")
     p.add_argument("--plot", default=None, help="write a scatter plot + error histogram PNG here")
-    p.add_argument("--format", choices=["table", "json"], default="table", help="output format (default table)")
     p.add_argument("--networks", choices=["held-out", "all"], default="held-out",
                    help="held-out (default: networks the predictor did not see, if any) or all")
     p.add_argument("--reference-networks", type=int, default=10,
@@ -72,22 +89,23 @@ def register(subparsers) -> None:
 def _dataset(args: argparse.Namespace) -> int:
     from approxdse.predictors.dataset import generate_dataset
 
-    import os
-
     check_writable(args.out, folder=True)
     workers = args.workers if args.workers is not None else max(1, min(8, os.cpu_count() or 1))
     summary = generate_dataset(
         args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=workers,
-        scheduler=args.scheduler, chunk_size=args.chunk_size, progress=not args.no_progress,
+        scheduler=args.scheduler, chunk_size=args.chunk_size, progress=show_progress(args),
     )
+    if args.format == "json":
+        print(json.dumps({"directory": str(summary.directory), "tasks_run": summary.tasks_run,
+                          "tasks_total": summary.tasks_total, "rows_written": summary.rows_written,
+                          "rows_skipped": summary.rows_skipped, "seconds": summary.seconds}, indent=2))
+        return 0
     print(f"{summary.directory}: {summary.tasks_run} of {summary.tasks_total} (network, accelerator) tasks run, "
           f"{summary.rows_written} rows written, {summary.rows_skipped} already there, {summary.seconds:.1f} s")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    import json
-
     from approxdse.predictors.dataset import Dataset
     from approxdse.predictors.io import check_model_path
     from approxdse.predictors.learned import LearnedPredictor
@@ -144,10 +162,7 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare_predictor(pred, ds, reference_networks=args.reference_networks, seed=args.seed)
     if args.plot:
         result.plot(args.plot)
-    if args.format == "json":
-        print(result.to_json())
-    else:
-        print(result.table())
+    write_output(result.to_json() if args.format == "json" else result.table(), args.out)
     if note:
         print(note, file=sys.stderr)
     return 0

@@ -22,14 +22,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from approxdse.core.atomic_files import atomic_path
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.figures import new_figure, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def error_metrics(reference: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -119,37 +123,31 @@ class Comparison:
                          f"Spearman {sub['spearman']:.5f}")
         return "\n".join(lines)
 
-    def plot(self, path: str) -> str:
-        """Scatter (predicted vs reference, log-log) and histogram of the percentage errors, as one PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    def plot(self, path: str | os.PathLike | None = None) -> "Figure":
+        """Scatter (predicted vs reference, log-log) and histogram of the percentage errors, as one
+        Figure; with ``path`` it is also written there (PNG, atomically)."""
         y, p = self.reference * 1e-6, self.predicted * 1e-6
         err = (self.predicted - self.reference) / self.reference * 100.0
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
-        try:
-            ax1.scatter(y, p, s=6, alpha=0.6)
-            lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
-            ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-            ax1.set_xscale("log")
-            ax1.set_yscale("log")
-            ax1.set_xlabel("reference energy (uJ)")
-            ax1.set_ylabel("predicted energy (uJ)")
-            m = self.metrics
-            ax1.set_title(f"{m['predictor']} on {m['accelerator']}: MAPE {m['mape_pct']:.2f}%, "
-                          f"Spearman {m['spearman']:.4f}", fontsize=9)
-            ax2.hist(err, bins=40)
-            ax2.set_xlabel("prediction error (%)")
-            ax2.set_ylabel("rows")
-            ax2.set_title("error histogram", fontsize=9)
-            fig.tight_layout()
-            with atomic_path(path) as tmp:
-                fig.savefig(tmp, dpi=110, format="png")
-        finally:
-            plt.close(fig)
-        return path
+        fig = new_figure((10, 4.2), dpi=110)
+        ax1, ax2 = fig.subplots(1, 2)
+        ax1.scatter(y, p, s=6, alpha=0.6)
+        lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
+        ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax1.set_xscale("log")
+        ax1.set_yscale("log")
+        ax1.set_xlabel("reference energy (uJ)")
+        ax1.set_ylabel("predicted energy (uJ)")
+        m = self.metrics
+        ax1.set_title(f"{m['predictor']} on {m['accelerator']}: MAPE {m['mape_pct']:.2f}%, "
+                      f"Spearman {m['spearman']:.4f}", fontsize=9)
+        ax2.hist(err, bins=40)
+        ax2.set_xlabel("prediction error (%)")
+        ax2.set_ylabel("rows")
+        ax2.set_title("error histogram", fontsize=9)
+        fig.tight_layout()
+        if path is not None:
+            save_figure(fig, path, format="png")
+        return fig
 
 
 def _json_safe(obj: Any) -> Any:

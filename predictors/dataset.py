@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from approxdse.accelerators.reference_version import reference_code_hash, reference_version
 from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs
-from approxdse.core.code_hash import code_fingerprint
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.executor import check_workers, make_executor
+from approxdse.multipliers.resolve import has_energy, relative_energy_of
 
 DATASET_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -68,49 +70,6 @@ def architecture_hash(accelerator: str) -> str:
     return hashlib.sha256(str(arch.id).encode()).hexdigest()
 
 
-def _reference_version() -> str:
-    """The reference model's version string (package version + model version if it has one)."""
-    from approxdse import accelerators
-    from approxdse import __version__
-
-    try:
-        from approxdse.accelerators import estimate
-    except ImportError:  # pragma: no cover - checked before any generation
-        raise ApproxDSEError("the reference energy model (accelerators.estimate) is not installed") from None
-    model = getattr(estimate, "MODEL_VERSION", None) or getattr(accelerators, "__version__", None)
-    return f"approxdse {__version__}" + (f", model {model}" if model else "")
-
-
-#: The reference's modules whose source decides the energies (hashed into the manifest).
-REFERENCE_MODULES = ("estimate", "mapper", "mapping", "model", "nest_analysis", "energy_tables", "architecture")
-
-
-def reference_code_hash() -> str:
-    """SHA-256 over the reference model's code (:func:`~approxdse.core.code_hash.code_fingerprint`) and built-in architecture files."""
-    import importlib
-    from importlib import resources
-
-    h = hashlib.sha256()
-    for name in REFERENCE_MODULES:
-        try:
-            mod = importlib.import_module(f"approxdse.accelerators.{name}")
-        except ImportError:
-            continue
-        path = getattr(mod, "__file__", None)
-        if path:
-            h.update(name.encode())
-            h.update(code_fingerprint(Path(path).read_bytes()))
-    try:
-        data = resources.files("approxdse.accelerators.data")
-        for entry in sorted(data.iterdir(), key=lambda e: e.name):
-            if entry.name.endswith((".yaml", ".yml")):
-                h.update(entry.name.encode())
-                h.update(entry.read_bytes())
-    except (ModuleNotFoundError, OSError):
-        pass
-    return h.hexdigest()
-
-
 def _multiplier_record(name: str) -> dict:
     from approxdse import multipliers
     m = multipliers.get(name)
@@ -130,7 +89,7 @@ def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], mu
 
     return {
         "format": DATASET_FORMAT,
-        "reference": _reference_version(),
+        "reference": reference_version(),
         "reference_code_sha256": reference_code_hash(),
         "genome_version": GENOME_VERSION,
         "seed": int(seed),
@@ -252,33 +211,14 @@ def resolve_multiplier_names(spec: str | Sequence[str]) -> list[str]:
         items = list(spec)
     if not items:
         raise ApproxDSEError("no multipliers given; use --multipliers all or a comma-separated list")
-    if items == ["all"]:
-        return list(multipliers.names())
+    if items == ["all"]:  # every multiplier the reference can price
+        return [n for n in multipliers.names() if has_energy(n)]
     names = []
     for item in items:
-        names.append(multipliers.get(item).name)  # UnknownNameError lists the catalog
+        m = multipliers.get(item)  # UnknownNameError lists the catalog
+        relative_energy_of(m)  # the reference cannot price a multiplier without energy: refuse before writing
+        names.append(m.name)
     return list(dict.fromkeys(names))
-
-
-def _with_energy(names: list[str], *, explicit: bool) -> list[str]:
-    """The multipliers that have an energy per operation; one without is refused when named
-    (before anything is written), skipped with a note when it came from ``all``."""
-    import sys
-
-    from approxdse import multipliers
-
-    kept = []
-    for name in names:
-        if multipliers.get(name).relative_energy is not None:
-            kept.append(name)
-            continue
-        if explicit:
-            raise ApproxDSEError(
-                f"multiplier {name!r} has no energy per operation, so the reference cannot cost it; re-import it "
-                f"with --power-mw P or --relative-energy E (approxdse multipliers import FILE --name {name} --force)"
-            )
-        print(f"approxdse: note: skipping multiplier {name!r}: it has no energy per operation", file=sys.stderr)
-    return kept
 
 
 def resolve_accelerators(spec: str | Sequence[str]) -> list[str]:
@@ -320,14 +260,13 @@ def generate_dataset(
 
     if not isinstance(seed, int) or seed < 0:
         raise ApproxDSEError(f"--seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(workers, int) or workers < 1:
-        raise ApproxDSEError(f"--workers must be a positive integer, got {workers!r}")
+    check_workers(workers)
+    executor = make_executor(workers, scheduler)  # bad --scheduler: one error before any file is written
     if chunk_size < 1:
         raise ApproxDSEError(f"chunk size must be at least 1, got {chunk_size}")
     t_start = time.perf_counter()
     accs = resolve_accelerators(accelerators)
     mult_names = resolve_multiplier_names(multipliers)
-    mult_names = _with_energy(mult_names, explicit=not (isinstance(multipliers, str) and multipliers.strip() == "all"))
     if EXACT not in mult_names:
         mult_names = [EXACT] + mult_names
     net_specs = [s.strip() for s in networks.split(",") if s.strip()] if isinstance(networks, str) else list(networks)
@@ -399,12 +338,13 @@ def generate_dataset(
 
     bar = tqdm(total=len(tasks), desc="reference energy", unit="net", disable=not progress)
     try:
-        for res in _run_tasks(tasks, workers, scheduler):
-            buffer.append(res)
-            summary.tasks_run += 1
-            bar.update(1)
-            if len(buffer) >= chunk_size:
-                flush()
+        with executor:
+            for _, res in executor.run(_evaluate_task, [(t,) for t in tasks],
+                                       progress=lambda done, total: bar.update(1)):
+                buffer.append(res)
+                summary.tasks_run += 1
+                if len(buffer) >= chunk_size:
+                    flush()
         flush()
     finally:
         bar.close()
@@ -419,57 +359,6 @@ def _known_networks(directory: Path) -> set[str]:
     for part in sorted((directory / "networks").glob("part-*.parquet")):
         names.update(pd.read_parquet(part, columns=["network"])["network"])
     return names
-
-
-def _run_tasks(tasks: list[dict], workers: int, scheduler: Any) -> Iterable[dict]:
-    """Results of the tasks in completion order: in-process, process pool, or Dask."""
-    if not tasks:
-        return
-    if scheduler is not None:
-        yield from _run_dask(tasks, scheduler)
-        return
-    if workers == 1:
-        for task in tasks:
-            yield _evaluate_task(task)
-        return
-    import concurrent.futures as cf
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_evaluate_task, t) for t in tasks]
-        try:
-            for fut in cf.as_completed(futures):
-                yield fut.result()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-
-
-def _run_dask(tasks: list[dict], scheduler: Any) -> Iterable[dict]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:  # pragma: no cover
-        raise ApproxDSEError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
-    own = False
-    if isinstance(scheduler, Client):
-        client = scheduler
-    else:
-        if not isinstance(scheduler, str) or "://" not in scheduler:
-            raise ApproxDSEError(f"--scheduler must be an address like tcp://HOST:PORT, got {scheduler!r}")
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise ApproxDSEError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
-        own = True
-    try:
-        futures = client.map(_evaluate_task, tasks, pure=False)
-        for fut in as_completed(futures):
-            yield fut.result()
-    finally:
-        if own:
-            client.close()
 
 
 # --------------------------------------------------------------------------- loading

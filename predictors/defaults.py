@@ -7,7 +7,7 @@
    trained by ``benchmarks/predictors_bench.py --ship``) if it was trained on the
    same architecture file and the same reference-model source as installed now;
 2. otherwise a model fitted earlier on this machine, cached under
-   ``$APPROXDSE_HOME/predictors`` (or the user cache directory);
+   ``<home>/cache/predictors`` (:func:`approxdse.core.paths.cache_dir`);
 3. otherwise one fitted now: a small reference dataset (``nas:N`` CIFAR-preset
    networks plus the zoo's CIFAR ResNets, exact and two approximate
    multipliers) is generated into that cache (about a second per network) and
@@ -18,10 +18,11 @@ it is replaced by a fresh fit.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from approxdse.accelerators.reference_version import reference_code_hash
+from approxdse.core import paths
 from approxdse.core.atomic_files import make_dirs
 from approxdse.core.errors import ApproxDSEError
 
@@ -36,16 +37,12 @@ def shipped_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("APPROXDSE_HOME")
-    if env:
-        return Path(env) / "predictors"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("approxdse")) / "predictors"
+    """Where default predictors fitted on this machine (and their datasets) are cached."""
+    return paths.cache_dir("predictors")
 
 
 def _current(accelerator: str) -> dict:
-    from approxdse.predictors.dataset import architecture_hash, reference_code_hash
+    from approxdse.predictors.dataset import architecture_hash
 
     return {"architecture_sha256": architecture_hash(accelerator), "reference_code_sha256": reference_code_hash()}
 

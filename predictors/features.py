@@ -33,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.resolve import relative_energy_of, resolve_multiplier
 
 NETWORK_FEATURES: tuple[str, ...] = (
     "n_layers", "n_conv", "n_fc", "n_depthwise", "n_pointwise",
@@ -134,14 +135,11 @@ def network_features(workload) -> dict[str, float]:
 
 @lru_cache(maxsize=4096)
 def _multiplier_vector_by_name(name: str) -> tuple[float, ...]:
-    from approxdse import multipliers
-    return _multiplier_vector(multipliers.get(name))
+    return _multiplier_vector(resolve_multiplier(name))
 
 
 def _multiplier_vector(m) -> tuple[float, ...]:
-    rel = m.relative_energy
-    if rel is None:
-        raise ApproxDSEError(f"multiplier {m.name!r} has no relative energy; the predictors need its energy per op")
+    rel = relative_energy_of(m)
     try:
         metrics = m.metrics
         errs = (metrics.mae_pct, metrics.wce_pct, metrics.mre_pct, metrics.ep_pct)
@@ -156,18 +154,6 @@ def _multiplier_vector(m) -> tuple[float, ...]:
     if not math.isfinite(vec[0]) or any(math.isinf(v) for v in vec):
         raise ApproxDSEError(f"multiplier {m.name!r} has NaN or infinite figures")
     return vec
-
-
-def resolve_multiplier(spec: Any):
-    """A :class:`multipliers.Multiplier` from a name or a Multiplier."""
-    from approxdse import multipliers
-    from approxdse.multipliers import Multiplier
-
-    if isinstance(spec, Multiplier):
-        return spec
-    if isinstance(spec, str):
-        return multipliers.get(spec)
-    raise ApproxDSEError(f"a multiplier must be a name or a Multiplier, got {type(spec).__name__}")
 
 
 def multiplier_feature_vector(spec: Any) -> np.ndarray:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.multipliers.resolve import relative_energy_of
 
 #: The multiplier every (network, accelerator) pair is evaluated with, as the anchor.
 EXACT = "u8_exact"
@@ -48,14 +49,6 @@ def reference_total(workload, accelerator: str, multiplier: Any = EXACT) -> floa
     return float(reference_energy(workload, accelerator, multiplier).energy_pJ)
 
 
-def _relative_energy(name: str) -> float:
-    from approxdse import multipliers
-    rel = multipliers.get(name).relative_energy
-    if rel is None:
-        raise ApproxDSEError(f"multiplier {name!r} has no relative energy; it cannot be costed")
-    return float(rel)
-
-
 def _derive(components: dict[str, float], rel_from: float, rel_to: float) -> dict[str, float]:
     out = dict(components)
     if MULTIPLIER_COMPONENT in out and rel_from > 0:
@@ -74,7 +67,7 @@ def evaluate(workload, accelerator: str, multiplier_names: Sequence[str], networ
     """Reference energies of one network on one accelerator for every multiplier (exact first)."""
     result = ReferenceResult()
     names = [EXACT] + [m for m in multiplier_names if m != EXACT]
-    rels = {m: _relative_energy(m) for m in names}
+    rels = {m: relative_energy_of(m) for m in names}
     exact_report = None
     can_derive = False
     for i, mname in enumerate(names):

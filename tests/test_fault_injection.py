@@ -35,8 +35,8 @@ ORPHAN_GRACE_S = 10.0
 
 DATASET = ["dataset", "--accelerator", "eyeriss", "--networks", "nas:3", "--multipliers", "u8_exact,u8_trunc_2",
            "--chunk-size", "1", "--workers", "1", "--no-progress"]
-SWEEP = ["accuracy", "--sweep", "--network", "lenet5", "--dataset", "digits",
-         "--multipliers", "u8_exact,u8_trunc_2,u8_bam_h2_v6", "--epochs", "1", "--quiet"]
+SWEEP = ["accuracy", "lenet5", "--sweep", "--dataset", "digits",
+         "--multipliers", "u8_exact,u8_trunc_2,u8_bam_h2_v6", "--epochs", "1", "--no-progress"]
 SEARCH_SCRIPT = """
 import sys
 sys.path.insert(0, {helpers!r})

@@ -1,40 +1,57 @@
 """The fast CPU backend: numba im2col of uint8 indices + a LUT GEMM kernel.
 
-The GEMM is the AVX-512 VBMI kernel of :mod:`.native_kernel` where the CPU and
-a C compiler allow it, else the numba kernel of :mod:`.cpu_kernels`. Both are
-bit-exact with the reference backend.
+The GEMM is the fastest native kernel of :mod:`.native_kernel` that this CPU
+supports and a C compiler builds (AVX-512 VBMI, AVX-512, AVX2, NEON, portable
+C), else the numba kernel of :mod:`.cpu_kernels`. All are bit-exact with the
+reference backend.
 """
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import torch
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator.backends import native_kernel
 from approxdse.emulator.backends.base import Backend, ConvGeometry
 
 #: Below this many lookups a layer runs the serial numba kernel (no thread start-up).
 SMALL_WORK = 1 << 18
-KERNELS = ("auto", "native", "numba")
+#: ``auto``: the fastest that runs here (or ``$APPROXDSE_CPU_KERNEL``); ``native``: the fastest native one.
+KERNELS = ("auto", "native", *native_kernel.KERNELS, "numba")
 
 
 class CPUBackend(Backend):
-    """LUT GEMM on the CPU; ``kernel`` is ``"auto"`` (native if it builds, else numba), ``"native"`` or ``"numba"``."""
+    """LUT GEMM on the CPU with one of :data:`KERNELS` (``auto`` by default).
+
+    ``auto`` takes ``$APPROXDSE_CPU_KERNEL`` when set, else the fastest native
+    kernel that this CPU supports and that builds, else numba. Naming a kernel
+    forces it (an error if it cannot run here). :attr:`kernel` says which runs.
+    """
 
     name = "cpu"
 
     def __init__(self, kernel: str = "auto") -> None:
+        if kernel == "auto" and os.environ.get(native_kernel.KERNEL_VARIABLE):
+            kernel = os.environ[native_kernel.KERNEL_VARIABLE].strip()
         if kernel not in KERNELS:
             raise ApproxDSEError(f"unknown CPU kernel {kernel!r}; choose one of {', '.join(KERNELS)}")
-        self._lib = None
+        chosen = None
         if kernel in ("auto", "native"):
-            from approxdse.emulator.backends import native_kernel
-
-            self._lib = native_kernel.load()
-            if self._lib is None and kernel == "native":
-                raise ApproxDSEError(
-                    "the native CPU kernel needs an x86 CPU with AVX-512 VBMI and a C compiler (cc)")
-        #: Which GEMM kernel runs: ``"avx512-vbmi"`` or ``"numba"``.
-        self.kernel = "avx512-vbmi" if self._lib is not None else "numba"
+            chosen = native_kernel.best()
+            if chosen is None and kernel == "native":
+                reasons = "; ".join(f"{n}: {native_kernel.why_not(n)}" for n in native_kernel.PREFERENCE
+                                    if native_kernel.why_not(n))
+                raise ApproxDSEError(f"no native CPU kernel runs here ({reasons})")
+        elif kernel != "numba":
+            if native_kernel.load(kernel) is None:
+                raise ApproxDSEError(f"the {kernel} CPU kernel cannot run here: {native_kernel.why_not(kernel)}")
+            chosen = kernel
+        self._fn = native_kernel.load(chosen) if chosen else None
+        self._table = native_kernel.KERNELS[chosen].table if chosen else ""
+        #: Which GEMM kernel runs: a name of :data:`native_kernel.KERNELS` or ``"numba"``.
+        self.kernel = chosen or "numba"
 
     @classmethod
     def is_available(cls) -> bool:
@@ -59,8 +76,7 @@ class CPUBackend(Backend):
         p, q = geometry.output_size(h, w, r, s)
         mg = m // g
         (sh, sw), (ph, pw), (dh, dw) = geometry.stride, geometry.padding, geometry.dilation
-        native = self._lib is not None
-        lp = -(-(p * q) // 64) * 64 if native else p * q
+        lp = -(-(p * q) // 64) * 64 if self._fn is not None else p * q
         out = np.empty((n, m, p * q), dtype=np.int32)
         for gi in range(g):
             cols = im2col_u8(x, r, s, sh, sw, ph, pw, dh, dw, p, q, np.uint8(pad_index), gi * cg, (gi + 1) * cg, lp)
@@ -70,8 +86,7 @@ class CPUBackend(Backend):
 
     def lut_linear(self, a_index, w_index, lut):
         a = a_index.cpu().numpy()
-        native = self._lib is not None
-        lp = -(-a.shape[0] // 64) * 64 if native else a.shape[0]
+        lp = -(-a.shape[0] // 64) * 64 if self._fn is not None else a.shape[0]
         cols = np.zeros((1, a.shape[1], lp), dtype=np.uint8)
         cols[0, :, :a.shape[0]] = a.T
         wt = np.ascontiguousarray(w_index.cpu().numpy(), dtype=np.uint8)
@@ -80,11 +95,9 @@ class CPUBackend(Backend):
         return torch.from_numpy(np.ascontiguousarray(out[0].T))
 
     def _gemm(self, cols: np.ndarray, wt: np.ndarray, lut: np.ndarray, out: np.ndarray, m_offset: int) -> None:
-        if self._lib is not None:
-            from approxdse.emulator.backends import native_kernel
-
-            planes, bias = _cached(lut, "planes", native_kernel.byte_planes)
-            native_kernel.lut_gemm(self._lib, cols, out.shape[2], wt, planes, bias, out, m_offset)
+        if self._fn is not None:
+            table, bias = _cached(lut, self._table, native_kernel.TABLE[self._table])
+            native_kernel.lut_gemm(self._fn, cols, out.shape[2], wt, table, bias, out, m_offset)
             return
         from approxdse.emulator.backends.cpu_kernels import lut_gemm_batched, lut_gemm_serial
 

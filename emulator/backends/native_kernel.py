@@ -1,188 +1,216 @@
-"""An AVX-512 VBMI LUT GEMM, compiled on first use with the system C compiler.
+"""Native LUT GEMM kernels, compiled on first use with the system C compiler, chosen by CPU features.
 
-Gathers are no faster than scalar loads on current x86 cores, so this kernel
-does not gather. For one weight index ``w`` the 256 products ``lut[:, w]`` are
-split into byte planes (2 planes when the biased products fit in 16 bits, else
-3). A plane is a 256-entry byte table held in four zmm registers, and
-``vpermi2b`` looks up 64 activation indices at once in each 128-entry half;
-the top index bit picks the half. Plane bytes are widened into uint16 lane
-accumulators (flushed to int32 every 256 reduction steps, before they can
-overflow), and the planes are recombined at the end:
+One kernel per instruction set (C sources in :mod:`.native_sources`), all
+bit-exact with the reference backend (exact integer arithmetic):
 
-    sum_k lut[a_k, w_k] = sum_p 2^(8p) * sum_k byte_p(lut[a_k, w_k] + bias) - K * bias
+* ``avx512-vbmi`` (AVX-512 F, BW, VBMI): ``vpermi2b`` looks up 64 activations
+  per instruction in each 128-entry half of a byte plane of the LUT column;
+* ``avx512`` (AVX-512 F, BW): ``vpermi2w`` over the four 64-entry quarters of
+  16-bit planes, two blends;
+* ``avx2`` (AVX2): ``vpgatherdd`` reads 16 products at once from a column that
+  packs two output channels' 16-bit products (built per reduction step, reused
+  for 512 output positions);
+* ``avx2-shuffle`` (AVX2): ``vpshufb`` over the 16 16-byte chunks of byte
+  planes; measured slower than the gathers, so it runs only when forced;
+* ``neon`` (aarch64): ``tbl``/``tbx`` over the four 64-byte quarters of byte
+  planes, 16 lookups each;
+* ``portable`` (any C compiler): scalar, 2 output channels x 4 reduction steps
+  per pass, LUT columns reused from L1.
 
-The whole table (256 weight codes x planes x 256 bytes) is at most 192 KiB and
-each task touches only the 1 KiB of its current weight code, so it stays in
-L1/L2. Exact integer arithmetic throughout: bit-exact with the reference.
-
-The shared library is cached under ``$APPROXDSE_HOME/kernels`` (else the user
-cache directory) keyed by a hash of the source and flags. Anything that goes
-wrong (no compiler, no AVX-512 VBMI) makes :func:`load` return None, and the
-CPU backend falls back to its numba kernel.
+:func:`best` returns the first of :data:`PREFERENCE` that this CPU supports and
+that builds. A kernel is built once per source and flags and cached under
+``approxdse.core.paths.cache_dir("kernels")``. Anything that goes wrong (no
+compiler, no such instruction set, a compiler too old for the flags) makes
+:func:`load` return None and the CPU backend falls back to the next kernel and
+finally to numba; a missing compiler is reported once, as a warning.
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
 import os
+import platform
 import subprocess
 import tempfile
 import threading
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-C_SOURCE = r"""
-#include <immintrin.h>
-#include <stdint.h>
-#include <string.h>
+from approxdse.core.paths import cache_dir
+from approxdse.emulator.backends import native_sources
 
-#define LANES 64
-#define VECS 2          /* 64-lane vectors per task */
-#define TILE (LANES * VECS)
-#define FLUSH 256       /* reduction steps between uint16 -> int32 flushes */
-
-/* out[b, m_off + m, l] = sum_k table(w[m, k])[a[b, k, l]] (before the bias fix-up)
-   a: uint8 [N, K, Lp] with Lp a multiple of 64; w: uint8 [M, K];
-   planes: uint8 [256 (weight code), P, 256 (activation index)];
-   out: int32 [N, Mtot, L], wrapping around like an int32 accumulator. */
-void lut_gemm_vbmi(const uint8_t *a, const uint8_t *w, const uint8_t *planes, int P,
-                   int32_t *out, int N, int K, int L, int Lp, int M, int Mtot, int m_off,
-                   int64_t bias) {
-    const int tiles = (Lp + TILE - 1) / TILE;
-    const long ntasks = (long)N * M * tiles;
-    const int parallel = (double)ntasks * TILE * K > 4.0e6;  /* small layers: no thread start-up */
-    #pragma omp parallel for schedule(dynamic, 4) if (parallel)
-    for (long task = 0; task < ntasks; task++) {
-        const int b = (int)(task / ((long)M * tiles));
-        const long rest = task % ((long)M * tiles);
-        const int m = (int)(rest / tiles);
-        const int l0 = (int)(rest % tiles) * TILE;
-        const int nvec = (Lp - l0) / LANES < VECS ? (Lp - l0) / LANES : VECS;
-        int64_t acc32[3][TILE];
-        memset(acc32, 0, sizeof(acc32));
-        __m512i acc16[3][VECS][2];
-        const __m512i zero = _mm512_setzero_si512();
-        for (int p = 0; p < 3; p++) for (int v = 0; v < VECS; v++) { acc16[p][v][0] = zero; acc16[p][v][1] = zero; }
-        const uint8_t *ab = a + (size_t)b * K * Lp + l0;
-        const uint8_t *wm = w + (size_t)m * K;
-        for (int k0 = 0; k0 < K; k0 += FLUSH) {
-            const int k1 = k0 + FLUSH < K ? k0 + FLUSH : K;
-            for (int k = k0; k < k1; k++) {
-                const uint8_t *tab = planes + (size_t)wm[k] * P * 256;
-                const uint8_t *arow = ab + (size_t)k * Lp;
-                __m512i idx[VECS]; __mmask64 top[VECS];
-                for (int v = 0; v < nvec; v++) {
-                    idx[v] = _mm512_loadu_si512((const void *)(arow + v * LANES));
-                    top[v] = _mm512_movepi8_mask(idx[v]);
-                }
-                for (int p = 0; p < P; p++) {
-                    const __m512i t0 = _mm512_loadu_si512((const void *)(tab + p * 256));
-                    const __m512i t1 = _mm512_loadu_si512((const void *)(tab + p * 256 + 64));
-                    const __m512i t2 = _mm512_loadu_si512((const void *)(tab + p * 256 + 128));
-                    const __m512i t3 = _mm512_loadu_si512((const void *)(tab + p * 256 + 192));
-                    for (int v = 0; v < nvec; v++) {
-                        const __m512i lo = _mm512_permutex2var_epi8(t0, idx[v], t1);
-                        const __m512i hi = _mm512_permutex2var_epi8(t2, idx[v], t3);
-                        const __m512i val = _mm512_mask_blend_epi8(top[v], lo, hi);
-                        acc16[p][v][0] = _mm512_add_epi16(acc16[p][v][0], _mm512_unpacklo_epi8(val, zero));
-                        acc16[p][v][1] = _mm512_add_epi16(acc16[p][v][1], _mm512_unpackhi_epi8(val, zero));
-                    }
-                }
-            }
-            /* flush: unpacklo holds bytes 0-7 of each 128-bit lane, unpackhi bytes 8-15 */
-            for (int p = 0; p < P; p++) for (int v = 0; v < nvec; v++) {
-                uint16_t lo16[32], hi16[32];
-                _mm512_storeu_si512((void *)lo16, acc16[p][v][0]);
-                _mm512_storeu_si512((void *)hi16, acc16[p][v][1]);
-                for (int q = 0; q < 4; q++) for (int j = 0; j < 8; j++) {
-                    acc32[p][v * LANES + q * 16 + j] += lo16[q * 8 + j];
-                    acc32[p][v * LANES + q * 16 + 8 + j] += hi16[q * 8 + j];
-                }
-                acc16[p][v][0] = zero; acc16[p][v][1] = zero;
-            }
-        }
-        int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L;
-        const int lend = l0 + nvec * LANES < L ? l0 + nvec * LANES : L;
-        for (int l = l0; l < lend; l++) {
-            int64_t s = 0;
-            for (int p = 0; p < P; p++) s += acc32[p][l - l0] << (8 * p);
-            o[l] = (int32_t)(uint32_t)(uint64_t)(s - (int64_t)K * bias);
-        }
-    }
-}
-"""
-
-FLAGS = ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vbmi", "-fopenmp", "-shared", "-fPIC"]
+#: Every kernel's activation tiles are padded to a multiple of this many columns.
 LANES = 64
+#: Environment variable that forces one kernel (a name of :data:`KERNELS`, ``native`` or ``numba``).
+KERNEL_VARIABLE = "APPROXDSE_CPU_KERNEL"
+_X86 = ("x86_64", "amd64", "i686", "i386")
+_ARM64 = ("aarch64", "arm64")
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One native kernel: its C source, compiler flags, table layout and what the CPU must have."""
+
+    name: str
+    source: str
+    flags: tuple[str, ...]
+    #: ``bytes`` (byte planes), ``words`` (16-bit planes) or ``int32`` (the transposed LUT).
+    table: str
+    #: Architectures (``platform.machine()``, lower case) it runs on; empty: any.
+    machines: tuple[str, ...] = ()
+    #: CPU feature flags (as /proc/cpuinfo names them) it needs.
+    cpu_flags: frozenset[str] = frozenset()
+    description: str = ""
+
+
+_COMMON = ("-O3", "-fopenmp", "-shared", "-fPIC")
+KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
+    KernelSpec("avx512-vbmi", native_sources.VBMI, ("-mavx512f", "-mavx512bw", "-mavx512vbmi"), "bytes", _X86,
+               frozenset({"avx512f", "avx512bw", "avx512vbmi"}), "AVX-512 VBMI byte-plane permutes"),
+    KernelSpec("avx512", native_sources.AVX512, ("-mavx512f", "-mavx512bw"), "words", _X86,
+               frozenset({"avx512f", "avx512bw"}), "AVX-512 16-bit-plane permutes (no VBMI)"),
+    KernelSpec("avx2", native_sources.AVX2_GATHER, ("-mavx2",), "words", _X86, frozenset({"avx2"}),
+               "AVX2 gathers"),
+    # measured slower than the gathers (benchmarks/RESULTS.md), so never chosen by ``auto``; forcible
+    KernelSpec("avx2-shuffle", native_sources.AVX2_SHUFFLE, ("-mavx2",), "bytes", _X86, frozenset({"avx2"}),
+               "AVX2 byte shuffles"),
+    KernelSpec("neon", native_sources.NEON, (), "bytes", _ARM64, frozenset(), "NEON tbl/tbx byte-plane lookups"),
+    # vectorising its indexed loads (element by element) makes it slower
+    KernelSpec("portable", native_sources.PORTABLE, ("-fno-tree-vectorize",), "int32", (), frozenset(), "portable C"),
+)}
+#: The order in which ``auto`` tries the kernels (the first supported one that builds wins).
+#: ``avx2-shuffle`` is left out: it runs only when forced.
+PREFERENCE = ("avx512-vbmi", "avx512", "avx2", "neon", "portable")
 
 _lock = threading.Lock()
-_lib: ctypes.CDLL | None = None
-_tried = False
+_loaded: dict[str, ctypes._CFuncPtr | None] = {}
+_failures: dict[str, str] = {}
+_warned_no_compiler = False
+
+
+def machine() -> str:
+    """This machine's architecture, lower case (``x86_64``, ``aarch64``, ...)."""
+    return platform.machine().lower()
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the OS reports (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def supported(name: str) -> bool:
+    """Whether this CPU can run kernel ``name`` (its architecture and instruction sets)."""
+    spec = KERNELS[name]
+    if spec.machines and machine() not in spec.machines:
+        return False
+    return spec.cpu_flags <= cpu_flags()
 
 
 def cpu_supports_vbmi() -> bool:
-    """Whether this CPU has AVX-512 F, BW and VBMI (read from /proc/cpuinfo; False elsewhere)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n", 1)[0].split()
-    except (OSError, IndexError):
-        return False
-    return {"avx512f", "avx512bw", "avx512vbmi"} <= set(flags)
+    """Whether this CPU has AVX-512 F, BW and VBMI."""
+    return supported("avx512-vbmi")
 
 
-def _cache_dir() -> Path:
-    env = os.environ.get("APPROXDSE_HOME")
-    if env:
-        return Path(env) / "kernels"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("approxdse")) / "kernels"
+def compiler() -> str:
+    """The C compiler used (``$CC``, default ``cc``)."""
+    return os.environ.get("CC", "cc")
 
 
-def _compile() -> ctypes.CDLL | None:
-    if os.environ.get("APPROXDSE_NO_NATIVE") or not cpu_supports_vbmi():
+def build(spec: KernelSpec, cc: str | None = None, extra_flags: tuple[str, ...] = (),
+          directory: Path | None = None, suffix: str = ".so") -> Path:
+    """Compile ``spec`` (cached: an existing build of the same source, compiler and flags is reused).
+
+    Raises OSError when the compiler is missing and ``subprocess.CalledProcessError``
+    when it rejects the source or flags. The result is moved into place atomically.
+    """
+    cc = cc or compiler()
+    flags = (*spec.flags, *_COMMON) if not extra_flags else (*spec.flags, *extra_flags)
+    digest = hashlib.sha256("\0".join((spec.source, cc, *flags)).encode()).hexdigest()[:16]
+    directory = directory or cache_dir("kernels")
+    target = directory / f"lut_gemm_{spec.name}_{digest}{suffix}"
+    if target.exists():
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        src = Path(tmp) / f"lut_gemm_{spec.name}.c"
+        src.write_text(spec.source)
+        built = Path(tmp) / target.name
+        subprocess.run([cc, *flags, str(src), "-o", str(built)], check=True, capture_output=True, timeout=180)
+        os.replace(built, target)  # atomic: never a half-written library
+    return target
+
+
+def _compile(name: str) -> ctypes._CFuncPtr | None:
+    global _warned_no_compiler
+    spec = KERNELS[name]
+    if not supported(name):
+        _failures[name] = f"this CPU ({machine()}) lacks {spec.description or name}"
         return None
-    digest = hashlib.sha256((C_SOURCE + " ".join(FLAGS)).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"lut_gemm_vbmi_{digest}.so"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            src = Path(tmp) / "lut_gemm_vbmi.c"
-            src.write_text(C_SOURCE)
-            built = Path(tmp) / target.name
-            cc = os.environ.get("CC", "cc")
-            try:
-                subprocess.run([cc, *FLAGS, str(src), "-o", str(built)], check=True, capture_output=True, timeout=120)
-            except (OSError, subprocess.SubprocessError):
-                return None
-            os.replace(built, target)  # atomic: never a half-written library
     try:
-        lib = ctypes.CDLL(str(target))
-    except OSError:
+        path = build(spec)
+    except OSError as exc:
+        _failures[name] = f"no C compiler ({compiler()!r}: {exc.strerror or exc})"
+        if not _warned_no_compiler:
+            _warned_no_compiler = True
+            warnings.warn(f"approxdse: the C compiler {compiler()!r} was not found, so the native LUT GEMM kernels "
+                          f"cannot be built; the CPU emulator falls back to its slower numba kernel "
+                          f"(install a C compiler or set CC)", RuntimeWarning, stacklevel=4)
         return None
-    fn = lib.lut_gemm_vbmi
+    except subprocess.SubprocessError as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        first = detail.decode(errors="replace").strip().splitlines()[:1]
+        _failures[name] = f"{compiler()!r} could not build it ({first[0] if first else exc})"
+        return None
+    try:
+        fn = ctypes.CDLL(str(path)).lut_gemm
+    except (OSError, AttributeError) as exc:
+        _failures[name] = f"the built library does not load ({exc})"
+        return None
     fn.restype = None
     fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p,
                    ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                    ctypes.c_int, ctypes.c_int64]
-    return lib
+    return fn
 
 
-def load() -> ctypes.CDLL | None:
-    """The compiled kernel library, or None when it cannot be built or run here."""
-    global _lib, _tried
+def load(name: str) -> ctypes._CFuncPtr | None:
+    """The compiled ``lut_gemm`` of kernel ``name``, or None when it cannot be built or run here."""
     with _lock:
-        if not _tried:
-            _tried = True
-            _lib = _compile()
-    return _lib
+        if os.environ.get("APPROXDSE_NO_NATIVE"):
+            _failures[name] = "APPROXDSE_NO_NATIVE is set"
+            return None
+        if name not in _loaded:
+            _loaded[name] = _compile(name)
+    return _loaded[name]
+
+
+def why_not(name: str) -> str:
+    """Why kernel ``name`` did not load (empty when it did or was not tried)."""
+    return _failures.get(name, "")
+
+
+def best() -> str | None:
+    """The name of the fastest kernel that runs here, or None (numba then)."""
+    for name in PREFERENCE:
+        if supported(name) and load(name) is not None:
+            return name
+    return None
 
 
 def byte_planes(lut: np.ndarray) -> tuple[np.ndarray, int]:
     """uint8 [256 (weight code), P, 256 (activation index)] byte planes of ``lut + bias``, and the bias."""
-    lut64 = np.asarray(lut, dtype=np.int64)
-    bias = int(-lut64.min()) if lut64.min() < 0 else 0
-    biased = lut64 + bias
+    biased, bias = _biased(lut)
     n_planes = max(1, (int(biased.max()).bit_length() + 7) // 8)
     if n_planes > 3:  # pragma: no cover - validate_lut bounds products to 18 bits
         raise ValueError("LUT values need more than 24 bits")
@@ -190,16 +218,42 @@ def byte_planes(lut: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(planes), bias
 
 
-def lut_gemm(lib: ctypes.CDLL, a: np.ndarray, l_valid: int, wt: np.ndarray, planes: np.ndarray, bias: int,
+def word_planes(lut: np.ndarray) -> tuple[np.ndarray, int]:
+    """uint16 [256 (weight code), Q, 256 (activation index)] 16-bit planes of ``lut + bias``, and the bias."""
+    biased, bias = _biased(lut)
+    n_planes = max(1, (int(biased.max()).bit_length() + 15) // 16)
+    if n_planes > 2:  # pragma: no cover - validate_lut bounds products to 18 bits
+        raise ValueError("LUT values need more than 32 bits")
+    planes = np.stack([(biased.T >> (16 * p)) & 0xFFFF for p in range(n_planes)], axis=1).astype(np.uint16)
+    return np.ascontiguousarray(planes), bias
+
+
+def transposed_int32(lut: np.ndarray) -> tuple[np.ndarray, int]:
+    """int32 [256 (weight code), 256 (activation index)]: the transposed LUT (bias 0)."""
+    return np.ascontiguousarray(np.asarray(lut, dtype=np.int32).T)[:, None, :], 0
+
+
+def _biased(lut: np.ndarray) -> tuple[np.ndarray, int]:
+    lut64 = np.asarray(lut, dtype=np.int64)
+    bias = int(-lut64.min()) if lut64.min() < 0 else 0
+    return lut64 + bias, bias
+
+
+#: How each table layout is built from a LUT.
+TABLE = {"bytes": byte_planes, "words": word_planes, "int32": transposed_int32}
+
+
+def lut_gemm(fn: ctypes._CFuncPtr, a: np.ndarray, l_valid: int, wt: np.ndarray, table: np.ndarray, bias: int,
              out: np.ndarray, m_offset: int) -> None:
     """``out[n, m_offset + m, l] = sum_k lut[a[n, k, l], wt[m, k]]`` for ``l < l_valid``.
 
     a: uint8 [N, K, Lp] (Lp a multiple of 64, C-contiguous); wt: uint8 [M, K];
+    table: the kernel's layout of the LUT ([256, planes, 256], from :data:`TABLE`);
     out: int32 [N, M_total, l_valid] (int32 wrap-around on overflow).
     """
     n, k, lp = a.shape
     m = wt.shape[0]
     assert lp % LANES == 0 and a.flags.c_contiguous and wt.flags.c_contiguous and out.flags.c_contiguous
-    assert out.dtype == np.int32 and a.dtype == np.uint8 and wt.dtype == np.uint8 and planes.dtype == np.uint8
-    lib.lut_gemm_vbmi(a.ctypes.data, wt.ctypes.data, planes.ctypes.data, planes.shape[1], out.ctypes.data,
-                      n, k, l_valid, lp, m, out.shape[1], m_offset, bias)
+    assert out.dtype == np.int32 and a.dtype == np.uint8 and wt.dtype == np.uint8 and table.flags.c_contiguous
+    fn(a.ctypes.data, wt.ctypes.data, table.ctypes.data, table.shape[1], out.ctypes.data,
+       n, k, l_valid, lp, m, out.shape[1], m_offset, bias)

@@ -43,9 +43,14 @@ def test_json_and_csv(capsys, tmp_path):
         assert key in data["layers"][0]
     assert data["totals"]["macs"] == sum(layer["macs"] for layer in data["layers"])
     target = tmp_path / "out.csv"
-    status, out, _ = run(capsys, "lenet5", "--format", "csv", "--output", str(target))
+    status, out, err = run(capsys, "lenet5", "--format", "csv", "--out", str(target))
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert status == 0 and out == "" and [r["name"] for r in rows][-1] == "TOTAL"
+    assert status == 0 and out == "" and err == "" and [r["name"] for r in rows][-1] == "TOTAL"
+    # the old spelling, for one release: the same file and one deprecation line
+    for old in ("--output", "-o"):
+        status, out, err = run(capsys, "lenet5", "--format", "csv", old, str(tmp_path / "old.csv"))
+        assert status == 0 and out == "" and err == f"approxdse: warning: {old} is deprecated, use --out\n"
+        assert (tmp_path / "old.csv").read_text() == target.read_text()
 
 
 def test_compare_multipliers_with_plot(capsys, tmp_path):
@@ -92,7 +97,7 @@ def test_timeloop_problem_and_mapping_files(capsys, run_name, accelerator):
 @pytest.mark.parametrize("argv,message", [
     (["resnet19"], "unknown network 'resnet19'"),
     (["lenet5", "--accelerator", "tpu"], "eyeriss"),
-    (["lenet5", "--multiplier", "nope"], "u8_exact"),
+    (["lenet5", "--multiplier", "nope"], "unknown multiplier 'nope'; run `approxdse multipliers list`"),
     (["lenet5", "--input-shape", "1,1,a,32"], "not a list of integers"),
     (["lenet5", "--input-shape", "1,1,2,2"], "too small"),
     (["lenet5", "--plot", "x.pdf"], "PNG"),

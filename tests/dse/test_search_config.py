@@ -58,18 +58,20 @@ def test_infeasible_or_missing_is_one_clear_error(overrides, message):
 
 def test_cli_exits_2_with_one_line(tmp_path, capsys):
     bad = write_config(tmp_path / "bad.yaml", algorithm={"populaton": 4})
-    assert main(["search", str(bad), "--out", str(tmp_path / "run")]) == 2
+    assert main(["search", "run", str(bad), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("approxdse: error: unknown key 'populaton'") and "\n" not in err
     assert not (tmp_path / "run").exists()
     missing = write_config(tmp_path / "m.yaml", energy={"predictor": "missing.json"})
-    assert main(["search", str(missing), "--out", str(tmp_path / "run2")]) == 2
+    assert main(["search", "run", str(missing), "--out", str(tmp_path / "run2")]) == 2
     assert "missing.json" in capsys.readouterr().err
-    assert main(["search", str(tmp_path / "nope.yaml")]) == 2
+    assert main(["search", "run", str(tmp_path / "nope.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "broken.yaml").write_text("name: [unclosed\n")
-    assert main(["search", str(tmp_path / "broken.yaml")]) == 2
+    assert main(["search", "run", str(tmp_path / "broken.yaml")]) == 2
     assert "not valid YAML" in capsys.readouterr().err
-    assert main(["search", "report"]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # argparse: RUN_DIR is required
+        main(["search", "report"])
+    assert exit_info.value.code == 2 and "RUN_DIR" in capsys.readouterr().err
     assert main(["search", "report", str(tmp_path)]) == 2
     assert "not a search run directory" in capsys.readouterr().err

@@ -118,17 +118,33 @@ def test_cli_search_and_report(tmp_path, monkeypatch, capsys):
     cfg = search_helpers.write_config(tmp_path / "cfg.yaml", algorithm={"population": 6, "generations": 2})
     monkeypatch.setattr(evaluation, "evaluate_group", analytic_eval)
     out = tmp_path / "run"
-    assert main(["search", str(cfg), "--out", str(out), "--quiet", "--seed", "7"]) == 0
-    printed = capsys.readouterr().out
-    assert "Pareto front" in printed and str(out) in printed
+    assert main(["search", "run", str(cfg), "--out", str(out), "--no-progress", "--seed", "7"]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "Pareto front" in printed and str(out) in printed and "deprecated" not in captured.err
     assert json.loads((out / "summary.json").read_text())["seed"] == 7
     (out / "front.png").unlink()
     assert main(["search", "report", str(out)]) == 0
     assert "Pareto front" in capsys.readouterr().out and (out / "front.png").is_file()
     # resuming a finished run only re-reports it: nothing is evaluated or logged again
     before = pd.read_parquet(out / "candidates.parquet")
-    assert main(["search", str(cfg), "--resume", str(out), "--quiet", "--seed", "7"]) == 0
-    assert main(["search", "--resume", str(out), "--quiet"]) == 0
+    assert main(["search", "resume", str(out), "--config", str(cfg), "--no-progress", "--seed", "7"]) == 0
+    assert main(["search", "resume", str(out), "--no-progress"]) == 0
+    assert "deprecated" not in capsys.readouterr().err
+    # the old spellings, for one release: the same result and one deprecation line each
+    assert main(["search", str(cfg), "--resume", str(out), "--seed", "7"]) == 0
+    assert main(["search", "--resume", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["approxdse: warning: 'approxdse search [CONFIG] --resume RUN_DIR' is deprecated, "
+                   "use 'approxdse search resume RUN_DIR [--config CONFIG]'"] * 2
+    assert main(["search", "report", str(out), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["seed"] == 7
+    old = tmp_path / "old-spelling"
+    assert main(["search", str(cfg), "--out", str(old), "--quiet", "--seed", "7"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "approxdse: warning: 'approxdse search CONFIG' is deprecated, use 'approxdse search run CONFIG'",
+        "approxdse: warning: --quiet is deprecated, use --no-progress"]
+    assert pd.read_parquet(old / "candidates.parquet")[COLS].equals(before[COLS])
     after = pd.read_parquet(out / "candidates.parquet")
     assert after[COLS].equals(before[COLS])
     assert len((out / "candidates.jsonl").read_text().splitlines()) == len(before)
@@ -152,8 +168,8 @@ def test_process_pool_and_dask_give_the_serial_result(tmp_path):
 
 
 def test_unreachable_scheduler_is_one_clear_error(tmp_path, monkeypatch):
-    import approxdse.dse.parallel as parallel
-    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", "1s")
+    import approxdse.core.executor as executor
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", "1s")
     run = _run(tmp_path, "x", parallel={"scheduler": "tcp://127.0.0.1:9"})
     with pytest.raises(ApproxDSEError, match="cannot reach the Dask scheduler"):
         run.run()
@@ -179,9 +195,8 @@ def test_plots_of_a_run_where_every_candidate_failed(tmp_path):
     df = pd.DataFrame({"status": ["failed", "failed"], "feasible": [False, False],
                        "energy": [float("nan")] * 2, "accuracy": [float("nan")] * 2,
                        "exact": [False, True]})
-    front = plot_front(df, df.iloc[:0], tmp_path / "front.png")
-    hv = plot_hypervolume(pd.DataFrame({"generation": [0, 1], "hypervolume": [0.0, 0.0]}),
-                          tmp_path / "hv.png")
-    for path in (front, hv):
+    plot_front(df, df.iloc[:0], tmp_path / "front.png")
+    plot_hypervolume(pd.DataFrame({"generation": [0, 1], "hypervolume": [0.0, 0.0]}), tmp_path / "hv.png")
+    for path in (tmp_path / "front.png", tmp_path / "hv.png"):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png", "hv.png"]

@@ -75,7 +75,7 @@ def test_corrupt_checkpoint_is_one_line_with_the_fix(tmp_path, capsys, content):
     with pytest.raises(ApproxDSEError, match="checkpoint.json is corrupt .*delete it"):
         SearchRun.resume(cut, evaluate_fn=analytic_eval, progress=False).run()
     capsys.readouterr()
-    for argv in (["search", "--resume", str(cut), "--quiet"], ["search", "report", str(cut)]):
+    for argv in (["search", "resume", str(cut), "--no-progress"], ["search", "report", str(cut)]):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("approxdse: error: ") and err.count("\n") == 1 and "checkpoint.json is corrupt" in err
@@ -98,6 +98,6 @@ def test_empty_search_config_is_refused(tmp_path, capsys, text):
     path.write_text(text)
     with pytest.raises(ApproxDSEError, match="is empty"):
         SearchConfig.load(path)
-    assert main(["search", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert main(["search", "run", str(path), "--out", str(tmp_path / "run")]) == 2
     assert "is empty" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

@@ -12,7 +12,7 @@ import torch
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers import Multiplier
-from approxdse.emulator import training
+from approxdse.emulator import sweep
 from approxdse.emulator.datasets import load_dataset
 from approxdse.emulator.training import (
     SWEEP_CSV,
@@ -120,7 +120,7 @@ def test_noise_mode_is_reproducible_for_a_seed(env):
 def test_sweep_writes_csv_and_plot_and_resumes(env, tmp_path, monkeypatch):
     data, model = env
     names = ["u8_exact", "s8_exact", "u8_trunc_3"]
-    real = training.accuracy_report
+    real = sweep.accuracy_report
     calls = []
 
     def interrupted(network, dataset, m, **kw):
@@ -129,7 +129,7 @@ def test_sweep_writes_csv_and_plot_and_resumes(env, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(network, dataset, m, **kw)
 
-    monkeypatch.setattr(training, "accuracy_report", interrupted)
+    monkeypatch.setattr(sweep, "accuracy_report", interrupted)
     with pytest.raises(KeyboardInterrupt):
         accuracy_sweep("lenet5", "digits", names, out_dir=tmp_path, data=data, progress=False)
     assert len(pd.read_csv(tmp_path / "accuracy_sweep.partial.csv")) == 2
@@ -140,7 +140,7 @@ def test_sweep_writes_csv_and_plot_and_resumes(env, tmp_path, monkeypatch):
         return real(network, dataset, m, **kw)
 
     calls.clear()
-    monkeypatch.setattr(training, "accuracy_report", counting)
+    monkeypatch.setattr(sweep, "accuracy_report", counting)
     table = accuracy_sweep("lenet5", "digits", names, out_dir=tmp_path, data=data, progress=False)
     assert calls == ["u8_trunc_3"]  # the first two came from the partial results
     assert list(table["multiplier"]) == names

@@ -37,7 +37,7 @@ def run(home, *args, cwd=None):
 
 
 def test_json_report(home):
-    res = run(home, "accuracy", "--network", "lenet5", "--dataset", "digits", "--multiplier", "u8_trunc_3",
+    res = run(home, "accuracy", "lenet5", "--dataset", "digits", "--multiplier", "u8_trunc_3",
               "--format", "json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
@@ -90,7 +90,7 @@ def test_sweep_writes_csv_and_plot(home, tmp_path):
 
 BAD = [
     (["--multiplier", "no_such_mult"], "unknown multiplier 'no_such_mult'"),
-    (["--network", "vgg99", "--multiplier", "u8_exact"], "unknown network 'vgg99'"),
+    (["vgg99", "--multiplier", "u8_exact"], "unknown network 'vgg99'"),
     (["--dataset", "imagenet", "--multiplier", "u8_exact"], "unknown dataset 'imagenet'"),
     (["--dataset", "mnist", "--multiplier", "u8_exact"], "pass the directory that holds them (--data-dir)"),
     (["--dataset", "cifar10", "--data-dir", "{tmp}/nowhere", "--multiplier", "u8_exact"],
@@ -106,6 +106,7 @@ BAD = [
     (["--multiplier", "u8_exact", "--layers", "{tmp}/unknown_layer.yaml"], "'conv7' not in the network"),
     (["--multiplier", "u8_exact", "--mode", "warp"], "invalid choice: 'warp'"),
     (["--sweep", "--multipliers", "u8_exact,nope"], "unknown multiplier 'nope'"),
+    (["lenet5", "--network", "resnet8", "--multiplier", "u8_exact"], "two networks given"),
 ]
 
 
@@ -150,7 +151,7 @@ def test_help_lists_the_accuracy_command_quickly(home):
     res = run(home, "--help")
     assert res.returncode == 0 and "accuracy" in res.stdout
     res = run(home, "accuracy", "--help")
-    for flag in ("--network", "--dataset", "--multiplier", "--layers", "--fine-tune", "--backend", "--mode",
+    for flag in ("NETWORK", "--progress", "--no-progress", "--dataset", "--multiplier", "--layers", "--fine-tune", "--backend", "--mode",
                  "--format", "--data-dir", "--epochs", "--seed", "--sweep", "--multipliers", "--out"):
         assert flag in res.stdout
     # the CLI modules must not import torch just to build the parser

@@ -6,6 +6,7 @@ import torch
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator import available_backends, get_backend, register_backend
 from approxdse.emulator.backends import Backend, ConvGeometry, registered_backends
+from approxdse.emulator.backends import native_kernel
 from approxdse.emulator.backends.cpu import CPUBackend
 from approxdse.emulator.oracles import integer_conv, lut_conv_loops, structured_test_multipliers
 from approxdse.multipliers.multiplier import exact_lut
@@ -21,11 +22,11 @@ SHAPES = [
 
 
 def _backends():
-    """Every CPU implementation: the reference, the numba kernel and (where it builds) the native one."""
+    """Every CPU implementation: the reference, the numba kernel and every native kernel that runs here."""
     out = {"reference": get_backend("reference"), "cpu-numba": CPUBackend("numba")}
-    auto = get_backend("cpu")
-    if auto.kernel != "numba":
-        out["cpu-" + auto.kernel] = auto
+    for name in native_kernel.KERNELS:
+        if native_kernel.load(name) is not None:
+            out["cpu-" + name] = CPUBackend(name)
     return out
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from approxdse.core.errors import ApproxDSEError
-from approxdse.emulator import training
+from approxdse.emulator import model_cache
 from approxdse.emulator.datasets import load_dataset
 from approxdse.networks.torch_models import get_model
 from approxdse.emulator.training import (
@@ -93,7 +93,7 @@ def test_trained_model_cache(approxdse_home, digits, monkeypatch):
         raise AssertionError("retrained although the model is cached")
 
     with monkeypatch.context() as patch:
-        patch.setattr(training, "train_float", no_training)
+        patch.setattr(model_cache, "train_float", no_training)
         second = trained_float_model("lenet5", "digits", data=digits, seed=3, epochs=5)
     assert second.from_cache and second.float_accuracy == first.float_accuracy
     assert _same_state(first.model.state_dict(), second.model.state_dict())

@@ -61,7 +61,11 @@ def test_train_and_compare(tmp_path, small_dataset_dir, kind, capsys):
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
     assert main(["compare", "--predictor", str(model), "--data", str(small_dataset_dir),
                  "--reference-networks", "0"]) == 0
-    assert "Spearman" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "Spearman" in table
+    assert main(["compare", "--predictor", str(model), "--data", str(small_dataset_dir),
+                 "--reference-networks", "0", "--out", str(tmp_path / "cmp.txt")]) == 0
+    assert capsys.readouterr().out == "" and (tmp_path / "cmp.txt").read_text() == table
 
 
 @pytest.mark.parametrize("argv,message", [

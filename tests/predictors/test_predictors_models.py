@@ -166,7 +166,7 @@ def test_default_predictor_fits_on_the_fly_then_caches(approxdse_home, monkeypat
     monkeypatch.setattr(defaults, "ON_THE_FLY_NETWORKS", "nas-digits:{n}")
     monkeypatch.setattr(defaults, "shipped_dir", lambda: tmp_path / "none")
     p = defaults.default_predictor("eyeriss", kind="summing", networks=3, progress=False)
-    cached = approxdse_home / "predictors" / "eyeriss_summing.json"
+    cached = approxdse_home / "cache" / "predictors" / "eyeriss_summing.json"
     assert cached.is_file() and p.accelerator == "eyeriss"
     q = defaults.default_predictor("eyeriss", kind="summing", networks=3, progress=False)
     g = sample_genome(5, "digits")
