@@ -245,11 +245,10 @@ def test_search_killed_and_resumed(seed, tmp_path, home, search_reference):
 
 
 # ---------------------------------------------------------------------------- orphans
-@pytest.mark.xfail(strict=True, reason="pool workers outlive a SIGKILLed parent until the one executor "
-                   "(approxdse.core.executor, issue 10b) makes them die with it; remove this mark then")
 @pytest.mark.parametrize("command", ["dataset", "search"])
 def test_pool_workers_die_with_a_killed_parent(command, tmp_path, home):
-    """SIGKILL of a parent that runs 2 pool workers: nothing of its session is left shortly after."""
+    """SIGKILL of a parent that runs 2 pool workers (approxdse.core.executor): nothing of its session
+    is left shortly after (the workers die with their parent)."""
     rng = random.Random(7)
     if command == "dataset":
         out = tmp_path / "cut"
