@@ -3,9 +3,7 @@
 Reference energies depend on the model's code (the modules in
 :data:`REFERENCE_MODULES`) and on the built-in architecture and energy-table
 files (``accelerators/data/*.yaml``). :func:`reference_code_hash` is the
-SHA-256 over those modules' code (their syntax trees without imports and
-docstrings, :func:`~approxdse.core.code_hash.code_fingerprint`, so moving an
-import or editing a docstring keeps it) and the data files' bytes; dataset manifests record it
+SHA-256 over exactly those bytes; dataset manifests record it
 (``reference_code_sha256``) and predictors trained on a dataset carry it, so
 energies from a different model, mapper or energy table are never mixed
 silently (a changed file means a new hash: shipped predictor models are then
@@ -22,7 +20,6 @@ from functools import lru_cache
 from importlib import resources
 
 from approxdse import __version__
-from approxdse.core.code_hash import code_fingerprint
 
 #: The reference's modules whose source decides the energies, in hashing order.
 REFERENCE_MODULES = ("estimate", "mapper", "mapping", "model", "nest_analysis", "energy_tables", "architecture")
@@ -32,7 +29,7 @@ REFERENCE_MODULES = ("estimate", "mapper", "mapping", "model", "nest_analysis", 
 def reference_code_hash() -> str:
     """SHA-256 (hex) over the reference model's source files and built-in architecture files.
 
-    For each module of :data:`REFERENCE_MODULES` its name and its code fingerprint, then for each
+    For each module of :data:`REFERENCE_MODULES` its name and its source bytes, then for each
     ``data/*.yaml`` file (by name) its name and bytes.
     """
     digest = hashlib.sha256()
@@ -41,7 +38,7 @@ def reference_code_hash() -> str:
         source = package.joinpath(f"{name}.py")
         if source.is_file():
             digest.update(name.encode())
-            digest.update(code_fingerprint(source.read_bytes()))
+            digest.update(source.read_bytes())
     data = package.joinpath("data")
     if data.is_dir():
         for entry in sorted(data.iterdir(), key=lambda e: e.name):
