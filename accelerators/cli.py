@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from approxdse.core.atomic_files import check_writable, make_dirs
 from approxdse.core.cli_options import format_option, out_option, progress_option, show_progress, write_output
 from approxdse.accelerators.estimate import (
     compare_multipliers,
@@ -77,9 +79,19 @@ def register(subparsers) -> None:
     w.set_defaults(func=run_workload)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable --output/--plot/--timeloop-dir paths before any work (one line, exit 2)."""
+    for attr in ("output", "out", "plot"):
+        if getattr(args, attr, None):
+            check_writable(getattr(args, attr))
+    if getattr(args, "timeloop_dir", None):
+        check_writable(args.timeloop_dir, folder=True)
+
+
 def run_workload(args: argparse.Namespace) -> int:
     import warnings
-    from pathlib import Path
+
+    _check_outputs(args)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -93,7 +105,7 @@ def run_workload(args: argparse.Namespace) -> int:
         text = workload.summary()
     if args.timeloop_dir:
         folder = Path(args.timeloop_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_dirs(folder)
         width = len(str(len(workload) - 1))
         for i, layer in enumerate(workload):
             safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer.name)
@@ -112,7 +124,6 @@ def _split_names(text: str) -> list[str]:
 
 def _resolve_strict_network(args):
     """Load problem files with --strict when asked; otherwise pass the name through."""
-    from pathlib import Path
 
     if args.strict and Path(args.network).exists() and not args.network.endswith(".py"):
         return load_problems(args.network, strict=True)
@@ -131,6 +142,7 @@ def _print_warnings(messages: list[str], limit: int = 2) -> None:
 def run_energy(args: argparse.Namespace) -> int:
     import warnings
 
+    _check_outputs(args)
     progress = show_progress(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

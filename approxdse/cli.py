@@ -11,7 +11,9 @@ module may also define ``rewrite_legacy_argv(argv)`` to accept old spellings.
 
 A handler returns an exit status (or None for 0). Bad input raises
 :class:`approxdse.core.errors.ApproxDSEError`; it is printed as one line on stderr
-and the command exits with status 2.
+and the command exits with status 2. An ``OSError`` that escapes a handler (a file
+the code did not expect to be unreadable or unwritable) is printed the same way,
+naming the file and the reason.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import importlib
 import sys
 
 from approxdse import __version__
-from approxdse.core.errors import ApproxDSEError
+from approxdse.core.errors import ApproxDSEError, os_error_reason
 
 #: Modules that add sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES = (
@@ -82,7 +84,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("approxdse: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()  # the reader (``| head``) went away: not an error
+        return 0
+    except OSError as exc:  # a read or write the code did not expect to fail: still one line
+        print(f"approxdse: error: {_describe_os_error(exc)}", file=sys.stderr)
+        return 2
     return int(status or 0)
+
+
+def _describe_os_error(exc: OSError) -> str:
+    names = [n for n in (exc.filename, exc.filename2) if n]
+    where = " -> ".join(str(n) for n in names)
+    return f"{where}: {os_error_reason(exc)}" if where else os_error_reason(exc)
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
+from approxdse.core.atomic_files import check_writable
 from approxdse.core.cli_options import (
     deprecation_warning,
     format_option,
@@ -133,6 +134,8 @@ def _check_seed(seed: int | None) -> None:
 def _run(args: argparse.Namespace) -> int:
     _check_seed(args.seed)
 
+    if args.out:
+        check_writable(args.out, folder=True)
     config = SearchConfig.load(args.config).with_overrides(seed=args.seed, workers=args.workers,
                                                            scheduler=args.scheduler)
     from approxdse.dse.run import SearchRun  # imports torch: see the module docstring

@@ -426,6 +426,11 @@ class SearchConfig:
     def load(cls, path: str | Path) -> "SearchConfig":
         """Read a YAML config file (errors name the file and the problem)."""
         data = load_yaml_file(path, "search config")
+        if data is None or data == {}:
+            raise ApproxDSEError(
+                f"search config {str(path)!r} is empty; write at least the sections you mean to set "
+                "(e.g. copy examples/search_digits.yaml) rather than run a full default search by accident"
+            )
         return cls.from_dict(data, base_dir=Path(path).resolve().parent)
 
     def to_dict(self) -> dict:

@@ -26,7 +26,7 @@ from approxdse.core.figures import new_figure, save_figure
 from approxdse.dse.algorithms import hypervolume, nondominated
 from approxdse.dse.config import SearchConfig
 from approxdse.dse.energy_objective import EnergyObjective, reference_energy
-from approxdse.dse.run_files import CHECKPOINT, CONFIG, write_atomic, write_table
+from approxdse.dse.run_files import CONFIG, LOG, read_checkpoint, read_log, write_atomic, write_table
 from approxdse.dse.search_space import Candidate
 from approxdse.networks.genome import Genome
 
@@ -210,10 +210,8 @@ def load_table(run_dir: Path):
     run_dir = Path(run_dir)
     if (run_dir / "candidates.parquet").is_file():
         return pd.read_parquet(run_dir / "candidates.parquet")
-    log = run_dir / "candidates.jsonl"
-    if log.is_file():
-        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        return pd.DataFrame(rows, columns=COLUMNS)
+    if (run_dir / LOG).is_file():
+        return pd.DataFrame(read_log(run_dir), columns=COLUMNS)
     return pd.DataFrame(columns=COLUMNS)
 
 
@@ -223,6 +221,7 @@ def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
     if not (run_dir / CONFIG).is_file():
         raise ApproxDSEError(f"{str(run_dir)!r} is not a search run directory (no {CONFIG})")
     config = SearchConfig.load(run_dir / CONFIG)
+    ckpt = read_checkpoint(run_dir)  # a corrupt checkpoint is refused before anything is written
     df = load_table(run_dir)
     if df.empty:
         raise ApproxDSEError(f"{str(run_dir)!r} has no evaluated candidates yet")
@@ -234,7 +233,6 @@ def write_report(run_dir: str | Path, *, reference: bool = False) -> dict:
                                 channel_groups=_channel_groups(config))
         write_table(df, run_dir / "candidates")
     write_table(front, run_dir / "front")
-    ckpt = json.loads((run_dir / CHECKPOINT).read_text()) if (run_dir / CHECKPOINT).is_file() else {}
     ref = config.hypervolume.reference_point or ckpt.get("reference_point") or (1.0, 1.0)
     hv = hypervolume_history(df, ref)
     write_table(hv, run_dir / "hypervolume")

@@ -22,19 +22,24 @@ evaluation is appended to ``candidates.jsonl`` at once. Resuming
 evaluation it asks for from the log by position (generation, index), so the
 replayed generations cost no training and the run continues exactly as the
 uninterrupted run would have (the same candidates, the same front). Ctrl-C or a
-kill at any point leaves such a resumable directory.
+kill at any point leaves such a resumable directory: a record torn by a kill
+mid-append is cut off on resume (with a note; it is evaluated again), the log
+holds strict JSON (``NaN`` written as ``null``, read back as NaN), and a corrupt
+``checkpoint.json`` is one error line saying to delete it (the log keeps every
+evaluation, and the hypervolume reference point is re-derived from it).
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from approxdse.core.atomic_files import make_dirs
+from approxdse.core.jsonl import append_jsonl
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import make_executor
 from approxdse.dse.candidate_row import COLUMNS, CandidateRow
@@ -46,7 +51,9 @@ from approxdse.dse.algorithms import make_algorithm, make_problem
 from approxdse.dse.energy_objective import EnergyObjective
 from approxdse.dse.evaluation import EvaluationSettings, evaluate_group, group_by_genome
 from approxdse.dse.report import finish_run, hypervolume_history, pareto_front, search_rows
-from approxdse.dse.run_files import CHECKPOINT, CONFIG, LOG, write_atomic, write_table  # noqa: F401  (re-exported)
+from approxdse.dse.run_files import (  # noqa: F401  (re-exported)
+    CHECKPOINT, CONFIG, LOG, NAN_FIELDS, read_checkpoint, read_log, write_atomic, write_table,
+)
 
 
 def default_run_dir(config: SearchConfig, root: str | Path = "runs") -> Path:
@@ -98,7 +105,7 @@ class SearchRun:
                                  f"resume it with: approxdse search resume {run_dir}")
         if run_dir.exists() and not run_dir.is_dir():
             raise ApproxDSEError(f"--out {str(run_dir)!r} exists and is not a directory")
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(run_dir)
         write_atomic(run_dir / CONFIG, config.to_yaml())
         run = cls(config, run_dir, **kwargs)
         run._write_checkpoint(0, "running")
@@ -123,24 +130,20 @@ class SearchRun:
         saved = saved.with_overrides(workers=workers, scheduler=scheduler)
         saved.validate()
         run = cls(saved, run_dir, **kwargs)
+        run.checkpoint()  # a corrupt checkpoint is refused now, before any work
         run._load_log()
         return run
 
     def _load_log(self) -> None:
-        path = self.run_dir / LOG
-        if not path.exists():
-            return
-        for line in path.read_text().splitlines():
+        for row in read_log(self.run_dir):
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line torn by a kill mid-write
-                continue
-            self.rows[(row["generation"], row["index"])] = row
+                self.rows[(row["generation"], row["index"])] = row
+            except KeyError:
+                continue  # not a row this code wrote
 
     # ------------------------------------------------------------------ state
     def checkpoint(self) -> dict:
-        path = self.run_dir / CHECKPOINT
-        return json.loads(path.read_text()) if path.exists() else {}
+        return read_checkpoint(self.run_dir)
 
     def _write_checkpoint(self, generations_done: int, state: str, **extra: Any) -> None:
         data = self.checkpoint() if (self.run_dir / CHECKPOINT).exists() else {}
@@ -168,11 +171,7 @@ class SearchRun:
                                cached=cached, min_accuracy=cfg.constraints.min_accuracy).to_dict()
 
     def _append(self, rows: Sequence[dict]) -> None:
-        with open(self.run_dir / LOG, "a") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, default=float) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.run_dir / LOG, rows)
         for row in rows:
             self.rows[(row["generation"], row["index"])] = row
 
@@ -320,8 +319,9 @@ class SearchRun:
     def _end_generation(self, gen: int) -> None:
         extra = {}
         if self.reference_point() is None:
+            # rows of generations <= gen only: a resume (with the whole log loaded) fixes the same point
             energies = [r["energy"] for r in self.rows.values()
-                        if r["status"] == "ok" and math.isfinite(r["energy"])]
+                        if r["generation"] <= gen and r["status"] == "ok" and math.isfinite(r["energy"])]
             if energies:
                 extra["reference_point"] = [1.1 * max(energies), 1.0]
         if extra:

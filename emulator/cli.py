@@ -24,6 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from approxdse.core.atomic_files import check_writable
 from approxdse.core.cli_options import (
     deprecated_alias,
     format_option,
@@ -236,6 +237,7 @@ def _run_sweep(args, data, names, options, progress) -> int:
     out = Path(args.out) if args.out else Path("accuracy_sweep")
     if out.exists() and not out.is_dir():
         raise ApproxDSEError(f"--out {str(out)!r} exists and is not a directory")
+    check_writable(out, folder=True)
     table = accuracy_sweep(
         args.network, args.dataset, names, out_dir=out, data=data, seed=args.seed, epochs=args.epochs,
         fine_tune_epochs=args.fine_tune, backend=args.backend, mode=args.mode, calibration=args.calibration,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from torch import nn
 from tqdm import tqdm
 
-from approxdse.core.atomic_files import atomic_path, atomic_write_text
+from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.assignment import exact_counterpart, resolve_multiplier
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
@@ -89,7 +89,7 @@ def accuracy_sweep(
     out = Path(out_dir) if out_dir is not None else None
     done: dict[str, dict] = {}
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        make_dirs(out)
         partial, settings_file = out / _SWEEP_PARTIAL, out / _SWEEP_SETTINGS
         if resume and partial.is_file() and settings_file.is_file():
             try:

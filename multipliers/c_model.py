@@ -8,8 +8,12 @@ The ``.c`` file must define a function with one of the signatures
 
 ``const`` qualifiers allowed. The file is compiled with the system C compiler
 (``$CC``, else ``cc``, ``gcc`` or ``clang``) together with a small driver into a
-temporary shared library, the function is evaluated on all 65,536 pairs (row =
-first parameter, column = second) and the LUT is cached under
+temporary program, which evaluates the function on all 65,536 pairs (row =
+first parameter, column = second) in a child process with a time limit
+(``timeout=``, ``$APPROXDSE_C_MODEL_TIMEOUT``, default 30 s): a model that
+crashes, hangs, exits non-zero or calls ``exit()`` early gives one error line
+naming the file and what happened, and never takes approxdse down with it. The
+LUT is cached under
 ``<home>/cache/c_models/`` by the SHA-256 of the file, the function and the
 signedness, so a second import of the same file does not compile again.
 
@@ -27,11 +31,11 @@ the same signedness at 45 nm (0.391 mW unsigned, 0.425 mW signed).
 """
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -46,7 +50,10 @@ from approxdse.multipliers.cost_model import EXACT_POWER_MW
 from approxdse.multipliers.multiplier import SIZE, Multiplier, validate_lut
 
 #: Bump when the driver changes, to invalidate cached LUTs.
-DRIVER_VERSION = 1
+DRIVER_VERSION = 2
+#: Environment variable: seconds a C model may run (default :data:`DEFAULT_TIMEOUT_S`).
+TIMEOUT_VARIABLE = "APPROXDSE_C_MODEL_TIMEOUT"
+DEFAULT_TIMEOUT_S = 30.0
 
 _TYPE = r"(?:const\s+)?(uint64_t|uint16_t|uint8_t|int16_t|int8_t)(?:\s+const)?"
 _FUNC_RE = re.compile(
@@ -118,6 +125,12 @@ def find_compiler() -> str:
 
 
 def _driver(path: Path, fn: CFunction, signed: bool) -> str:
+    """A C program that includes the model, fills the LUT in memory and only then writes it
+    (raw int32, row-major) to the file named by its first argument.
+
+    A ``main`` in the user's file is renamed out of the way. A model that exits early
+    (``exit(0)`` mid-loop) therefore leaves the output file empty, never half full.
+    """
     if fn.signature == "s8":
         call = f"(int32_t){fn.name}((int8_t)(i - 128), (int8_t)(j - 128))"
     else:
@@ -130,42 +143,99 @@ def _driver(path: Path, fn: CFunction, signed: bool) -> str:
     include = str(path).replace("\\", "\\\\").replace('"', '\\"')
     return (
         "#include <stdint.h>\n"
+        "#include <stdio.h>\n"
+        "#define main approxdse_user_main\n"
         f'#include "{include}"\n'
-        "void approxdse_fill_lut(int32_t *out) {\n"
+        "#undef main\n"
+        f"static int32_t approxdse_lut[{SIZE} * {SIZE}];\n"
+        "int main(int argc, char **argv) {\n"
+        "    if (argc != 2) return 3;\n"
         f"    for (int i = 0; i < {SIZE}; i++)\n"
         f"        for (int j = 0; j < {SIZE}; j++)\n"
-        f"            out[i * {SIZE} + j] = {call};\n"
+        f"            approxdse_lut[i * {SIZE} + j] = {call};\n"
+        "    FILE *out = fopen(argv[1], \"wb\");\n"
+        "    if (!out) return 4;\n"
+        f"    size_t n = fwrite(approxdse_lut, sizeof(int32_t), {SIZE} * {SIZE}, out);\n"
+        f"    if (fclose(out) != 0 || n != {SIZE} * {SIZE}) return 4;\n"
+        "    return 0;\n"
         "}\n"
     )
 
 
-def _compile_and_run(path: Path, fn: CFunction, signed: bool) -> np.ndarray:
+def default_timeout() -> float:
+    """Seconds a C model may run: ``$APPROXDSE_C_MODEL_TIMEOUT``, else 30."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ApproxDSEError(f"{TIMEOUT_VARIABLE} must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _compile_and_run(path: Path, fn: CFunction, signed: bool, timeout: float | None = None) -> np.ndarray:
+    """Compile ``path`` with a driver into a program and run it in a child process.
+
+    The user's code never runs inside this process: a crash, a hang (past ``timeout``
+    seconds), a non-zero exit or an early ``exit(0)`` becomes one :class:`ApproxDSEError`
+    naming the file and what happened. Ctrl-C stops the child too.
+    """
+    limit = default_timeout() if timeout is None else float(timeout)
+    if not limit > 0:
+        raise ApproxDSEError(f"the C model time limit must be positive, got {timeout!r}")
     cc = find_compiler()
     with tempfile.TemporaryDirectory(prefix="approxdse_cmodel_") as tmp:
         driver = Path(tmp) / "driver.c"
-        lib = Path(tmp) / "model.so"
+        exe = Path(tmp) / "model"
+        result = Path(tmp) / "lut.bin"
         driver.write_text(_driver(path.resolve(), fn, signed))
         proc = subprocess.run(
-            [cc, "-O1", "-shared", "-fPIC", "-w", "-o", str(lib), str(driver)],
+            [cc, "-O1", "-w", "-o", str(exe), str(driver)],
             capture_output=True, text=True,
         )
         if proc.returncode != 0:
             first = next((ln.strip() for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip()[:200])
             raise ApproxDSEError(f"C model {path} does not compile: {first}")
-        handle = ctypes.CDLL(str(lib))
-        out = np.zeros(SIZE * SIZE, dtype=np.int32)
-        handle.approxdse_fill_lut.argtypes = [ctypes.POINTER(ctypes.c_int32)]
-        handle.approxdse_fill_lut.restype = None
-        handle.approxdse_fill_lut(out.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)))
-        return out.reshape(SIZE, SIZE)
+        try:
+            run = subprocess.run([str(exe), str(result)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, timeout=limit, cwd=tmp)
+        except subprocess.TimeoutExpired:
+            raise ApproxDSEError(
+                f"C model {path} did not finish within {limit:g} s (a hang or an endless loop in {fn.name}?); "
+                f"raise the limit with --timeout or {TIMEOUT_VARIABLE}"
+            ) from None
+        if run.returncode < 0:
+            raise ApproxDSEError(f"C model {path} crashed with {_signal_name(-run.returncode)} while evaluating {fn.name}")
+        if run.returncode != 0:
+            raise ApproxDSEError(f"C model {path} exited with status {run.returncode} while evaluating {fn.name}")
+        expected = SIZE * SIZE * 4
+        size = result.stat().st_size if result.is_file() else 0
+        if size != expected:
+            raise ApproxDSEError(
+                f"C model {path} exited before evaluating all {SIZE * SIZE:,} operand pairs "
+                f"(does {fn.name} call exit()?)"
+            )
+        return np.fromfile(result, dtype=np.int32).reshape(SIZE, SIZE)
 
 
 def c_model_lut(
-    path: str | os.PathLike, *, signed: bool | None = None, function: str | None = None, cache: bool = True
+    path: str | os.PathLike, *, signed: bool | None = None, function: str | None = None, cache: bool = True,
+    timeout: float | None = None,
 ) -> tuple[np.ndarray, bool, CFunction, str]:
     """The LUT computed by the C model at ``path``: (lut, signed, function, source text).
 
-    The LUT is cached by the file's content hash unless ``cache=False``.
+    The model runs in a child process for at most ``timeout`` seconds (default
+    :func:`default_timeout`). The LUT is cached by the file's content hash unless ``cache=False``.
     """
     path = Path(path)
     try:
@@ -206,10 +276,13 @@ def c_model_lut(
                 return validate_lut(lut, signed=signed, name=f"cached LUT of {path}"), signed, fn, source
             except Exception:
                 cache_file.unlink(missing_ok=True)  # corrupt cache entry: rebuild
-    lut = validate_lut(_compile_and_run(path, fn, signed), signed=signed, name=f"LUT computed by {path}")
+    lut = validate_lut(_compile_and_run(path, fn, signed, timeout=timeout), signed=signed, name=f"LUT computed by {path}")
     if cache_file is not None:
         data32 = np.ascontiguousarray(lut, dtype=np.int32)
-        atomic_write(cache_file, lambda fh: np.save(fh, data32))
+        try:
+            atomic_write(cache_file, lambda fh: np.save(fh, data32))
+        except OSError:
+            pass  # an unwritable or full cache folder only costs a recompile next time
     return lut, signed, fn, source
 
 
@@ -224,13 +297,15 @@ def load_c_model(
     delay_ns: float | None = None,
     relative_energy: float | None = None,
     cache: bool = True,
+    timeout: float | None = None,
 ) -> Multiplier:
     """A :class:`Multiplier` from an EvoApproxLib-style C file (see the module docstring).
 
-    Figures given as arguments override those in the file's header. Without a
+    Figures given as arguments override those in the file's header. ``timeout``
+    limits the seconds the model may run (see :func:`c_model_lut`). Without a
     relative energy or a power, ``relative_energy`` is None (unknown).
     """
-    lut, signed, fn, source = c_model_lut(path, signed=signed, function=function, cache=cache)
+    lut, signed, fn, source = c_model_lut(path, signed=signed, function=function, cache=cache, timeout=timeout)
     figures = header_figures(source)
     for key, value in (("power_mw", power_mw), ("area_um2", area_um2), ("delay_ns", delay_ns)):
         if value is not None:

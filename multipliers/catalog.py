@@ -68,10 +68,10 @@ def names(*, signed: bool | None = None, include_user: bool = True) -> list[str]
     """
     out = [n for n, e in _builtin_entries().items() if signed is None or e["signed"] == signed]
     if include_user:
-        for n in user_catalog.user_names():
+        for n, entry in user_catalog.readable_entries():
             if n in _builtin_entries():
                 continue
-            if signed is None or bool(user_catalog.load_entry(n).get("signed")) == signed:
+            if signed is None or bool(entry.get("signed")) == signed:
                 out.append(n)
     return out
 
@@ -100,9 +100,21 @@ def _generated(name: str) -> Multiplier:
     )
 
 
+def is_reserved_exactly(name: str) -> bool:
+    """True for a built-in, alias or generated name spelled exactly so."""
+    from approxdse.multipliers.naming import parse_generated_name
+
+    return name in ALIASES or name in _builtin_entries() or parse_generated_name(name) is not None
+
+
 def is_reserved(name: str) -> bool:
     """True for names the user catalog may not take (built-ins, aliases, generated names)."""
-    return name in ALIASES or name in _builtin_entries() or parse_generated_name(name) is not None
+    if name in ALIASES or name in _builtin_entries() or parse_generated_name(name) is not None:
+        return True
+    low = name.lower()  # names are unique ignoring case: U8_DRUM_4 would shadow u8_drum_4 on some file systems
+    if low != name:
+        return is_reserved(low) or any(n.lower() == low for n in (*ALIASES, *_builtin_entries()))
+    return False
 
 
 def get(name: str | Multiplier) -> Multiplier:
@@ -124,6 +136,9 @@ def get(name: str | Multiplier) -> Multiplier:
         return _generated(key)
     if key in user_catalog.user_names():
         return user_catalog.load(key)
+    lost = user_catalog.missing_lut_error(key)
+    if lost is not None:
+        raise lost
     known = names() + list(ALIASES)
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else "; run `approxdse multipliers list` to see them"
@@ -144,10 +159,9 @@ def catalog(*, signed: bool | None = None, include_user: bool = True) -> "pd.Dat
 
     rows = [_row(e, "builtin") for e in _builtin_entries().values() if signed is None or e["signed"] == signed]
     if include_user:
-        for n in user_catalog.user_names():
+        for n, entry in user_catalog.readable_entries(warn=True):
             if n in _builtin_entries():
                 continue
-            entry = user_catalog.load_entry(n)
             if signed is None or bool(entry.get("signed")) == signed:
                 rows.append(_row({**entry, "name": n}, "user"))
     return pd.DataFrame(rows, columns=list(CATALOG_COLUMNS))

@@ -4,7 +4,7 @@
                                [--out FILE]
     approxdse multipliers show NAME [--format table|json|csv] [--plot FILE.png] [--out FILE]
     approxdse multipliers import FILE --name NAME [--power-mw P] [--relative-energy E]
-                                 [--area-um2 A] [--delay-ns D] [--signed|--unsigned] [--function F] [--force]
+                                 [--area-um2 A] [--delay-ns D] [--signed|--unsigned] [--function F] [--force] [--timeout S]
     approxdse multipliers import-dir PATH [--version master|v2022] [--force] [--dry-run]
     approxdse multipliers export NAME FILE          (.npy, .bin TFApprox layout, .txt)
     approxdse multipliers remove NAME               (user multipliers only)
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from approxdse.core.atomic_files import check_writable
 from approxdse.core.cli_options import format_option, out_option, write_output
 from approxdse import multipliers
 from approxdse.core.errors import ApproxDSEError
@@ -78,6 +79,8 @@ def register(subparsers) -> None:
     isign.add_argument("--unsigned", dest="signed", action="store_false", help="operands are 0..255")
     imp.add_argument("--function", metavar="F", help="the C function to use when the file defines several")
     imp.add_argument("--force", action="store_true", help="replace a user multiplier of the same name")
+    imp.add_argument("--timeout", type=float, metavar="S", default=None,
+                     help="seconds a C model may run (default $APPROXDSE_C_MODEL_TIMEOUT or 30)")
     imp.set_defaults(func=run_import)
 
     imd = sub.add_parser(
@@ -191,6 +194,8 @@ def _describe(m) -> dict:
 def run_show(args: argparse.Namespace) -> int:
     import json
 
+    if args.plot:
+        check_writable(args.plot)
     m = multipliers.get(args.name)
     info = _describe(m)
     if args.plot:
@@ -219,7 +224,7 @@ def run_import(args: argparse.Namespace) -> int:
     m = import_multiplier(
         args.file, args.name, force=args.force, signed=args.signed, function=args.function,
         power_mw=args.power_mw, area_um2=args.area_um2, delay_ns=args.delay_ns,
-        relative_energy=args.relative_energy,
+        relative_energy=args.relative_energy, **({} if args.timeout is None else {"timeout": args.timeout}),
     )
     met = m.metrics
     energy = "unknown (give --power-mw or --relative-energy)" if m.relative_energy is None else f"{m.relative_energy:.4g}"
@@ -256,6 +261,7 @@ def run_import_dir(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    check_writable(args.file)
     m = multipliers.get(args.name)
     path = write_lut(m, args.file)
     print(f"wrote the LUT of {m.name} to {path}")

@@ -16,7 +16,7 @@ from approxdse.multipliers.lut_io import LUT_SUFFIXES, read_lut
 from approxdse.multipliers.multiplier import Multiplier
 from approxdse.multipliers import user_catalog
 from approxdse.multipliers.c_model import load_c_model
-from approxdse.multipliers.catalog import is_reserved
+from approxdse.multipliers.catalog import is_reserved, is_reserved_exactly
 
 SUFFIXES = (".c", *LUT_SUFFIXES)
 
@@ -31,12 +31,14 @@ def load(
     area_um2: float | None = None,
     delay_ns: float | None = None,
     relative_energy: float | None = None,
+    timeout: float | None = None,
 ) -> Multiplier:
     """A :class:`Multiplier` from a ``.c`` model or a ``.npy``/``.bin``/``.txt`` LUT.
 
     Without ``relative_energy``, it is derived from ``power_mw`` (relative to
     EvoApproxLib's exact multiplier of the same signedness at 45 nm) when a power
-    is known, else left as None.
+    is known, else left as None. ``timeout``: seconds a C model may run (see
+    :func:`approxdse.multipliers.c_model.c_model_lut`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -47,10 +49,12 @@ def load(
     if suffix == ".c":
         return load_c_model(
             path, name, signed=signed, function=function, power_mw=power_mw,
-            area_um2=area_um2, delay_ns=delay_ns, relative_energy=relative_energy,
+            area_um2=area_um2, delay_ns=delay_ns, relative_energy=relative_energy, timeout=timeout,
         )
     if function is not None:
         raise ApproxDSEError("function= applies to C models only")
+    if timeout is not None:
+        raise ApproxDSEError("timeout= applies to C models only")
     lut, is_signed = read_lut(path, signed=signed)
     if relative_energy is None and power_mw is not None:
         relative_energy = float(power_mw) / EXACT_POWER_MW[is_signed]
@@ -76,9 +80,16 @@ def import_multiplier(path: str | os.PathLike, name: str, *, force: bool = False
     """
     user_catalog.check_name(name)
     if is_reserved(name):
+        if is_reserved(name.lower()) and not is_reserved_exactly(name):
+            raise ApproxDSEError(f"{name!r} differs from the built-in multiplier {name.lower()!r} only in case "
+                                 "(names are unique ignoring case); choose another name")
         raise ApproxDSEError(f"{name!r} is a built-in multiplier name; choose another name")
-    if name in user_catalog.user_names() and not force:
+    if name in user_catalog.entries_with_yaml() and not force:
         raise ApproxDSEError(f"a user multiplier named {name!r} already exists; pass --force to replace it")
+    other = user_catalog.name_clash(name, [n for n in user_catalog.entries_with_yaml() if n != name])
+    if other is not None:
+        raise ApproxDSEError(f"a user multiplier named {other!r} already exists and names are unique ignoring case; "
+                             f"choose another name or remove {other!r} first")
     m = load(path, name, **options)
     _ = m.metrics  # computed before anything is written
     user_catalog.save(m)

@@ -14,12 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.atomic_files import atomic_write as _atomic_write
 from approxdse.core.paths import catalog_dir, home_dir
-from approxdse.core.yaml_files import load_yaml_file
 from approxdse.multipliers.multiplier import Multiplier
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}$")
@@ -81,13 +82,69 @@ def save(m: Multiplier) -> Path:
     return d / f"{m.name}.yaml"
 
 
+def _fix(name: str) -> str:
+    return (f"re-import it (approxdse multipliers import FILE --name {name} --force) "
+            f"or delete it (approxdse multipliers remove {name})")
+
+
 def load_entry(name: str) -> dict[str, Any]:
-    """The YAML record of user multiplier ``name`` (one-line errors for a missing or corrupt file)."""
+    """The YAML record of user multiplier ``name``; a corrupt file is one sentence with the fix."""
     path = user_dir() / f"{name}.yaml"
-    entry = load_yaml_file(path, f"the user catalog file of multiplier {name!r}")
+    try:
+        entry = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ApproxDSEError(f"user multiplier {name!r} cannot be read from {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ApproxDSEError(f"user multiplier file {path} is not valid YAML{where}; {_fix(name)}") from None
+    except UnicodeDecodeError:
+        raise ApproxDSEError(f"user multiplier file {path} is not text; {_fix(name)}") from None
     if not isinstance(entry, dict):
-        raise ApproxDSEError(f"user multiplier file {path} is not a mapping")
+        raise ApproxDSEError(f"user multiplier file {path} is not a mapping; {_fix(name)}")
     return entry
+
+
+def entries_with_yaml() -> list[str]:
+    """Names that have a ``NAME.yaml`` in the user catalog (with or without their LUT file)."""
+    d = user_dir()
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def missing_lut_error(name: str) -> ApproxDSEError | None:
+    """The error for a user entry whose ``.yaml`` exists but whose ``.npy`` LUT is gone, else None."""
+    d = user_dir()
+    if (d / f"{name}.yaml").is_file() and not (d / f"{name}.npy").is_file():
+        return ApproxDSEError(f"user multiplier {name!r} has lost its LUT file {d / (name + '.npy')}; {_fix(name)}")
+    return None
+
+
+def readable_entries(*, warn: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """(name, record) of every usable user multiplier; broken ones are skipped (with a one-line
+    warning each on stderr when ``warn``; using one by name gives the error)."""
+    import sys
+
+    out = []
+    for name in entries_with_yaml():
+        problem = missing_lut_error(name)
+        entry = None
+        if problem is None:
+            try:
+                entry = load_entry(name)
+            except ApproxDSEError as exc:
+                problem = exc
+        if problem is not None:
+            if warn:
+                print(f"approxdse: warning: skipping a user multiplier: {problem}", file=sys.stderr)
+            continue
+        out.append((name, entry))
+    return out
+
+
+def name_clash(name: str, names: list[str] | tuple[str, ...]) -> str | None:
+    """The name in ``names`` equal to ``name`` ignoring case, if any."""
+    low = name.lower()
+    return next((n for n in names if n.lower() == low), None)
 
 
 def load(name: str) -> Multiplier:
@@ -97,7 +154,7 @@ def load(name: str) -> Multiplier:
     try:
         lut = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise ApproxDSEError(f"LUT of user multiplier {name!r} cannot be read from {path}: {exc}") from None
+        raise ApproxDSEError(f"LUT of user multiplier {name!r} cannot be read from {path}: {exc}; {_fix(name)}") from None
     return Multiplier(
         name=name,
         signed=bool(entry.get("signed", False)),
@@ -115,7 +172,7 @@ def load(name: str) -> Multiplier:
 def remove(name: str) -> None:
     """Delete a user multiplier (its YAML first, so a half-removed entry is invisible)."""
     d = user_dir()
-    if name not in user_names():
+    if name not in entries_with_yaml():
         raise ApproxDSEError(f"no user multiplier named {name!r}")
     (d / f"{name}.yaml").unlink(missing_ok=True)
     (d / f"{name}.npy").unlink(missing_ok=True)

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 
+from approxdse.core.atomic_files import check_writable
 from approxdse.core.cli_options import (
     format_option,
     out_option,
@@ -27,7 +28,7 @@ from approxdse.core.cli_options import (
 from approxdse.core.errors import ApproxDSEError
 from approxdse.predictors.compare import compare_predictor
 from approxdse.predictors.dataset import Dataset, generate_dataset
-from approxdse.predictors.io import load_predictor
+from approxdse.predictors.io import check_model_path, load_predictor
 from approxdse.predictors.learned import LearnedPredictor
 from approxdse.predictors.summing import SummingPredictor
 
@@ -91,6 +92,7 @@ def register(subparsers) -> None:
 
 
 def _dataset(args: argparse.Namespace) -> int:
+    check_writable(args.out, folder=True)
     workers = args.workers if args.workers is not None else max(1, min(8, os.cpu_count() or 1))
     summary = generate_dataset(
         args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=workers,
@@ -109,6 +111,7 @@ def _dataset(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     if args.n_estimators < 1:
         raise ApproxDSEError(f"--n-estimators must be a positive integer, got {args.n_estimators}")
+    check_model_path(args.out)
     ds = Dataset.load(args.data).for_accelerator(args.accelerator)
     test_names: list[str] = []
     if args.holdout:
@@ -138,6 +141,8 @@ def _train(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     if args.reference_networks < 0:
         raise ApproxDSEError(f"--reference-networks must be non-negative, got {args.reference_networks}")
+    if args.plot:
+        check_writable(args.plot)
     pred = load_predictor(args.predictor)
     ds = Dataset.load(args.data)
     note = ""

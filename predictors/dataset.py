@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from approxdse.accelerators.reference_version import reference_code_hash, reference_version
-from approxdse.core.atomic_files import atomic_path, atomic_write_text
+from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import check_workers, make_executor
 from approxdse.multipliers.resolve import has_energy, relative_energy_of
@@ -81,7 +81,7 @@ def _multiplier_record(name: str) -> dict:
         "relative_energy": m.relative_energy,
         "signed": m.signed,
         "family": m.family,
-        "lut_sha256": hashlib.sha256(m.lut.tobytes()).hexdigest()[:16],
+        "lut_sha256": hashlib.sha256(m.lut.tobytes()).hexdigest(),
     }
 
 
@@ -120,6 +120,14 @@ def read_manifest(directory: str | Path) -> dict:
     return data
 
 
+def _same_multiplier(prev: dict, rec: dict) -> bool:
+    """Manifest records of one multiplier; datasets written before the full digest kept 16 hex digits."""
+    a, b = dict(prev), dict(rec)
+    da, db = str(a.pop("lut_sha256", "")), str(b.pop("lut_sha256", ""))
+    n = min(len(da), len(db))
+    return a == b and n >= 16 and da[:n] == db[:n]
+
+
 def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
     """Merge a new run's manifest into an existing one, or raise on any mismatch."""
     where = f"dataset {str(directory)!r}"
@@ -136,7 +144,7 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
             )
     for name, rec in new["multipliers"].items():
         prev = old["multipliers"].get(name)
-        if prev is not None and prev != rec:
+        if prev is not None and not _same_multiplier(prev, rec):
             raise ApproxDSEError(
                 f"{where} holds results for a different multiplier named {name!r}; write to a new --out directory"
             )
@@ -266,7 +274,7 @@ def generate_dataset(
     elif out.exists() and any(out.iterdir()):
         raise ApproxDSEError(f"--out {str(out)!r} is a non-empty directory without a dataset manifest")
     for sub in PARTS:
-        (out / sub).mkdir(parents=True, exist_ok=True)
+        make_dirs(out / sub)
     manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))

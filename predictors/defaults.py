@@ -23,6 +23,7 @@ from pathlib import Path
 
 from approxdse.accelerators.reference_version import reference_code_hash
 from approxdse.core import paths
+from approxdse.core.atomic_files import make_dirs
 from approxdse.core.errors import ApproxDSEError
 from approxdse.accelerators.architecture import available_architectures
 from approxdse.predictors.dataset import architecture_hash, generate_dataset
@@ -89,7 +90,7 @@ def default_predictor(accelerator: str = "eyeriss", kind: str = "summing", netwo
 
 def _fit_on_the_fly(accelerator: str, kind: str, networks: int, progress: bool):
     folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder)
     tag = _current(accelerator)["reference_code_sha256"][:12]
     data = folder / f"dataset-{accelerator}-{tag}-n{networks}"
     if progress:

@@ -18,6 +18,8 @@ from approxdse.core.errors import ApproxDSEError
 from approxdse.predictors.learned import LearnedPredictor
 from approxdse.predictors.model_files import (  # noqa: F401  (re-exported: the file format and the writer)
     FORMAT,
+    MODEL_SUFFIXES,
+    check_model_path,
     FORMAT_VERSION,
     predictor_to_dict,
     save_predictor,
@@ -40,8 +42,10 @@ def predictor_from_dict(data: Any, source: str = "model"):
             return SummingPredictor.from_dict(data)
         if kind == "learned":
             return LearnedPredictor.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApproxDSEError(f"{source} is corrupt ({type(exc).__name__}: {exc})") from None
+    except KeyError as exc:
+        raise ApproxDSEError(f"{source} is corrupt (field {exc} is missing)") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ApproxDSEError(f"{source} is corrupt ({exc})") from None
     raise ApproxDSEError(f"{source} holds an unknown predictor kind {kind!r}")
 
 

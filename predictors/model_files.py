@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from approxdse import __version__
-from approxdse.core.atomic_files import atomic_write_bytes
+from approxdse.core.atomic_files import atomic_write_bytes, check_writable
 from approxdse.core.errors import ApproxDSEError
 
 FORMAT = "approxdse-predictor"
@@ -156,9 +156,24 @@ def predictor_to_dict(predictor) -> dict:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "approxdse": __version__, **predictor.to_dict()}
 
 
-def save_predictor(predictor, path: str | os.PathLike) -> Path:
-    """Write a fitted predictor to ``path`` (``.ubj``: UBJSON, otherwise JSON)."""
+#: Model file suffixes: JSON and UBJSON (never pickle).
+MODEL_SUFFIXES = (".json", ".ubj")
+
+
+def check_model_path(path: str | os.PathLike) -> Path:
+    """Refuse a model file name that is not ``.json``/``.ubj`` or cannot be written (one sentence)."""
     path = Path(path)
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ApproxDSEError(
+            f"predictor model file {str(path)!r} must end in .json (JSON) or .ubj (UBJSON); "
+            f"approxdse never writes pickles or other formats"
+        )
+    return check_writable(path)
+
+
+def save_predictor(predictor, path: str | os.PathLike) -> Path:
+    """Write a fitted predictor to ``path`` (``.ubj``: UBJSON, ``.json``: JSON; other suffixes refused)."""
+    path = check_model_path(path)
     data = _finite(predictor_to_dict(predictor))
     if path.suffix.lower() == ".ubj":
         payload = ubjson_dumps(data)

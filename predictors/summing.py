@@ -162,6 +162,20 @@ class SummingPredictor(EnergyPredictor):
     def from_dict(cls, data: dict) -> "SummingPredictor":
         p = cls(form=data.get("form", "auto"), store_anchors=data.get("store_anchors", True))
         p._load_base(data)
-        p.a, p.b, p.c = data["a"], data["b"], data.get("c")
-        p.anchors = {str(k): float(v) for k, v in (data.get("anchors") or {}).items()}
+        p.a, p.b = _number(data, "a"), _number(data, "b")
+        p.c = None if data.get("c") is None else _number(data, "c")
+        anchors = data.get("anchors") or {}
+        if not isinstance(anchors, dict):
+            raise ValueError(f"field 'anchors' must be a mapping of network keys to energies, got {anchors!r}")
+        p.anchors = {str(k): _number(anchors, k, "anchor") for k in anchors}
         return p
+
+
+def _number(data: dict, key: str, what: str = "field") -> float:
+    """``data[key]`` as a finite float, or a ValueError naming the field."""
+    import math
+
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{what} {key!r} must be a finite number, got {value!r}")
+    return float(value)

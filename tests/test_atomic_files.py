@@ -212,3 +212,92 @@ def test_package_entry_points_use_the_helper(tmp_path):
     dse_write(tmp_path / "summary.json", '{"a": 1}')
     assert json.loads((tmp_path / "summary.json").read_text()) == {"a": 1}
     assert _names(tmp_path / "r") == ["a.txt", "b.png"]
+
+
+# --- OS errors become one sentence naming the path (approxdse.core.errors.OutputError) ---
+from approxdse.core.atomic_files import check_writable, make_dirs  # noqa: E402
+from approxdse.core.errors import ApproxDSEError, OutputError  # noqa: E402
+
+
+def test_existing_folder_as_target(tmp_path):
+    target = tmp_path / "some_dir"
+    target.mkdir()
+    with pytest.raises(OutputError, match=r"cannot write .*some_dir: it is an existing folder") as info:
+        atomic_write_text(target, "x")
+    assert isinstance(info.value, ApproxDSEError) and isinstance(info.value, OSError)
+    assert _names(tmp_path) == ["some_dir"] and _names(target) == []
+    with pytest.raises(OutputError, match="existing folder"):
+        check_writable(target)
+    check_writable(target, folder=True)
+
+
+def test_parent_is_a_file(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    target = tmp_path / "file.txt" / "deeper" / "out.json"
+    for call in (lambda: atomic_write_text(target, "x"), lambda: check_writable(target),
+                 lambda: make_dirs(target.parent)):
+        with pytest.raises(OutputError, match=r"file\.txt is a file, not a folder"):
+            call()
+    with pytest.raises(OutputError, match="a file of that name exists"):
+        make_dirs(tmp_path / "file.txt")
+    assert _names(tmp_path) == ["file.txt"]
+
+
+@pytest.mark.parametrize("errno_name", ["ENOSPC", "EROFS", "EACCES"])
+def test_failing_write_names_path_and_reason(tmp_path, errno_name):
+    import errno
+
+    code = getattr(errno, errno_name)
+    target = tmp_path / "out.bin"
+
+    def failing(fh):
+        fh.write(b"partial")
+        raise OSError(code, os.strerror(code))
+
+    with pytest.raises(OutputError) as info:
+        atomic_write(target, failing)
+    assert str(info.value) == f"cannot write {target}: {os.strerror(code)[0].lower()}{os.strerror(code)[1:]}"
+    assert _names(tmp_path) == []
+
+
+def test_unwritable_folder(tmp_path, monkeypatch):
+    """A read-only folder (simulated: the tests may run as root, who may write anywhere)."""
+    import errno
+    import tempfile
+
+    def denied(*a, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "ro"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(OutputError, match=r"cannot write .*ro/out.txt: permission denied"):
+        atomic_write_text(tmp_path / "ro" / "out.txt", "x")
+    monkeypatch.setattr(os, "access", lambda *a, **k: False)
+    with pytest.raises(OutputError, match="permission denied"):
+        check_writable(tmp_path / "new" / "out.txt")
+
+
+def test_cli_prints_unexpected_os_errors_as_one_line(monkeypatch, capsys):
+    import errno
+
+    from approxdse import cli
+
+    def handler(args):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/x/y.yaml")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    args = parser.parse_args(["multipliers", "list"])
+    monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+    args.func = handler
+    assert cli.main([]) == 2
+    assert capsys.readouterr().err == "approxdse: error: /x/y.yaml: no such file or directory\n"
+
+
+def test_code_fingerprint_ignores_imports_and_docs_not_code():
+    from approxdse.core.code_hash import code_fingerprint
+
+    base = 'import os\n"""Doc."""\n\ndef f(x):\n    """Doc."""\n    return x * 2  # twice\n'
+    moved = '"""Other doc."""\nfrom pathlib import Path\n\n\ndef f(x):\n    import sys\n    return x*2\n'
+    changed = 'import os\n"""Doc."""\n\ndef f(x):\n    return x * 3\n'
+    assert code_fingerprint(base) == code_fingerprint(moved)
+    assert code_fingerprint(base) != code_fingerprint(changed)

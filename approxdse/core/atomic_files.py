@@ -7,6 +7,13 @@ within one file system) and gets the permissions a plain ``open(path, "w")``
 would give (``0o666`` less the umask), not ``mkstemp``'s private ``0o600``.
 Missing parent folders are created.
 
+Every OS error on the way (read-only folder, full disk, the target is an existing
+folder, a parent is a file) becomes one :class:`~approxdse.core.errors.OutputError`
+(an ``ApproxDSEError`` and an ``OSError``) naming the target and the reason, which the
+CLI prints as one line with exit status 2. :func:`make_dirs` creates output folders
+the same way, and :func:`check_writable` tells before a long job whether its output
+can be written at all.
+
 Three ways in, by how the writer wants its output:
 
 * :func:`atomic_write_text` / :func:`atomic_write_bytes`: the content is at hand.
@@ -28,7 +35,74 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Callable
 
-__all__ = ["atomic_path", "atomic_temp_path", "atomic_write", "atomic_write_bytes", "atomic_write_text"]
+from approxdse.core.errors import OutputError, os_error_reason
+
+__all__ = [
+    "atomic_path", "atomic_temp_path", "atomic_write", "atomic_write_bytes", "atomic_write_text",
+    "check_writable", "make_dirs",
+]
+
+
+def _blocking_parent(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` when it is not a folder (a file in the way)."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def _output_error(path: Path, exc: OSError, *, what: str = "write") -> OutputError:
+    """One sentence for an OS error while writing ``path``."""
+    if isinstance(exc, OutputError):
+        return exc
+    if what == "write" and path.is_dir():
+        reason = "it is an existing folder (give a file name)"
+    else:
+        blocker = _blocking_parent(path)
+        if blocker is not None:
+            reason = f"{blocker} is a file, not a folder"
+        else:
+            reason = os_error_reason(exc)
+            named = exc.filename if isinstance(exc.filename, str) else None
+            if named and Path(named) != path and Path(named).parent != path.parent and Path(named) not in path.parents:
+                reason += f" ({named})"
+            elif named and Path(named) in path.parents:
+                reason += f" (folder {named})"
+    return OutputError(f"cannot {what} {path}: {reason}")
+
+
+def make_dirs(path: str | os.PathLike) -> Path:
+    """Create the folder ``path`` and its parents (fine if it exists); OS errors -> :class:`OutputError`."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"cannot create folder {path}: a file of that name exists") from None
+        raise _output_error(path, exc, what="create folder") from None
+    return path
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool = False) -> Path:
+    """Raise :class:`OutputError` now if ``path`` (a file, or a folder with ``folder=True``)
+    obviously cannot be written: a file target that is an existing folder, a folder target
+    that is an existing file, a parent that is a file, or a nearest existing folder that
+    is not writable. Creates nothing. Returns ``path``.
+    """
+    path = Path(path)
+    what = "create folder" if folder else "write"
+    if path.exists():
+        if folder and not path.is_dir():
+            raise OutputError(f"cannot create folder {path}: a file of that name exists")
+        if not folder and path.is_dir():
+            raise OutputError(f"cannot write {path}: it is an existing folder (give a file name)")
+    blocker = _blocking_parent(path)
+    if blocker is not None:
+        raise OutputError(f"cannot {what} {path}: {blocker} is a file, not a folder")
+    existing = path if folder and path.is_dir() else next((p for p in path.parents if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot {what} {path}: permission denied (folder {existing})")
+    return path
 
 
 def _umask() -> int:
@@ -48,8 +122,13 @@ def _umask() -> int:
 
 def _temp_beside(path: Path, suffix: str) -> Path:
     """Create an empty, closed temporary file beside ``path`` (umask permissions); return its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is an existing folder (give a file name)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as exc:
+        raise _output_error(path, exc) from None
     os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())
@@ -77,6 +156,12 @@ def _replacing(path: Path, suffix: str) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        named = exc.filename if isinstance(exc.filename, str) else None
+        if named is None or Path(named) in (tmp, path):
+            raise _output_error(path, exc) from exc
+        raise  # an error about another file (e.g. one the writer reads)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -16,3 +16,17 @@ class UnknownNameError(ApproxDSEError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class OutputError(ApproxDSEError, OSError):
+    """An output that cannot be written (read-only folder, full disk, a folder where a file
+    should go...): one sentence naming the path and the reason. Still an ``OSError``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def os_error_reason(exc: OSError) -> str:
+    """The reason of an OS error in a few words (``strerror``, lower-case first letter)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return reason[:1].lower() + reason[1:]

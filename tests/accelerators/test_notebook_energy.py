@@ -2,11 +2,13 @@
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_energy.ipynb"
 
 
+@pytest.mark.slow  # executes a whole notebook
 def test_energy_notebook_executes(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     assert not any(cell.get("outputs") for cell in nb.cells if cell.cell_type == "code"), "commit without outputs"

@@ -38,6 +38,16 @@ def analytic_eval(settings, cands):
     return out
 
 
+def paced_eval(settings, cands):
+    """:func:`analytic_eval` taking ``$APPROXDSE_TEST_PACE_S`` (default 0.05) seconds per candidate,
+    so that a kill can land in the middle of a run (the fault-injection tests)."""
+    import os
+    import time
+
+    time.sleep(float(os.environ.get("APPROXDSE_TEST_PACE_S", "0.05")) * len(cands))
+    return analytic_eval(settings, cands)
+
+
 def interrupting_eval(settings, cands):
     """:func:`analytic_eval`, raising KeyboardInterrupt once ``STATE['interrupt_after']`` calls are done."""
     STATE["calls"] += 1

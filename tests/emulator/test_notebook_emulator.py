@@ -11,6 +11,7 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "03_emulator.ipynb"
 
 
+@pytest.mark.slow  # executes a whole notebook
 def test_emulator_notebook_executes(tmp_path, monkeypatch):
     monkeypatch.setenv("APPROXDSE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

@@ -152,3 +152,77 @@ def test_parsing_helpers():
     assert [f.signature for f in find_functions(U64 + U8 + S8)] == ["u64", "u8", "s8"]
     assert find_functions("// uint16_t mul8u_X(uint8_t a, uint8_t b) {\n") == []  # comments ignored
     assert header_figures(HEADER) == {"power_mw": 0.289, "area_um2": 543.0, "delay_ns": 1.33}
+
+
+# C models that misbehave: each runs in a child process and gives one line naming the file.
+MISBEHAVING = {
+    "crash": ("uint16_t mul8u_CRASH(uint8_t a, uint8_t b) { if (a == 200) *(volatile int *)0 = 1; return a * b; }",
+              "crashed with SIGSEGV"),
+    "hang": ("uint16_t mul8u_HANG(uint8_t a, uint8_t b) { volatile int x = 1; while (x) {} return a * b; }",
+             "did not finish within 0.5 s"),
+    "status": ("#include <stdlib.h>\nuint16_t mul8u_ST(uint8_t a, uint8_t b) { if (b == 9) exit(7); return a * b; }",
+               "exited with status 7"),
+    "early_exit0": ("#include <stdlib.h>\nuint16_t mul8u_E0(uint8_t a, uint8_t b) { if (a == 255 && b == 255) exit(0); "
+                    "return a * b; }", "exited before evaluating all 65,536 operand pairs"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISBEHAVING))
+def test_misbehaving_c_model_gives_one_line(case, cfile, approxdse_home, monkeypatch, capsys):
+    from approxdse.cli import main
+
+    body, message = MISBEHAVING[case]
+    path = cfile(f"{case}.c", "#include <stdint.h>\n" + body + "\n")
+    monkeypatch.setenv(c_model.TIMEOUT_VARIABLE, "0.5")
+    with pytest.raises(ApproxDSEError, match=message) as info:
+        load_c_model(path, cache=False)
+    assert str(path) in str(info.value)
+    assert main(["multipliers", "import", str(path), "--name", f"m_{case}", "--timeout", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("approxdse: error: C model ") and message in err
+    assert not (approxdse_home / "catalog").exists() or not list((approxdse_home / "catalog").rglob(f"m_{case}*"))
+
+
+def test_user_main_does_not_clash(cfile, approxdse_home):
+    src = U8 + "int main(void) { return 5; }\n"
+    m = load_c_model(cfile("withmain.c", src), cache=False)
+    assert m.lut[3, 4] == 12
+
+
+def test_timeout_setting_is_validated(cfile, approxdse_home, monkeypatch):
+    monkeypatch.setenv(c_model.TIMEOUT_VARIABLE, "soon")
+    with pytest.raises(ApproxDSEError, match="APPROXDSE_C_MODEL_TIMEOUT must be a positive number"):
+        load_c_model(cfile("u8.c", U8), cache=False)
+    with pytest.raises(ApproxDSEError, match="time limit must be positive"):
+        load_c_model(cfile("u8.c", U8), cache=False, timeout=0)
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGINT") or __import__("sys").platform != "linux",
+                    reason="POSIX signals")
+def test_ctrl_c_stops_a_hanging_c_model(cfile, tmp_path):
+    """Ctrl-C (SIGINT) while a C model hangs: approxdse exits 130 and leaves no child behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    body, _ = MISBEHAVING["hang"]
+    path = cfile("hang.c", "#include <stdint.h>\n" + body + "\n")
+    env = {**os.environ, "APPROXDSE_HOME": str(tmp_path / "home"), c_model.TIMEOUT_VARIABLE: "600"}
+    proc = subprocess.Popen([sys.executable, "-m", "approxdse", "multipliers", "import", str(path), "--name", "h"],
+                            env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    parent = psutil.Process(proc.pid)
+    model = None
+    for _ in range(600):  # wait (up to a minute) for the compiled model to be running
+        model = next((c for c in parent.children(recursive=True) if c.name() == "model"), None)
+        if model is not None or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert model is not None, proc.communicate()[1]
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert not model.is_running() or model.status() == psutil.STATUS_ZOMBIE

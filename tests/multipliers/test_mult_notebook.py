@@ -8,6 +8,7 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "01_multipliers.i
 
 
 @pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="the notebook imports a C model")
+@pytest.mark.slow  # executes a whole notebook
 def test_notebook_runs(approxdse_home, tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

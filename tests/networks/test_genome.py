@@ -99,7 +99,7 @@ def test_key_is_fixed_for_a_fixed_genome():
 
 
 def test_workload_matches_accelerators_tracing():
-    tracing = pytest.importorskip("approxdse.networks.tracing")
+    from approxdse.networks import tracing
     for g in [ALL_KINDS] + sample_genomes(5, seed=3, space="cifar"):
         traced = tracing.workload_from_module(g.to_module(), (1, *g.input_shape))
         mine = g.to_workload()

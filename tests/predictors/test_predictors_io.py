@@ -95,3 +95,26 @@ def test_shipped_models_load_and_predict():
         assert f.name.startswith(p.accelerator + "_")
         value = p.predict(g, [["u8_trunc_2"] * len(g.to_workload().layers)], p.accelerator)
         assert value.shape == (1,) and np.isfinite(value).all() and value[0] > 0
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped models predate issue 11's exhaustive mapper (the reference "
+                   "energies changed): re-ship them (python benchmarks/predictors_bench.py --ship) and remove this mark")
+def test_shipped_models_match_the_installed_reference(monkeypatch):
+    """A shipped model is used only if it was fitted on this reference code and architecture: after a
+    change of the reference, re-ship them (``python benchmarks/predictors_bench.py --ship``)."""
+    from approxdse.predictors import defaults
+    from approxdse.predictors.io import load_predictor
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a shipped model is stale: it would be refitted")
+
+    monkeypatch.setattr(defaults, "_fit_on_the_fly", no_fit)
+    files = sorted(defaults.shipped_dir().glob("*.json"))
+    assert len(files) == 4
+    for f in files:
+        p = load_predictor(f)
+        current = defaults._current(p.accelerator)
+        assert {k: p.reference_info.get(k) for k in current} == current, f.name
+        kind = f.stem.split("_", 1)[1]
+        got = defaults.default_predictor(p.accelerator, kind, progress=False)
+        assert got.to_dict() == p.to_dict()
