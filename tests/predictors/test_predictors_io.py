@@ -97,8 +97,6 @@ def test_shipped_models_load_and_predict():
         assert value.shape == (1,) and np.isfinite(value).all() and value[0] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped models predate issue 11's exhaustive mapper (the reference "
-                   "energies changed): re-ship them (python benchmarks/predictors_bench.py --ship) and remove this mark")
 def test_shipped_models_match_the_installed_reference(monkeypatch):
     """A shipped model is used only if it was fitted on this reference code and architecture: after a
     change of the reference, re-ship them (``python benchmarks/predictors_bench.py --ship``)."""
