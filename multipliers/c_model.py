@@ -99,10 +99,11 @@ def find_functions(source: str) -> list[CFunction]:
     return out
 
 
-def header_figures(source: str) -> dict[str, float]:
-    """Power (mW), area (um^2) and delay (ns) from EvoApproxLib's header comments."""
+def header_figures(source: str, patterns=None) -> dict[str, float]:
+    """Power (mW), area (um^2) and delay (ns) from EvoApproxLib's header comments (or the
+    numbers that ``patterns``, ``{key: compiled regex with one group}``, find)."""
     out = {}
-    for key, rx in _FIGURE_RE.items():
+    for key, rx in (_FIGURE_RE if patterns is None else patterns).items():
         m = rx.search(source)
         if m:
             try:

@@ -210,15 +210,7 @@ def meta_figures(root: str | os.PathLike) -> dict[str, dict[str, float]]:
 
 def header_fingerprint(source: str) -> dict[str, float]:
     """MAE% and WCE% as the file's header states them (absent keys left out)."""
-    out = {}
-    for key, rx in _HEADER_RE.items():
-        m = rx.search(source)
-        if m:
-            try:
-                out[key] = float(m[1])
-            except ValueError:
-                pass
-    return out
+    return header_figures(source, _HEADER_RE)
 
 
 def detect_version(fingerprints: dict[str, Fingerprint]) -> tuple[str, str]:
