@@ -213,24 +213,25 @@ def best() -> str | None:
     return None
 
 
+def _planes(lut: np.ndarray, bits: int, dtype, max_planes: int) -> tuple[np.ndarray, int]:
+    """[256 (weight code), P, 256 (activation index)] ``bits``-wide planes of ``lut + bias``, and the bias."""
+    biased, bias = _biased(lut)
+    n_planes = max(1, (int(biased.max()).bit_length() + bits - 1) // bits)
+    if n_planes > max_planes:  # pragma: no cover - validate_lut bounds products to 18 bits
+        raise ValueError(f"LUT values need more than {bits * max_planes} bits")
+    mask = (1 << bits) - 1
+    planes = np.stack([(biased.T >> (bits * p)) & mask for p in range(n_planes)], axis=1).astype(dtype)
+    return np.ascontiguousarray(planes), bias
+
+
 def byte_planes(lut: np.ndarray) -> tuple[np.ndarray, int]:
     """uint8 [256 (weight code), P, 256 (activation index)] byte planes of ``lut + bias``, and the bias."""
-    biased, bias = _biased(lut)
-    n_planes = max(1, (int(biased.max()).bit_length() + 7) // 8)
-    if n_planes > 3:  # pragma: no cover - validate_lut bounds products to 18 bits
-        raise ValueError("LUT values need more than 24 bits")
-    planes = np.stack([(biased.T >> (8 * p)) & 0xFF for p in range(n_planes)], axis=1).astype(np.uint8)
-    return np.ascontiguousarray(planes), bias
+    return _planes(lut, 8, np.uint8, 3)
 
 
 def word_planes(lut: np.ndarray) -> tuple[np.ndarray, int]:
     """uint16 [256 (weight code), Q, 256 (activation index)] 16-bit planes of ``lut + bias``, and the bias."""
-    biased, bias = _biased(lut)
-    n_planes = max(1, (int(biased.max()).bit_length() + 15) // 16)
-    if n_planes > 2:  # pragma: no cover - validate_lut bounds products to 18 bits
-        raise ValueError("LUT values need more than 32 bits")
-    planes = np.stack([(biased.T >> (16 * p)) & 0xFFFF for p in range(n_planes)], axis=1).astype(np.uint16)
-    return np.ascontiguousarray(planes), bias
+    return _planes(lut, 16, np.uint16, 2)
 
 
 def transposed_int32(lut: np.ndarray) -> tuple[np.ndarray, int]:
