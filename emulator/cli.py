@@ -281,7 +281,9 @@ def format_report(report: Any) -> str:
         f"network {report.network} on {report.dataset} ({report.test_samples} test images), "
         f"float model {'from cache' if report.float_model_cached else f'trained in {report.train_time_s:.1f} s'}",
         f"multiplier {report.multiplier} ({kind}, relative energy {energy}), "
-        f"backend {report.backend}, mode {report.mode}",
+        f"backend {report.backend}"
+        + (f" (LUT GEMM kernel {report.cpu_kernel})" if getattr(report, "cpu_kernel", None) else "")
+        + f", mode {report.mode}",
         "",
         f"{'':<22}{'top-1':>9}{'time (s)':>16}",
         f"{'float':<22}{100 * report.float_accuracy:>8.2f}%{report.float_time_s:>16.3f}",

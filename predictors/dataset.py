@@ -105,7 +105,8 @@ def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], mu
 def read_manifest(directory: str | Path) -> dict:
     path = Path(directory) / MANIFEST
     if not Path(directory).is_dir():
-        raise ApproxDSEError(f"dataset directory {str(directory)!r} does not exist")
+        state = "is a file, not a dataset folder" if Path(directory).exists() else "does not exist"
+        raise ApproxDSEError(f"dataset directory {str(directory)!r} {state}")
     if not path.is_file():
         raise ApproxDSEError(f"{str(directory)!r} is not a dataset: it has no {MANIFEST}")
     try:

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 import contextlib
@@ -120,13 +122,15 @@ def _umask() -> int:
     return mask
 
 
-def _temp_beside(path: Path, suffix: str) -> Path:
-    """Create an empty, closed temporary file beside ``path`` (umask permissions); return its path."""
+def _temp_beside(path: Path, suffix: str, *, in_temp_dir: bool = False) -> Path:
+    """Create an empty, closed temporary file beside ``path`` (umask permissions); return its path.
+    ``in_temp_dir``: in the system's temporary folder instead."""
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is an existing folder (give a file name)")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        if not in_temp_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=None if in_temp_dir else path.parent, prefix=f".{path.name}.", suffix=suffix)
     except OSError as exc:
         raise _output_error(path, exc) from None
     os.close(fd)
@@ -148,14 +152,37 @@ def atomic_temp_path(path: str | os.PathLike) -> Path:
     return _temp_beside(path, f".tmp{path.suffix}")
 
 
+def _not_renamable(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link or an existing device, pipe or socket (``/dev/null``,
+    ``/dev/stdout``, a FIFO): renaming onto it would replace the link or the device node itself,
+    so the content is copied into it instead."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path.is_symlink()
+    return path.is_symlink() or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _copy_into(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb") as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
 @contextmanager
 def _replacing(path: Path, suffix: str) -> Iterator[Path]:
     """Yield a temporary file beside ``path`` (name ending in ``suffix``); rename it onto
-    ``path`` on a clean exit, delete it on any exception."""
-    tmp = _temp_beside(path, suffix)
+    ``path`` on a clean exit, delete it on any exception. A link or device target (see
+    :func:`_not_renamable`) gets the content written through it, the temporary file
+    lying in the system's temporary folder."""
+    special = _not_renamable(path)
+    tmp = _temp_beside(path, suffix, in_temp_dir=special)
     try:
         yield tmp
-        os.replace(tmp, path)
+        if special:
+            _copy_into(tmp, path)
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         named = exc.filename if isinstance(exc.filename, str) else None
