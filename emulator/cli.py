@@ -153,6 +153,8 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out and not args.sweep:  # the report file: refused before any training, not after it
+        check_writable(args.out)
     if args.kernel_wise or args.budget is not None:
         return _run_kernelwise(args)
     _validate(args)
