@@ -26,6 +26,7 @@ Three ways in, by how the writer wants its output:
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shutil
@@ -41,7 +42,7 @@ from approxdse.core.errors import OutputError, os_error_reason
 
 __all__ = [
     "atomic_path", "atomic_temp_path", "atomic_write", "atomic_write_bytes", "atomic_write_text",
-    "check_writable", "make_dirs",
+    "check_writable", "make_dirs", "remove_stale_temps",
 ]
 
 
@@ -206,6 +207,27 @@ def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Pa
     """
     path = Path(path)
     return _replacing(path, f".tmp{path.suffix}")
+
+
+#: The name of a temporary file :func:`_temp_beside` makes for target NAME: ``.NAME.XXXXXXXX.tmp[.suffix]``.
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]{8}\.tmp(\.[^./]*)?$")
+
+
+def remove_stale_temps(folder: str | os.PathLike, pattern: str = "*") -> list[Path]:
+    """Delete the temporary files that writes of targets named like ``pattern`` (a glob on the
+    target's name) left in ``folder`` when their process was killed (SIGKILL runs no cleanup);
+    returns what was deleted. For resuming a folder this process owns: a temporary file of a
+    writer still running in the folder would go too."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        found = _TEMP_NAME.match(entry.name)
+        if found and fnmatch.fnmatchcase(found["target"], pattern) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], *, binary: bool = True,
