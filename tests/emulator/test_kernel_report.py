@@ -91,3 +91,22 @@ def test_without_a_compiler_the_cli_warns_once_and_falls_back(how, home_without_
     assert err == [f"approxdse: warning: the C compiler {missing!r} was not found, so the native LUT GEMM "
                    "kernels cannot be built; the CPU emulator falls back to its slower numba kernel "
                    "(install a C compiler or set CC)"], proc.stderr
+
+
+@pytest.mark.skipif(not HAS_CC, reason="needs a C compiler (the point: one is there, the cache folder is not)")
+def test_an_unwritable_kernel_cache_is_named_not_blamed_on_the_compiler(monkeypatch, tmp_path):
+    """A home that cannot hold the kernel cache (here: a file where its folder should be) falls back
+    to numba with one warning naming the folder; it used to say "the C compiler 'cc' was not found"."""
+    from approxdse.emulator.backends.cpu import CPUBackend
+
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("APPROXDSE_HOME", str(tmp_path / "afile" / "home"))
+    monkeypatch.setattr(native_kernel, "_loaded", {})
+    monkeypatch.setattr(native_kernel, "_failures", {})
+    monkeypatch.setattr(native_kernel, "_warned_no_compiler", False)
+    monkeypatch.delenv(native_kernel.KERNEL_VARIABLE, raising=False)
+    with pytest.warns(RuntimeWarning) as caught:
+        assert CPUBackend().kernel == "numba"
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1 and "cannot write the native kernel cache" in messages[0], messages
+    assert "C compiler" not in messages[0]
