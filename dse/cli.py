@@ -144,14 +144,14 @@ def _run(args: argparse.Namespace) -> int:
     _check_dataset(config)
     run_dir = Path(args.out) if args.out else default_run_dir(config)
     created = next((p for p in (*reversed(run_dir.parents), run_dir) if not p.exists()), None)
-    run = SearchRun.create(config, run_dir, progress=show_progress(args))
-    print(f"run directory: {run.run_dir}", flush=True)
     try:
+        run = SearchRun.create(config, run_dir, progress=show_progress(args))
+        print(f"run directory: {run.run_dir}", flush=True)
         summary = run.run()
     except ApproxDSEError:
-        # refused before a single evaluation was logged (e.g. a corrupt energy.predictor file):
-        # the folders this command created go too, so the fixed config can use the same --out
-        if created is not None and not (run.run_dir / LOG).exists():
+        # refused before a single evaluation was logged (e.g. a corrupt energy.predictor file, a full
+        # disk): the folders this command created go too, so the fixed config can use the same --out
+        if created is not None and not (run_dir / LOG).exists():
             shutil.rmtree(created, ignore_errors=True)
         raise
     return _print(run.run_dir, summary, "table")

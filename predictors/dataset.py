@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -281,7 +282,13 @@ def generate_dataset(
         raise ApproxDSEError(f"--out {str(out)!r} is a non-empty directory without a dataset manifest")
     manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    fresh = not out.exists()
+    try:
+        atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    except ApproxDSEError:
+        if fresh:  # e.g. a full disk: the folder the write made is not left behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     for sub in PARTS:
         make_dirs(out / sub)
 

@@ -312,6 +312,20 @@ CASES = [
     ("report-run-config-not-text", ["search", "report", "run_binary_config"], 2, "is not a text file"),
     ("report-checkpoint-not-object", ["search", "report", "run_list_checkpoint"], 2, "is corrupt (not a JSON object)"),
     ("report-no-candidates", ["search", "report", "run_no_log"], 2, "has no evaluated candidates yet"),
+    # ---- a full disk under every command that writes (every atomic rename fails)
+    ("dataset-disk-full", ["dataset", "--out", "d", "--accelerator", "eyeriss", "--networks", "lenet5",
+                           "--multipliers", "u8_exact"], 2, "no space left on device", {"fault": "ENOSPC"}),
+    ("compare-out-disk-full", ["compare", "--predictor", "model.json", "--data", "ds", "--reference-networks", "0",
+                               "--out", "c.txt"], 2, "cannot write c.txt: no space left", {"fault": "ENOSPC"}),
+    ("search-disk-full", ["search", "run", "s_small.yaml", "--out", "run"], 2, "no space left on device",
+     {"fault": "ENOSPC"}),
+    ("accuracy-disk-full", ["accuracy", "--multiplier", "u8_exact", "--epochs", "1", "--out", "a.txt", "--no-progress"], 2,
+     "no space left on device", {"fault": "ENOSPC"}),
+    ("sweep-disk-full", ["accuracy", "--sweep", "--multipliers", "u8_exact", "--epochs", "1", "--out", "sw",
+                         "--no-progress"], 2,
+     "no space left on device", {"fault": "ENOSPC"}),
+    ("list-out-disk-full", ["multipliers", "list", "--out", "l.txt"], 2, "cannot write l.txt: no space left",
+     {"fault": "ENOSPC", "catalog_warnings": 2}),
     # ---- argument combinations
     ("sweep-with-multiplier", ["accuracy", "--sweep", "--multiplier", "u8_exact"], 2, "--sweep takes --multipliers"),
     ("accuracy-no-multiplier", ["accuracy"], 2, "name a multiplier with --multiplier NAME"),
@@ -394,6 +408,7 @@ def _write_world(w: Path) -> None:
     small = {"name": "t", "dataset": {"name": "digits"}, "energy": {"predictor": "multiplications"},
              "algorithm": {"population": 4, "generations": 1}}
     (w / "s_unknown_key.yaml").write_text("nam: x\n")
+    (w / "s_small.yaml").write_text(yaml.safe_dump(small))
     (w / "s_pred_missing.yaml").write_text(yaml.safe_dump({**small, "energy": {"predictor": "missing.json"}}))
     (w / "s_pred_corrupt.yaml").write_text(yaml.safe_dump({**small, "energy": {"predictor": "garbage.json"}}))
     (w / "s_data_missing.yaml").write_text(yaml.safe_dump(
