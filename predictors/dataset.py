@@ -352,6 +352,10 @@ def generate_dataset(
                 if len(buffer) >= chunk_size:
                     flush()
         flush()
+    except ApproxDSEError:
+        if fresh and not summary.parts:  # e.g. an unreachable --scheduler: a first run that wrote nothing
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t_start

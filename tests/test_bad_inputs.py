@@ -89,6 +89,12 @@ CASES = [
      "must be a non-negative number"),
     ("power-nan", ["multipliers", "import", "lut.npy", "--name", "x", "--power-mw", "nan"], 2,
      "must be a non-negative number"),
+    ("area-negative", ["multipliers", "import", "lut.npy", "--name", "x", "--area-um2", "-1"], 2,
+     "area (um2) of 'x' must be a non-negative number, got -1.0"),
+    ("delay-nan", ["multipliers", "import", "lut.npy", "--name", "x", "--delay-ns", "nan"], 2,
+     "delay (ns) of 'x' must be a non-negative number, got nan"),
+    ("power-negative", ["multipliers", "import", "lut.npy", "--name", "x", "--power-mw", "-1"], 2,
+     "power (mW) of 'x' must be a non-negative number, got -1.0"),
     ("dataset-workers-0", ["dataset", "--out", "d", "--accelerator", "eyeriss", "--networks", "lenet5",
                            "--multipliers", "u8_exact", "--workers", "0"], 2, "argument --workers: must be at least 1",
      {"usage": True}),
@@ -575,3 +581,18 @@ def test_compare_on_a_single_network_shows_undefined_metrics_as_na(world, monkey
     out = capsys.readouterr().out
     assert "Pearson                n/a" in out and "R^2                    n/a" in out
     assert plot.is_file()
+
+
+def test_dataset_with_an_unreachable_scheduler_leaves_nothing(world, monkeypatch, capsys):
+    """The scheduler is reached only once the dataset folder and its manifest exist: a first run that
+    cannot reach it removes them again."""
+    import approxdse.core.executor as executor
+
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", "1s")
+    status, captured, before, after = _run(world, monkeypatch, capsys, [
+        "dataset", "--out", "d", "--accelerator", "eyeriss", "--networks", "lenet5", "--multipliers", "u8_exact",
+        "--scheduler", "tcp://127.0.0.1:9", "--no-progress"], {})
+    assert status == 2
+    lines = [ln for ln in captured.err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in lines[0], captured.err
+    assert after == before, f"left behind: {sorted(after - before)}"
