@@ -8,7 +8,9 @@ two broken entries), ``needs_cc`` (a C compiler), ``usage`` (argparse refuses th
 lines, then one ``approxdse CMD: error:`` line).
 The classes follow the 174 cases tried for issue 14: unknown names, malformed/empty YAML, wrong
 LUT shapes and types, negative or zero sizes, missing files, unwritable outputs, corrupt run
-folders, catalogs and model files, and misbehaving C models. Runs in-process (approxdse.cli.main).
+folders, catalogs and model files, and misbehaving C models; and, for every file-taking flag of
+every command, a missing file, a folder, an empty file, a non-UTF-8 file, a malformed one, and a
+full disk under every command that writes. Runs in-process (approxdse.cli.main).
 """
 from __future__ import annotations
 
@@ -554,8 +556,23 @@ def test_warning_only(world, monkeypatch, capsys, case):
 def test_table_covers_each_class():
     ids = {c[0] for c in CASES}
     for prefix in ("unknown-", "-bad-yaml", "lut-", "-negative", "-missing", "-is-dir", "-parent-file",
-                   "disk-full", "read-only", "corrupt", "c-"):
+                   "disk-full", "read-only", "corrupt", "c-", "-empty", "-not-text", "-is-file"):
         assert any(prefix in i for i in ids), prefix
+    # every command that takes a file is given a missing one, a folder and a non-text one (or its flag's
+    # equivalent: NETWORK, --mapping, --accelerator FILE, --layers, --predictor, --data, CONFIG, RUN_DIR)
+    for command, flag_cases in {
+        "energy": ("mapping-missing", "mapping-is-dir", "mapping-not-text", "arch-missing", "arch-is-dir",
+                   "arch-not-text", "network-file-missing", "problem-not-text", "problem-folder-empty"),
+        "workload": ("workload-problem-not-text", "workload-output-is-dir"),
+        "multipliers": ("lut-missing", "import-is-dir", "lut-txt-not-text", "lut-npy-empty"),
+        "accuracy": ("layers-missing", "layers-is-dir", "layers-not-text", "data-dir-missing", "data-dir-is-file"),
+        "train-predictor": ("dataset-missing", "train-data-is-file", "train-manifest-not-text"),
+        "compare": ("model-missing", "model-is-dir", "model-not-text", "compare-data-is-file"),
+        "search": ("search-config-missing", "search-config-is-dir", "search-config-not-text",
+                   "search-run-missing", "resume-run-is-file", "resume-run-config-not-text"),
+    }.items():
+        missing = [c for c in flag_cases if c not in ids]
+        assert not missing, (command, missing)
 
 
 def test_report_skips_records_that_are_not_candidate_rows(world, monkeypatch, capsys, tmp_path):
