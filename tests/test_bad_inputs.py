@@ -320,6 +320,15 @@ CASES = [
     ("report-run-config-not-text", ["search", "report", "run_binary_config"], 2, "is not a text file"),
     ("report-checkpoint-not-object", ["search", "report", "run_list_checkpoint"], 2, "is corrupt (not a JSON object)"),
     ("report-no-candidates", ["search", "report", "run_no_log"], 2, "has no evaluated candidates yet"),
+    ("arch-no-name", ["energy", "lenet5", "--accelerator", "arch_levels.yaml"], 2,
+     "architecture.name: must be a non-empty string"),
+    ("arch-unknown-key", ["energy", "lenet5", "--accelerator", "arch_unknown.yaml"], 2,
+     "architecture.x: unknown key"),
+    ("onnx-missing", ["energy", "missing.onnx"], 2, "ONNX model missing.onnx does not exist"),
+    ("input-too-small", ["energy", "lenet5", "--input-shape", "1,1,2,2"], 2, "is too small for a 5x5 kernel"),
+    ("network-forward-fails", ["energy", "badfwd.py:f", "--input-shape", "1,3,8,8"], 2,
+     "the forward pass of 'badfwd:f' on an input of shape (1, 3, 8, 8) failed: bad forward"),
+    ("network-no-layers", ["workload", "noconv.py:f", "--input-shape", "1,3,8,8"], 2, "ran no Conv1d, Conv2d, Linear"),
     # ---- a full disk under every command that writes (every atomic rename fails)
     ("dataset-disk-full", ["dataset", "--out", "d", "--accelerator", "eyeriss", "--networks", "lenet5",
                            "--multipliers", "u8_exact"], 2, "no space left on device", {"fault": "ENOSPC"}),
@@ -401,6 +410,11 @@ def _write_world(w: Path) -> None:
     (w / "net.py").write_text("x = 1\n")
     (w / "raises.py").write_text("raise RuntimeError('boom')\n")
     (w / "bad.onnx").write_bytes(b"garbage")
+    (w / "arch_levels.yaml").write_text("levels: 3\n")
+    (w / "arch_unknown.yaml").write_text("x: 1\n")
+    (w / "badfwd.py").write_text("import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
+                                 "        raise ValueError('bad forward')\ndef f():\n    return M()\n")
+    (w / "noconv.py").write_text("import torch\ndef f():\n    return torch.nn.Identity()\n")
     (w / "layer.yaml").write_text(yaml.safe_dump({"problem": {"version": 0.4, "instance": {
         "C": 8, "M": 8, "N": 1, "P": 4, "Q": 4, "R": 3, "S": 3}}}))
     (w / "map.yaml").write_text("mapping:\n  - {target: DRAM, type: temporal, factors: C1, permutation: C}\n")
