@@ -50,7 +50,7 @@ def map_space_size(layer, arch) -> float:
     dims = layer_dims(layer)
     total = 1.0
     for d in DIMS:
-        slots = sum(1 for lv in arch.levels if dict(lv.factors).get(d) != 1)
+        slots = sum(1 for lv in arch.levels if lv.fixed().get(d) != 1)
         for e in _prime_exponents(dims[d]):
             total *= math.comb(e + slots - 1, slots - 1)
     n_storage = sum(isinstance(lv, StorageLevel) for lv in arch.levels)
