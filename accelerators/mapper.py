@@ -21,9 +21,10 @@ optimal (``MapperReport.proven_optimal``); only if the tilings exceed
 
 ``fast``: the earlier steepest-descent search (from four deterministic starts,
 over moves of one factor between levels, swaps and reuse-class loop orders). A
-local optimum, not proven; kept for very large datasets. Forced factors and
-permutation constraints are only checked (illegal neighbours are skipped), so on
-heavily constrained designs it may find no legal mapping.
+local optimum, not proven; kept for very large map spaces and datasets. Forced
+factors are seeded where the constraints put them (moves that break a constraint
+are illegal) and each reuse-class order is rearranged to obey the level's
+permutation constraint.
 
 Results are cached in memory and on disk (``approxdse.core.paths.cache_dir("mappings")``,
 one JSON file per key: the layer's problem, the architecture's content hash, the
@@ -47,7 +48,7 @@ import numpy as np
 from approxdse.accelerators import mapspace
 from approxdse.accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.accelerators.mapping import Mapping, mapping_from_arrays
-from approxdse.accelerators.nest_analysis import Problem, analyze, factor_ranges, legality, order_violation
+from approxdse.accelerators.nest_analysis import NestAnalysis, Problem, analyze, factor_ranges, legality
 from approxdse.core.atomic_files import atomic_write_text
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.paths import cache_dir
@@ -60,6 +61,7 @@ AUTO_EXHAUSTIVE_LIMIT = 200_000
 FACTORIZATIONS = ("exact",)
 #: Candidate mappings evaluated per numpy batch by the exhaustive mapper.
 BATCH = 60_000
+FIRST_BATCH = 1_024
 
 #: Loop-order classes (innermost first); the remaining dimensions follow in DIMS order.
 ORDER_CLASSES: tuple[tuple[str, ...], ...] = (
@@ -122,10 +124,7 @@ class _Search:
         rank = np.tile(np.arange(len(DIMS)), (bounds.shape[0], self.L, 1))
         for i in self.storage:
             rank[:, i, :] = self.ranks[i][orders[:, i]]
-        ok, _ = legality(self.prob, self.arch, bounds, self.keep, explain=False)
-        for k in np.flatnonzero(ok):
-            if order_violation(self.arch, bounds[k], rank[k]):
-                ok[k] = False
+        ok, _ = legality(self.prob, self.arch, bounds, self.keep, explain=False)  # orders obey by construction
         out = np.full(bounds.shape[0], np.inf)
         if ok.any():
             res = analyze(self.prob, self.arch, bounds[ok], rank[ok], self.keep)
@@ -283,9 +282,11 @@ class MapperReport:
     objective: str
     factorization: str
     proven_optimal: bool
-    #: legal tilings (tile factors) in the constrained map space (exhaustive mapper)
+    #: legal tilings (tile factors) the exhaustive mapper listed: the whole constrained map space,
+    #: except that configurations of the inner levels whose lower bound cannot beat the optimum
+    #: are pruned before their splits between DRAM and the global buffer are listed
     tilings: int
-    #: legal mappings: tilings x the loop-order classes each allows (orders of equal cost count once)
+    #: mappings in those tilings: tilings x the loop-order classes each allows (orders of equal cost count once)
     mapspace_size: int
     #: candidate mappings whose cost was computed
     evaluated: int
@@ -296,10 +297,10 @@ class MapperReport:
         return asdict(self)
 
 
-def _keys(res: dict, objective: str) -> tuple[np.ndarray, np.ndarray]:
+def _keys(res: NestAnalysis, objective: str) -> tuple[np.ndarray, np.ndarray]:
     """(primary, secondary) objective values; smaller is better, compared lexicographically."""
-    e = np.asarray(res["energy"], dtype=float)
-    c = np.asarray(res["cycles"], dtype=float)
+    e = np.asarray(res.energy, dtype=float)
+    c = np.asarray(res.cycles, dtype=float)
     if objective == "energy":
         return e, c
     if objective == "edp":
@@ -331,52 +332,150 @@ def _expand(arch: Architecture, tilings: np.ndarray, masks: np.ndarray, tables: 
     return tilings[idx], rank, idx
 
 
+class _Best:
+    """The running best of a branch-and-bound search."""
+
+    def __init__(self):
+        self.key = (np.inf, np.inf)
+        self.bounds = self.rank = None
+        self.evaluated = 0
+
+    def beaten_by(self, p: float, q: float) -> bool:
+        """Whether a candidate with lower bound ``(p, q)`` could still be strictly better."""
+        return p < self.key[0] or (p <= self.key[0] and q < self.key[1])
+
+
+class _Exhaustive:
+    """Branch and bound over tilings x loop-order classes (see the module docstring)."""
+
+    def __init__(self, prob: Problem, arch: Architecture, objective: str):
+        self.prob, self.arch, self.objective = prob, arch, objective
+        self.keep = {lv.name: lv.keep for lv in arch.storage_levels}
+        self.tensors = mapspace.order_tensors(arch, self.keep)
+        self.L = len(arch.levels)
+        self.tables: list[dict] = [{} for _ in range(self.L)]
+        self.weights = 1 << np.arange(len(DIMS))
+        self.best = _Best()
+
+    def _masks_and_sizes(self, tilings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        masks = ((tilings > 1) * self.weights).sum(axis=2)
+        sizes = np.ones(len(tilings), dtype=np.int64)
+        for i in range(self.L):
+            t = self.tables[i]
+            for m in np.unique(masks[:, i]):
+                if int(m) not in t:
+                    t[int(m)] = mapspace.order_classes(self.arch, i, int(m), self.tensors[i])
+            sizes *= np.array([len(t[int(m)]) for m in masks[:, i]], dtype=np.int64)
+        return masks, sizes
+
+    def search(self, tilings: np.ndarray) -> int:
+        """Visit ``tilings`` (legal) in lower-bound order; returns the mappings they hold (order classes)."""
+        if len(tilings) == 0:
+            return 0
+        masks, sizes = self._masks_and_sizes(tilings)
+        rank0 = np.tile(np.arange(len(DIMS), dtype=np.int64), (len(tilings), self.L, 1))
+        lb_p, lb_s = _keys(analyze(self.prob, self.arch, tilings, rank0, self.keep, bound=True), self.objective)
+        order = np.lexsort((lb_s, lb_p))
+        pos = 0
+        step = FIRST_BATCH  # small first batches find a good incumbent early, larger ones amortise numpy
+        while pos < len(order) and self.best.beaten_by(lb_p[order[pos]], lb_s[order[pos]]):
+            end, n = pos, 0
+            step = min(BATCH, step * 2)
+            while end < len(order) and (n == 0 or n + sizes[order[end]] <= step) \
+                    and self.best.beaten_by(lb_p[order[end]], lb_s[order[end]]):
+                n += sizes[order[end]]
+                end += 1
+            sel = order[pos:end]
+            b, r, _ = _expand(self.arch, tilings[sel], masks[sel], self.tables)
+            p, q = _keys(analyze(self.prob, self.arch, b, r, self.keep), self.objective)
+            self.best.evaluated += len(b)
+            j = int(np.lexsort((q, p))[0])
+            if p[j] < self.best.key[0] or (p[j] == self.best.key[0] and q[j] < self.best.key[1]):
+                self.best.key, self.best.bounds, self.best.rank = (float(p[j]), float(q[j])), b[j], r[j]
+            pos = end
+        return int(sizes.sum())
+
+
+def _two_phase_split(arch: Architecture) -> tuple[int, int] | None:
+    """(DRAM, global buffer) when the mapper can branch on the levels below the global buffer first."""
+    st = [i for i, lv in enumerate(arch.levels) if isinstance(lv, StorageLevel)]
+    if len(st) < 3 or st[1] != 1 or arch.instances(st[1]) != 1:
+        return None
+    return st[0], st[1]
+
+
+def _completions(prob: Problem, arch: Architecture, config: np.ndarray, top: int, g: int,
+                 lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Every split of ``config``'s outer factors (all at ``top``) between ``top`` and ``g`` that is legal."""
+    opts = []
+    for d in range(len(DIMS)):
+        rem = int(config[top, d])
+        o = [x for x in range(1, rem + 1) if rem % x == 0 and lo[g, d] <= x <= hi[g, d]
+             and lo[top, d] <= rem // x <= hi[top, d]]
+        if not o:
+            return np.empty((0,) + config.shape, dtype=np.int64)
+        opts.append(np.array(o, dtype=np.int64))
+    grids = np.meshgrid(*opts, indexing="ij")
+    gsplit = np.stack([x.ravel() for x in grids], axis=1)
+    out = np.repeat(config[None], len(gsplit), axis=0)
+    out[:, g, :] = gsplit
+    out[:, top, :] = config[top][None, :] // gsplit
+    ok, _ = legality(prob, arch, out, explain=False)
+    return out[ok]
+
+
 def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping, MapperReport]:
     t0 = time.perf_counter()
-    keep = {lv.name: lv.keep for lv in arch.storage_levels}
-    tilings, complete = mapspace.enumerate_tilings(prob, arch, keep)
-    if len(tilings) == 0:
+    ex = _Exhaustive(prob, arch, objective)
+    split = _two_phase_split(arch)
+    complete = True
+    if split is None:
+        tilings, complete = mapspace.enumerate_tilings(prob, arch, ex.keep)
+        n_tilings = len(tilings)
+        size = ex.search(tilings)
+    else:
+        # phase 1: the levels below the global buffer, everything else in DRAM; each such
+        # configuration gets a lower bound over every way of splitting the rest between
+        # DRAM and the global buffer (any order), and configurations are completed from
+        # the smallest bound up until no bound can beat the best mapping found
+        top, g = split
+        lo, hi = factor_ranges(prob, arch)
+        lo1, hi1 = lo.copy(), hi.copy()
+        lo1[[top, g]] = 1
+        hi1[g] = 1
+        hi1[top] = np.array(prob.dims, dtype=np.int64)
+        configs, complete = mapspace.enumerate_tilings(prob, arch, ex.keep, ranges=(lo1, hi1),
+                                                       skip_capacity=frozenset({g}))
+        rank0 = np.tile(np.arange(len(DIMS), dtype=np.int64), (len(configs), len(arch.levels), 1))
+        lb_p, lb_s = (_keys(analyze(prob, arch, configs, rank0, ex.keep, bound=True, floor_levels=frozenset({g})),
+                            objective) if len(configs) else (np.empty(0), np.empty(0)))
+        n_tilings, size = 0, 0
+        pending: list[np.ndarray] = []
+        n_pending = 0
+        for k in np.lexsort((lb_s, lb_p)):
+            if not ex.best.beaten_by(lb_p[k], lb_s[k]):
+                break
+            tilings = _completions(prob, arch, configs[k], top, g, lo, hi)
+            pending.append(tilings)
+            n_pending += len(tilings)
+            if n_pending >= BATCH // 4:  # complete configurations in batches (one numpy pass each)
+                batch = np.concatenate(pending)
+                n_tilings += len(batch)
+                size += ex.search(batch)
+                pending, n_pending = [], 0
+        if pending:
+            batch = np.concatenate(pending)
+            n_tilings += len(batch)
+            size += ex.search(batch)
+    if ex.best.bounds is None:
         s = _Search(prob, arch, objective)
         _precheck(s)
         raise ApproxDSEError(f"no legal mapping of this layer on {arch.name}: no tiling satisfies the factor "
                              "constraints, the meshes and the buffer capacities")
-    L = len(arch.levels)
-    weights = 1 << np.arange(len(DIMS))
-    masks = ((tilings > 1) * weights).sum(axis=2)
-    tensors = mapspace.order_tensors(arch, keep)
-    tables: list[dict] = []
-    for i in range(L):
-        tables.append({int(m): mapspace.order_classes(arch, i, int(m), tensors[i]) for m in np.unique(masks[:, i])})
-    sizes = np.ones(len(tilings), dtype=np.int64)
-    for i in range(L):
-        sizes *= np.array([len(tables[i][m]) for m in masks[:, i]], dtype=np.int64)
-    default_rank = np.tile(np.arange(len(DIMS), dtype=np.int64), (len(tilings), L, 1))
-    lb_p, lb_s = _keys(analyze(prob, arch, tilings, default_rank, keep, bound=True), objective)
-    order = np.lexsort((lb_s, lb_p))
-    best = (np.inf, np.inf)
-    best_b = best_r = None
-    evaluated = 0
-    pos = 0
-    while pos < len(order):
-        k = order[pos]
-        if lb_p[k] > best[0] or (lb_p[k] >= best[0] and lb_s[k] >= best[1]):
-            break
-        # a batch of tilings in bound order (all of them still able to beat the best)
-        end, n = pos, 0
-        while end < len(order) and (n == 0 or n + sizes[order[end]] <= BATCH):
-            n += sizes[order[end]]
-            end += 1
-        sel = order[pos:end]
-        b, r, _ = _expand(arch, tilings[sel], masks[sel], tables)
-        p, q = _keys(analyze(prob, arch, b, r, keep), objective)
-        evaluated += len(b)
-        j = int(np.lexsort((q, p))[0])
-        if p[j] < best[0] or (p[j] == best[0] and q[j] < best[1]):
-            best, best_b, best_r = (float(p[j]), float(q[j])), b[j], r[j]
-        pos = end
-    mapping = mapping_from_arrays(arch, best_b, best_r, source=f"approxdse exhaustive mapper ({objective})")
-    report = MapperReport("exhaustive", objective, "exact", bool(complete), int(len(tilings)), int(sizes.sum()),
-                          int(evaluated), time.perf_counter() - t0)
+    mapping = mapping_from_arrays(arch, ex.best.bounds, ex.best.rank,
+                                  source=f"approxdse exhaustive mapper ({objective})")
+    report = MapperReport("exhaustive", objective, "exact", bool(complete), int(n_tilings), int(size),
+                          int(ex.best.evaluated), time.perf_counter() - t0)
     return mapping, report
 
 

@@ -81,14 +81,21 @@ def _fits(prob: Problem, arch: Architecture, bounds: np.ndarray, keep: dict[str,
 
 
 def enumerate_tilings(prob: Problem, arch: Architecture, keep: dict[str, frozenset[str]] | None = None,
-                      limit: int = MAX_TILINGS) -> tuple[np.ndarray, bool]:
-    """All legal tilings ``[K, L, 8]`` (see the module docstring) and whether the list is complete (<= ``limit``)."""
+                      limit: int = MAX_TILINGS, ranges: tuple[np.ndarray, np.ndarray] | None = None,
+                      skip_capacity: frozenset[int] = frozenset()) -> tuple[np.ndarray, bool]:
+    """All legal tilings ``[K, L, 8]`` (see the module docstring) and whether the list is complete (<= ``limit``).
+
+    ``ranges`` replaces the per-level factor ranges (``lo``, ``hi``) and
+    ``skip_capacity`` lists levels whose capacity is not checked (the mapper's
+    first phase enumerates the inner levels with everything else in DRAM).
+    """
     if keep is None:
         keep = {lv.name: lv.keep for lv in arch.storage_levels}
     L = len(arch.levels)
-    lo, hi = factor_ranges(prob, arch)
+    lo, hi = factor_ranges(prob, arch) if ranges is None else ranges
     per_dim = [_factorisations(int(prob.dims[d]), lo[:, d], hi[:, d]) for d in range(len(DIMS))]
-    cap_levels = [i for i, lv in enumerate(arch.levels) if isinstance(lv, StorageLevel) and lv.depth is not None]
+    cap_levels = [i for i, lv in enumerate(arch.levels) if isinstance(lv, StorageLevel) and lv.depth is not None
+                  and i not in skip_capacity]
     cap = np.array([arch.levels[i].capacity_words for i in cap_levels])
     kept = np.array([[ds in keep[arch.levels[i].name] for i in cap_levels] for ds in DATASPACES])
     order = sorted(range(len(DIMS)), key=lambda d: len(per_dim[d]))

@@ -145,8 +145,8 @@ class NestAnalysis:
 
 
 def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndarray,
-            keep: dict[str, frozenset[str]] | None = None, detail: bool = False,
-            bound: bool = False) -> NestAnalysis:
+            keep: dict[str, frozenset[str]] | None = None, detail: bool = False, bound: bool = False,
+            floor_levels: frozenset[int] = frozenset()) -> NestAnalysis:
     """Access counts and energy for K mappings (see the module docstring).
 
     With ``bound=True`` the loop orders are ignored and every count that depends
@@ -154,7 +154,11 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     each level and tensor (the irrelevant loops of every level above, up to the
     first one with a relevant loop, innermost; or a sliding window innermost):
     the energy and cycles returned are then lower bounds for every order of the
-    given tile factors (what the exhaustive mapper prunes with).
+    given tile factors (what the exhaustive mapper prunes with). At the levels in
+    ``floor_levels`` (single-instance levels) the fills are instead the least any
+    tiling can have: each element of the tensor once (inputs: the distinct
+    elements the layer reads), a lower bound over every way of moving loops
+    between that level and the ones above it.
 
     Returns a dict with ``energy`` (pJ, shape K), ``components`` ({name: K}),
     ``cycles``, ``utilization`` and, if ``detail``, ``accesses``:
@@ -245,7 +249,16 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
                     span = np.where((dim == P) | (dim == R), h, w)
                     delta = (T // span) * np.minimum(step, span)
                     f = np.where(slide, (nld // np.maximum(n, 1)) * (T + (n - 1) * delta), f)
-            if bound:
+            if bound and i in floor_levels:
+                nld = sufrel[:, start]  # one load per distinct tile: the tensor once
+                f = nld * T
+                if ds == "Inputs":
+                    full = ext[:, 0, :]
+                    hh = _distinct_offsets(full[:, P], np.full(K, prob.stride_h), full[:, R], np.full(K, prob.dilation_h))
+                    ww = _distinct_offsets(full[:, Q], np.full(K, prob.stride_w), full[:, S], np.full(K, prob.dilation_w))
+                    f = np.minimum(f, full[:, N] * full[:, G] * full[:, C] * hh * ww)
+                loads[(i, ds)] = nld
+            elif bound:
                 nld, f = _best_case_loads(prob, bounds, ext, storage_idx[:pos], i, ds, T, hw[i], suf[:, start])
                 loads[(i, ds)] = nld
             if ds == "Outputs" and arch.elide_first_output_fill:
