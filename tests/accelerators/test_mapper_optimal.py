@@ -88,7 +88,7 @@ def brute_force(layer: Layer, arch, objective: str) -> float:
             rank_all.append(rr)
     assert bounds_all, "the brute force found no legal mapping"
     res = analyze(prob, arch, np.stack(bounds_all), np.stack(rank_all))
-    e, c = res["energy"], res["cycles"].astype(float)
+    e, c = res.energy, res.cycles.astype(float)
     key = {"energy": (e, c), "edp": (e * c, e), "latency": (c, e)}[objective]
     k = np.lexsort((key[1], key[0]))[0]
     best = min(best, float(key[0][k]))
