@@ -7,14 +7,15 @@ Two mappers, both deterministic, both optimising exactly what
 (:mod:`accelerators.mapspace`): every legal tiling (exact factorisations that
 respect the factor constraints, meshes, splits and capacities) times every loop
 order class the permutation constraints allow (orders in one class cost the
-same). Branch and bound: every tiling first gets a lower bound on its cost over
-all its loop orders (``analyze(..., bound=True)``: each level's and tensor's
-access counts at their own best order); tilings are visited from the smallest
-bound up, all order classes of a batch of tilings are evaluated in one numpy
-batch, and the search stops when the next bound is no better than the best
-mapping found. Nothing that could beat the result is skipped, so the result is
-optimal (``MapperReport.proven_optimal``); only if the tilings exceed
-:data:`accelerators.mapspace.MAX_TILINGS` is the space cut and the report says so.
+same). A depth-first branch and bound in compiled code
+(:func:`accelerators.nest_kernel.search`, the model of ``analyze`` line by line):
+dimensions are placed one at a time, and a partial tiling is dropped when its
+capacities or fan-outs already overflow or when a lower bound on every completion
+(each tensor's counts grow at least by its unplaced relevant dimensions) cannot
+beat the incumbent; a complete tiling whose bound over every loop order could beat
+it is evaluated exactly for each of its order classes. The first incumbent is the
+``fast`` search's result. Nothing that could beat the result is skipped, so the
+result is optimal (``MapperReport.proven_optimal``).
 
 ``auto`` (the default) runs ``exhaustive`` when the map space is small enough
 (:data:`AUTO_EXHAUSTIVE_LIMIT`), else ``fast``; the report names the one that ran.
@@ -45,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from approxdse.accelerators import mapspace
+from approxdse.accelerators import mapspace, nest_kernel
 from approxdse.accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.accelerators.mapping import Mapping, mapping_from_arrays
 from approxdse.accelerators.nest_analysis import NestAnalysis, Problem, analyze, factor_ranges, legality
@@ -59,9 +60,6 @@ MAPPERS = ("auto", "exhaustive", "fast")
 #: factorisations the constraints allow (an upper bound on the tilings) is at most this.
 AUTO_EXHAUSTIVE_LIMIT = 200_000
 FACTORIZATIONS = ("exact",)
-#: Candidate mappings evaluated per numpy batch by the exhaustive mapper.
-BATCH = 60_000
-FIRST_BATCH = 1_024
 
 #: Loop-order classes (innermost first); the remaining dimensions follow in DIMS order.
 ORDER_CLASSES: tuple[tuple[str, ...], ...] = (
@@ -282,19 +280,27 @@ class MapperReport:
     objective: str
     factorization: str
     proven_optimal: bool
-    #: legal tilings (tile factors) the exhaustive mapper listed: the whole constrained map space,
-    #: except that configurations of the inner levels whose lower bound cannot beat the optimum
-    #: are pruned before their splits between DRAM and the global buffer are listed
+    #: legal tilings the exhaustive mapper reached (complete tilings inside subtrees it did not prune)
     tilings: int
-    #: mappings in those tilings: tilings x the loop-order classes each allows (orders of equal cost count once)
+    #: size of the constrained map space, an upper bound: the tilings before capacity and fan-out
+    #: pruning times the most loop-order classes per level (orders of equal cost count once)
     mapspace_size: int
-    #: candidate mappings whose cost was computed
+    #: candidate mappings whose cost was computed exactly
     evaluated: int
     seconds: float
     cached: bool = False
+    #: subtrees of partial tilings whose lower bound could not beat the incumbent (exhaustive only)
+    pruned_subtrees: int = 0
+    #: complete tilings whose bound over every loop order could beat the incumbent (evaluated per order class)
+    tilings_bounded: int = 0
+    #: product over dimensions of their allowed factorisations (before capacity and fan-out pruning)
+    tiling_bound: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+_OBJECTIVE_CODES = {"energy": 0, "edp": 1, "latency": 2}
 
 
 def _keys(res: NestAnalysis, objective: str) -> tuple[np.ndarray, np.ndarray]:
@@ -308,178 +314,108 @@ def _keys(res: NestAnalysis, objective: str) -> tuple[np.ndarray, np.ndarray]:
     return c, e
 
 
-def _expand(arch: Architecture, tilings: np.ndarray, masks: np.ndarray, tables: list[dict]
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (tiling, order-class combination) of ``tilings``: bounds, rank and the tiling index of each."""
-    K, L, D = tilings.shape
-    counts = np.ones((K, L), dtype=np.int64)
-    for i in range(L):
-        counts[:, i] = [len(tables[i][m]) for m in masks[:, i]]
-    per = counts.prod(axis=1)
-    idx = np.repeat(np.arange(K), per)
-    n = len(idx)
-    rank = np.tile(np.arange(D, dtype=np.int64), (n, L, 1))
-    local = np.arange(n) - np.repeat(np.cumsum(per) - per, per)
-    for i in range(L):
-        c = counts[idx, i]
-        digit = local % c
-        local = local // c
-        if (counts[:, i] > 1).any() or any(len(t) for t in tables[i].values()):
-            m = masks[idx, i]
-            for mv in np.unique(m):
-                sel = m == mv
-                rank[sel, i, :] = tables[i][mv][digit[sel]]
-    return tilings[idx], rank, idx
+@dataclass(frozen=True)
+class _Space:
+    """The arrays the compiled search walks: factorisations per dimension and order classes per level."""
+
+    facts: np.ndarray
+    offsets: np.ndarray
+    skip: np.ndarray
+    dim_order: np.ndarray
+    cls_start: np.ndarray
+    cls_count: np.ndarray
+    cls_ranks: np.ndarray
+    tiling_bound: int
+    #: upper bound on the mappings: tilings before capacity and fan-out pruning x order classes
+    mapping_bound: int
 
 
-class _Best:
-    """The running best of a branch-and-bound search."""
-
-    def __init__(self):
-        self.key = (np.inf, np.inf)
-        self.bounds = self.rank = None
-        self.evaluated = 0
-
-    def beaten_by(self, p: float, q: float) -> bool:
-        """Whether a candidate with lower bound ``(p, q)`` could still be strictly better."""
-        return p < self.key[0] or (p <= self.key[0] and q < self.key[1])
-
-
-class _Exhaustive:
-    """Branch and bound over tilings x loop-order classes (see the module docstring)."""
-
-    def __init__(self, prob: Problem, arch: Architecture, objective: str):
-        self.prob, self.arch, self.objective = prob, arch, objective
-        self.keep = {lv.name: lv.keep for lv in arch.storage_levels}
-        self.tensors = mapspace.order_tensors(arch, self.keep)
-        self.L = len(arch.levels)
-        self.tables: list[dict] = [{} for _ in range(self.L)]
-        self.weights = 1 << np.arange(len(DIMS))
-        self.best = _Best()
-
-    def _masks_and_sizes(self, tilings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        masks = ((tilings > 1) * self.weights).sum(axis=2)
-        sizes = np.ones(len(tilings), dtype=np.int64)
-        for i in range(self.L):
-            t = self.tables[i]
-            for m in np.unique(masks[:, i]):
-                if int(m) not in t:
-                    t[int(m)] = mapspace.order_classes(self.arch, i, int(m), self.tensors[i])
-            sizes *= np.array([len(t[int(m)]) for m in masks[:, i]], dtype=np.int64)
-        return masks, sizes
-
-    def search(self, tilings: np.ndarray) -> int:
-        """Visit ``tilings`` (legal) in lower-bound order; returns the mappings they hold (order classes)."""
-        if len(tilings) == 0:
-            return 0
-        masks, sizes = self._masks_and_sizes(tilings)
-        rank0 = np.tile(np.arange(len(DIMS), dtype=np.int64), (len(tilings), self.L, 1))
-        lb_p, lb_s = _keys(analyze(self.prob, self.arch, tilings, rank0, self.keep, bound=True), self.objective)
-        order = np.lexsort((lb_s, lb_p))
-        pos = 0
-        step = FIRST_BATCH  # small first batches find a good incumbent early, larger ones amortise numpy
-        while pos < len(order) and self.best.beaten_by(lb_p[order[pos]], lb_s[order[pos]]):
-            end, n = pos, 0
-            step = min(BATCH, step * 2)
-            while end < len(order) and (n == 0 or n + sizes[order[end]] <= step) \
-                    and self.best.beaten_by(lb_p[order[end]], lb_s[order[end]]):
-                n += sizes[order[end]]
-                end += 1
-            sel = order[pos:end]
-            b, r, _ = _expand(self.arch, tilings[sel], masks[sel], self.tables)
-            p, q = _keys(analyze(self.prob, self.arch, b, r, self.keep), self.objective)
-            self.best.evaluated += len(b)
-            j = int(np.lexsort((q, p))[0])
-            if p[j] < self.best.key[0] or (p[j] == self.best.key[0] and q[j] < self.best.key[1]):
-                self.best.key, self.best.bounds, self.best.rank = (float(p[j]), float(q[j])), b[j], r[j]
-            pos = end
-        return int(sizes.sum())
-
-
-def _two_phase_split(arch: Architecture) -> tuple[int, int] | None:
-    """(DRAM, global buffer) when the mapper can branch on the levels below the global buffer first."""
-    st = [i for i, lv in enumerate(arch.levels) if isinstance(lv, StorageLevel)]
-    if len(st) < 3 or st[1] != 1 or arch.instances(st[1]) != 1:
-        return None
-    return st[0], st[1]
-
-
-def _completions(prob: Problem, arch: Architecture, config: np.ndarray, top: int, g: int,
-                 lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Every split of ``config``'s outer factors (all at ``top``) between ``top`` and ``g`` that is legal."""
-    opts = []
+def _space(prob: Problem, arch: Architecture) -> _Space:
+    lo, hi = factor_ranges(prob, arch)
+    L = len(arch.levels)
+    per = [mapspace._factorisations(int(prob.dims[d]), lo[:, d], hi[:, d]) for d in range(len(DIMS))]
+    facts = np.concatenate(per).astype(np.int64)
+    offsets = np.cumsum([0] + [len(f) for f in per]).astype(np.int64)
+    skip = np.zeros((len(facts), L), dtype=np.int64)
     for d in range(len(DIMS)):
-        rem = int(config[top, d])
-        o = [x for x in range(1, rem + 1) if rem % x == 0 and lo[g, d] <= x <= hi[g, d]
-             and lo[top, d] <= rem // x <= hi[top, d]]
-        if not o:
-            return np.empty((0,) + config.shape, dtype=np.int64)
-        opts.append(np.array(o, dtype=np.int64))
-    grids = np.meshgrid(*opts, indexing="ij")
-    gsplit = np.stack([x.ravel() for x in grids], axis=1)
-    out = np.repeat(config[None], len(gsplit), axis=0)
-    out[:, g, :] = gsplit
-    out[:, top, :] = config[top][None, :] // gsplit
-    ok, _ = legality(prob, arch, out, explain=False)
-    return out[ok]
+        a, z = int(offsets[d]), int(offsets[d + 1])
+        for i in range(L):
+            nxt = z
+            for r in range(z - 1, a - 1, -1):
+                skip[r, i] = nxt
+                if r > a and not np.array_equal(facts[r, :i + 1], facts[r - 1, :i + 1]):
+                    nxt = r
+    # fewest factorisations first: the dimension with most choices branches last, where the
+    # bound of the partial tiling is tightest
+    dim_order = np.array(sorted(range(len(DIMS)), key=lambda d: (len(per[d]), d)), dtype=np.int64)
+    keep = {lv.name: lv.keep for lv in arch.storage_levels}
+    tensors = mapspace.order_tensors(arch, keep)
+    cls_start = np.zeros((L, 256), dtype=np.int64)
+    cls_count = np.ones((L, 256), dtype=np.int64)
+    ranks: list[np.ndarray] = [np.arange(len(DIMS), dtype=np.int64)[None]]
+    n = 1
+    max_classes = 1
+    for i in range(L):
+        free = 0
+        for d in range(len(DIMS)):
+            if hi[i, d] > 1:
+                free |= 1 << d
+        for mask in range(256):
+            if mask & ~free:
+                continue
+            tab = mapspace.order_classes(arch, i, mask, tensors[i])
+            if len(tab) == 0:
+                cls_count[i, mask] = 0
+                continue
+            cls_start[i, mask] = n
+            cls_count[i, mask] = len(tab)
+            ranks.append(tab)
+            n += len(tab)
+        max_classes *= int(cls_count[i].max())
+    tb = 1
+    for f in per:
+        tb *= max(1, len(f))
+    return _Space(facts, offsets, skip, dim_order, cls_start, cls_count, np.concatenate(ranks),
+                  tb, tb * max_classes)
 
 
 def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping, MapperReport]:
     t0 = time.perf_counter()
-    ex = _Exhaustive(prob, arch, objective)
-    split = _two_phase_split(arch)
-    complete = True
-    if split is None:
-        tilings, complete = mapspace.enumerate_tilings(prob, arch, ex.keep)
-        n_tilings = len(tilings)
-        size = ex.search(tilings)
-    else:
-        # phase 1: the levels below the global buffer, everything else in DRAM; each such
-        # configuration gets a lower bound over every way of splitting the rest between
-        # DRAM and the global buffer (any order), and configurations are completed from
-        # the smallest bound up until no bound can beat the best mapping found
-        top, g = split
-        lo, hi = factor_ranges(prob, arch)
-        lo1, hi1 = lo.copy(), hi.copy()
-        lo1[[top, g]] = 1
-        hi1[g] = 1
-        hi1[top] = np.array(prob.dims, dtype=np.int64)
-        configs, complete = mapspace.enumerate_tilings(prob, arch, ex.keep, ranges=(lo1, hi1),
-                                                       skip_capacity=frozenset({g}))
-        rank0 = np.tile(np.arange(len(DIMS), dtype=np.int64), (len(configs), len(arch.levels), 1))
-        lb_p, lb_s = (_keys(analyze(prob, arch, configs, rank0, ex.keep, bound=True, floor_levels=frozenset({g})),
-                            objective) if len(configs) else (np.empty(0), np.empty(0)))
-        n_tilings, size = 0, 0
-        pending: list[np.ndarray] = []
-        n_pending = 0
-        for k in np.lexsort((lb_s, lb_p)):
-            if not ex.best.beaten_by(lb_p[k], lb_s[k]):
-                break
-            tilings = _completions(prob, arch, configs[k], top, g, lo, hi)
-            pending.append(tilings)
-            n_pending += len(tilings)
-            if n_pending >= BATCH // 4:  # complete configurations in batches (one numpy pass each)
-                batch = np.concatenate(pending)
-                n_tilings += len(batch)
-                size += ex.search(batch)
-                pending, n_pending = [], 0
-        if pending:
-            batch = np.concatenate(pending)
-            n_tilings += len(batch)
-            size += ex.search(batch)
-    if ex.best.bounds is None:
+    space = _space(prob, arch)
+    if len(space.facts) == 0 or any(space.offsets[d + 1] == space.offsets[d] for d in range(len(DIMS))):
         s = _Search(prob, arch, objective)
         _precheck(s)
-        raise ApproxDSEError(f"no legal mapping of this layer on {arch.name}: no tiling satisfies the factor "
-                             "constraints, the meshes and the buffer capacities")
-    mapping = mapping_from_arrays(arch, ex.best.bounds, ex.best.rank,
-                                  source=f"approxdse exhaustive mapper ({objective})")
-    report = MapperReport("exhaustive", objective, "exact", bool(complete), int(n_tilings), int(size),
-                          int(ex.best.evaluated), time.perf_counter() - t0)
+        raise ApproxDSEError(f"no legal mapping of this layer on {arch.name}: the factor constraints leave "
+                             "no factorisation of some dimension")
+    # the fast search's result is the first incumbent: the branch and bound then only
+    # visits what could beat it
+    keep = {lv.name: lv.keep for lv in arch.storage_levels}
+    try:
+        start, _ = _fast_search(prob, arch, objective)
+        b0, r0 = start.to_arrays(arch)
+        p0, q0 = (float(x[0]) for x in _keys(analyze(prob, arch, b0[None], r0[None], keep), objective))
+    except ApproxDSEError:
+        b0 = r0 = None
+        p0 = q0 = np.inf
+    ka = nest_kernel.KernelArch.build(prob, arch)
+    found, bb, rr, p, q, legal, pruned, bounded, evaluated = nest_kernel.search(
+        space.facts, space.offsets, space.skip, space.dim_order, len(DIMS) - 1, space.cls_start, space.cls_count,
+        space.cls_ranks, p0, q0, _OBJECTIVE_CODES[objective], *ka.args())
+    if not found:
+        if b0 is None:
+            s = _Search(prob, arch, objective)
+            _precheck(s)
+            raise ApproxDSEError(f"no legal mapping of this layer on {arch.name}: no tiling satisfies the factor "
+                                 "constraints, the meshes and the buffer capacities")
+        bb, rr = b0, r0
+    mapping = mapping_from_arrays(arch, bb, rr, source=f"approxdse exhaustive mapper ({objective})")
+    report = MapperReport("exhaustive", objective, "exact", True, int(legal), int(space.mapping_bound),
+                          int(evaluated), time.perf_counter() - t0, pruned_subtrees=int(pruned),
+                          tilings_bounded=int(bounded), tiling_bound=int(space.tiling_bound))
     return mapping, report
 
 
-_CODE_FILES = ("mapper.py", "mapspace.py", "nest_analysis.py", "constraints.py", "mapping.py")
+_CODE_FILES = ("mapper.py", "mapspace.py", "nest_analysis.py", "nest_kernel.py", "constraints.py", "mapping.py")
 _CODE_VERSION: list[str] = []
 
 
