@@ -58,7 +58,10 @@ OBJECTIVES = ("energy", "edp", "latency")
 MAPPERS = ("auto", "exhaustive", "fast")
 #: ``auto`` runs the exhaustive mapper when the product over dimensions of the
 #: factorisations the constraints allow (an upper bound on the tilings) is at most this.
-AUTO_EXHAUSTIVE_LIMIT = 200_000
+#: Measured (benchmarks/RESULTS.md): up to about 3e6 the exhaustive search takes well under
+#: a second per layer; the large Eyeriss layers (1e7-3e7) take 1.5-3 s, the unconstrained
+#: Simba exercise's layers (1e11-1e13) are out of reach and run the fast search.
+AUTO_EXHAUSTIVE_LIMIT = 5_000_000
 FACTORIZATIONS = ("exact",)
 
 #: Loop-order classes (innermost first); the remaining dimensions follow in DIMS order.
