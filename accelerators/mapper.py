@@ -401,9 +401,10 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tup
         b0 = r0 = None
         p0 = q0 = np.inf
     ka = nest_kernel.KernelArch.build(prob, arch)
+    spmax, inner_pos = ka.innermost(factor_ranges(prob, arch)[1])
     found, bb, rr, p, q, legal, pruned, bounded, evaluated = nest_kernel.search(
         space.facts, space.offsets, space.skip, space.dim_order, len(DIMS) - 1, space.cls_start, space.cls_count,
-        space.cls_ranks, p0, q0, _OBJECTIVE_CODES[objective], *ka.args())
+        space.cls_ranks, spmax, inner_pos, p0, q0, _OBJECTIVE_CODES[objective], *ka.args())
     if not found:
         if b0 is None:
             s = _Search(prob, arch, objective)

@@ -83,6 +83,23 @@ class KernelArch:
                           np.array([prob.stride_h, prob.stride_w, prob.dilation_h, prob.dilation_w], dtype=np.int64),
                           bool(arch.elide_first_output_fill), float(ce.multiplier + ce.adder))
 
+    def innermost(self, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(``spmax[3, 8]``, ``inner_pos[3]``) for :func:`search`, from the factor ranges' ``hi[L, 8]``."""
+        L = len(self.is_storage)
+        spmax = np.ones((3, 8))
+        inner_pos = np.full(3, -1, dtype=np.int64)
+        storage = [i for i in range(L) if self.is_storage[i]]
+        for t in range(3):
+            keeping = [i for i in storage if self.keep[i, t]]
+            if not keeping:
+                continue
+            lv = keeping[-1]
+            inner_pos[t] = storage.index(lv)
+            for j in range(lv + 1, L):
+                if not self.is_storage[j]:
+                    spmax[t] *= np.minimum(hi[j], self.mesh_x[j] * self.mesh_y[j])
+        return np.minimum(spmax, self.dims[None, :].astype(float)), inner_pos
+
     def args(self) -> tuple:
         return (self.is_storage, self.mesh_x, self.mesh_y, self.x_mask, self.capacity, self.keep, self.e_read,
                 self.e_write, self.e_update, self.block, self.cluster_charge, self.read_bw, self.write_bw,
@@ -400,7 +417,7 @@ def cost(b, rank, bound, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus,
 
 
 @njit(cache=True)
-def _partial_energy_bound(b, fac, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st,
+def _partial_energy_bound(b, fac, inner_pos, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st,
                           elide, ce, work):
     """A lower bound on the energy of every completion of a partial tiling (unplaced dims are 1 in ``b``).
 
@@ -409,7 +426,10 @@ def _partial_energy_bound(b, fac, is_st, mx, my, xmask, cap, keep, er, ew, eu, b
     above times the instances holds each relevant dimension whole), and by at least 1 for
     the irrelevant ones; placing a loop can only end reuse earlier. Clustered levels, charged
     per cluster rather than per used instance, get factor 1. Whole-vector rounding is dropped
-    (a sum of ceilings is at least the ceiling of the sum).
+    (a sum of ceilings is at least the ceiling of the sum). ``fac[0, t]`` scales tensor ``t``'s
+    counts; ``fac[1, t]`` its reads and updates at its innermost level (``inner_pos[t]``), which
+    serve the MACs: there every unplaced dimension counts, divided by the most it can be
+    unrolled between that level and the MACs (multicast, spatial reduction).
     """
     cost(b, b, True, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st, elide, ce,
          work)
@@ -426,18 +446,33 @@ def _partial_energy_bound(b, fac, is_st, mx, my, xmask, cap, keep, er, ew, eu, b
         for t in range(3):
             if not keep[i, t]:
                 continue
-            acc = (reads[p, t] * er[i] + fills[p, t] * ew[i] + updates[p, t] * eu[i]) / blk[i]
             if clus[i] >= 0:
-                energy += acc * clus[i]
+                energy += (reads[p, t] * er[i] + fills[p, t] * ew[i] + updates[p, t] * eu[i]) / blk[i] * clus[i]
+            elif p == inner_pos[t]:
+                energy += ((reads[p, t] * er[i] + updates[p, t] * eu[i]) * fac[1, t]
+                           + fills[p, t] * ew[i] * fac[0, t]) / blk[i] * used[i]
             else:
-                energy += acc * used[i] * fac[t]
+                energy += (reads[p, t] * er[i] + fills[p, t] * ew[i] + updates[p, t] * eu[i]) / blk[i] \
+                    * used[i] * fac[0, t]
         p += 1
     return energy
 
 
 @njit(cache=True)
-def _node_ok(b, e, fac, depth, dim_order, d, rem, limit_p, use_bound, is_st, mx, my, xmask, cap, keep, er, ew, eu,
-             blk, clus, rbw, wbw, rel, dims, st, elide, ce, work):
+def _scale(fac, t, d, size, rel, spmax):
+    """Grow tensor ``t``'s factors (see :func:`_partial_energy_bound`) by an unplaced ``size`` of dim ``d``."""
+    if size <= 1:
+        return
+    if rel[t, d] and (t != _I or d < P):
+        fac[0, t] *= size
+        fac[1, t] *= size
+    else:
+        fac[1, t] *= max(1.0, size / min(spmax[t, d], size))
+
+
+@njit(cache=True)
+def _node_ok(b, e, fac, spmax, inner_pos, depth, dim_order, d, rem, limit_p, use_bound, is_st, mx, my, xmask,
+             cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st, elide, ce, work):
     """Capacities and fan-outs of a partial tiling hold and (``use_bound``) its bound is within the limit.
 
     ``rem``: the part of dimension ``d`` not placed yet; the dimensions after ``depth`` in
@@ -471,15 +506,13 @@ def _node_ok(b, e, fac, depth, dim_order, d, rem, limit_p, use_bound, is_st, mx,
     if not use_bound:
         return True
     for t in range(3):
-        fac[t] = 1.0
-        if rel[t, d] and (t != _I or d < P):
-            fac[t] *= rem
-    for q in range(depth + 1, D):
-        dd = dim_order[q]
-        for t in range(3):
-            if rel[t, dd] and (t != _I or dd < P):
-                fac[t] *= dims[dd]
-    return _partial_energy_bound(b, fac, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel,
+        fac[0, t] = 1.0
+        fac[1, t] = 1.0
+        _scale(fac, t, d, rem, rel, spmax)
+        for q in range(depth + 1, D):
+            dd = dim_order[q]
+            _scale(fac, t, dd, dims[dd], rel, spmax)
+    return _partial_energy_bound(b, fac, inner_pos, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel,
                                  dims, st, elide, ce, work) <= limit_p
 
 
@@ -493,7 +526,8 @@ def _key(e, c, objective):
 
 
 @njit(cache=True)
-def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, cls_ranks, best_p, best_q,
+def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, cls_ranks, spmax, inner_pos,
+           best_p, best_q,
            objective, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st, elide, ce):
     """Branch and bound over every legal tiling and loop-order class; the least key strictly below ``(best_p, best_q)``.
 
@@ -506,7 +540,8 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
     loop order (:func:`cost` with ``bound``) could beat the best is evaluated exactly for
     each of its order classes (``cls_ranks[cls_start[i, mask] + k]``, ``k < cls_count[i, mask]``,
     for level ``i`` with nontrivial dims ``mask``). ``objective``: 0 energy, 1 EDP, 2 latency;
-    keys compare lexicographically (:func:`_key`).
+    keys compare lexicographically (:func:`_key`). ``spmax[t, d]``: the most dim ``d`` can be
+    unrolled between tensor ``t``'s innermost level (storage position ``inner_pos[t]``) and the MACs.
 
     Returns (found, bounds ``[L, 8]``, ranks ``[L, 8]``, key, secondary key, legal tilings
     reached, subtrees pruned, tilings evaluated exactly, mappings evaluated).
@@ -532,7 +567,7 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
     pruned = 0
     bounded = 0
     evaluated = 0
-    fac = np.ones(3)
+    fac = np.ones((2, 3))
     idx = np.zeros(D, dtype=np.int64)
     depth = 0
     idx[0] = offsets[dim_order[0]]
@@ -563,7 +598,8 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
                     break
                 for j in range(L):
                     b[j, d] = facts[row, j] if j <= i else 1
-                if not _node_ok(b, e, fac, depth, dim_order, d, dims[d] // placed, limit_p, True, is_st, mx, my,
+                if not _node_ok(b, e, fac, spmax, inner_pos, depth, dim_order, d, dims[d] // placed, limit_p, True,
+                                is_st, mx, my,
                                 xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st, elide, ce, work):
                     pruned += 1
                     idx[depth] = skip[row, i]
@@ -573,7 +609,8 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
                 continue
         for i in range(L):
             b[i, d] = facts[row, i]
-        ok = _node_ok(b, e, fac, depth, dim_order, d, 1, limit_p, objective == 0 and depth < D - 1, is_st, mx, my,
+        ok = _node_ok(b, e, fac, spmax, inner_pos, depth, dim_order, d, 1, limit_p,
+                      objective == 0 and depth < D - 1, is_st, mx, my,
                       xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st, elide, ce, work)
         if not ok and objective == 0 and depth < D - 1:
             pruned += 1

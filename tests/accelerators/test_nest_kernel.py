@@ -64,18 +64,18 @@ def test_partial_bound_is_below_every_completion(design):
     ka = nest_kernel.KernelArch.build(prob, arch)
     work = nest_kernel.scratch(L)
     rel = ka.relevant
+    spmax, inner_pos = ka.innermost(factor_ranges(prob, arch)[1])
     checked = 0
     for k in range(len(b)):
         full = b[k]
         unplaced = rng.permutation(len(DIMS))[: rng.integers(1, 5)]
         part = full.copy()
         part[:, unplaced] = 1
-        fac = np.ones(3)
-        for d in unplaced:
-            for t in range(3):
-                if rel[t, d] and (t != 1 or d < DIMS.index("P")):
-                    fac[t] *= prob.dims[d]
-        pb = nest_kernel._partial_energy_bound(part, fac, *ka.args(), work)
+        fac = np.ones((2, 3))
+        for t in range(3):
+            for d in unplaced:
+                nest_kernel._scale(fac, t, d, prob.dims[d], rel, spmax)
+        pb = nest_kernel._partial_energy_bound(part, fac, inner_pos, *ka.args(), work)
         lb_full = nest_kernel.cost(full, full, True, *ka.args(), work)[0]
         assert pb <= lb_full * (1 + 1e-12), (k, unplaced)
         checked += 1
