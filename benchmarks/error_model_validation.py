@@ -8,7 +8,8 @@ layer's own input through the multiplier minus through the exact multiplier), on
 calibration batches of 128 training images. Prints a Markdown table (Spearman and
 Pearson of log std, median and 5-95 % ratio, times) and writes every row as JSON.
 
-    python benchmarks/error_model_validation.py [--networks lenet5,resnet8] [--epochs N] [--out rows.json]
+    python benchmarks/error_model_validation.py [--networks lenet5,resnet8] [--formats unsigned,signed]
+        [--epochs N] [--out rows.json]
 """
 from __future__ import annotations
 
@@ -64,14 +65,18 @@ def validate(network: str, signed: bool, data, batches, epochs: int | None = Non
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--networks", default="lenet5,resnet8")
+    ap.add_argument("--formats", default="unsigned,signed", help="number formats to validate (comma-separated)")
     ap.add_argument("--out", default=None, help="write every (layer, multiplier) row here as JSON")
     ap.add_argument("--epochs", type=int, default=None, help="float training epochs (default: the network's)")
     args = ap.parse_args()
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    if not formats or any(f not in ("unsigned", "signed") for f in formats):
+        ap.error(f"--formats: a comma-separated list of 'unsigned' and 'signed', not {args.formats!r}")
     data = load_dataset("digits")
     batches = calibration_batches(data, 2, 128)
     all_rows, summaries = [], []
     for network in [n.strip() for n in args.networks.split(",") if n.strip()]:
-        for signed in (False, True):
+        for signed in [f == "signed" for f in formats]:
             rows, summary = validate(network, signed, data, batches, args.epochs)
             all_rows += rows
             summaries.append(summary)

@@ -38,7 +38,7 @@ layer's *output-error std* is the standard deviation over all outputs
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -270,6 +270,69 @@ def network_error_estimate(float_model: nn.Module, data, multiplier: Any, layers
         rows.append({"layer": name, "multiplier": m.name, "predicted_std": pred.std,
                      "predicted_mean": pred.output_mean, "emulated_std": emulated[name]})
     return rows
+
+
+@dataclass
+class NetworkErrorModel:
+    """A calibrated network's layer statistics and exact output std, for scoring multiplier assignments
+    without emulating them (what the search's screening uses).
+
+    :meth:`relative_error` of an assignment ``{layer: multiplier}`` is the predicted output-error std
+    of each modelled layer relative to the std of its exact output, summed in power over the layers
+    (``sqrt(sum_l (sigma_l / S_l)^2)``): 0 for the exact multiplier, about 1 when the layers' error is
+    as large as their signal. Layers the model leaves out (grouped, called more than once) count 0.
+    """
+
+    stats: dict[str, LayerStatistics]
+    output_std: dict[str, float]
+    _cache: dict[tuple[str, str], float] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def measure(cls, qmodel: nn.Module, batches: Sequence[torch.Tensor], *, seed: int = 0) -> "NetworkErrorModel":
+        """Statistics and exact output std of every modelled layer of ``qmodel`` on ``batches``."""
+        stats = layer_statistics(qmodel, batches, seed=seed)
+        modules = approximated_layers(qmodel)
+        sums = {n: [0.0, 0.0, 0] for n in stats}
+
+        def hook(name):
+            def fn(mod, args, out):
+                y = out.detach().double()
+                acc = sums[name]
+                acc[0] += float(y.sum())
+                acc[1] += float((y * y).sum())
+                acc[2] += y.numel()
+            return fn
+
+        handles = [modules[n].register_forward_hook(hook(n)) for n in stats]
+        try:
+            with torch.no_grad():
+                qmodel.eval()
+                for x in batches:
+                    qmodel(x[0] if isinstance(x, (tuple, list)) else x)
+        finally:
+            for h in handles:
+                h.remove()
+        std = {}
+        for n, (s1, s2, count) in sums.items():
+            mean = s1 / max(count, 1)
+            std[n] = float(np.sqrt(max(s2 / max(count, 1) - mean * mean, 0.0)))
+        return cls(stats, std)
+
+    def layer_relative_error(self, layer: str, multiplier: Any) -> float:
+        """``sigma_l / S_l`` of ``layer`` under ``multiplier`` (0 for an exact one or an unmodelled layer)."""
+        mult = resolve_multiplier(multiplier)
+        if mult.is_exact or layer not in self.stats:
+            return 0.0
+        key = (layer, mult.name)
+        if key not in self._cache:
+            signal = self.output_std[layer]
+            pred = predict_layer_error(self.stats[layer], mult).std
+            self._cache[key] = pred / signal if signal > 0 else (0.0 if pred == 0 else float("inf"))
+        return self._cache[key]
+
+    def relative_error(self, assignment: dict[str, Any]) -> float:
+        """The predicted relative output error of ``{layer: multiplier}`` (see the class docstring)."""
+        return float(np.sqrt(sum(self.layer_relative_error(n, m) ** 2 for n, m in assignment.items())))
 
 
 def format_estimate(rows: Sequence[dict[str, Any]]) -> str:
