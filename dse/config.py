@@ -391,7 +391,9 @@ class ScreeningConfig:
     and (a) above ``max_predicted_error``, or (b) at least ``margin`` times that of an evaluated
     design of the same network while a design of no more energy is at least as accurate as that
     one, or (c) at least ``margin`` times that of a design of the same network, in the same
-    generation, of no more energy. ``batches`` training batches give the layer statistics.
+    generation, of no more energy, or (d) with ``constraints.min_accuracy``, the accuracy drops of
+    the evaluated designs with at least ``1 / margin`` of its predicted error say it falls below.
+    ``batches`` training batches give the layer statistics.
     """
 
     mode: str = "off"

@@ -281,7 +281,7 @@ class SearchRun:
         batch = [r for r in out if r is not None] + [
             {**screens[candidates[i].key()], "genome_key": genome_of[candidates[i].key()]} for i in todo]
         history = [r for r in self.rows.values() if r["generation"] < gen and r.get("phase", "search") == "search"]
-        verdicts = screen_decisions(batch, history, cfg)
+        verdicts = screen_decisions(batch, history, cfg, self.config.constraints.min_accuracy)
         for key, result in screens.items():
             if key in verdicts:
                 result.update(screened=True, message=verdicts[key])

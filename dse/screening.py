@@ -19,7 +19,12 @@ b. an evaluated design ``f`` of the *same network* (an earlier generation) has
    ``g`` may be ``f``) has energy ``<=`` the candidate's and error ``<= error(f)``: the candidate
    is predicted no more accurate than ``f``, so ``g`` is predicted to dominate it; or
 c. a design ``c'`` of the same network in the same generation, not itself screened, has energy
-   ``<=`` the candidate's and ``p >= margin * p_c'``: ``c'`` is evaluated and predicted to dominate it.
+   ``<=`` the candidate's and ``p >= margin * p_c'``: ``c'`` is evaluated and predicted to dominate it;
+   or
+d. (with ``constraints.min_accuracy``) the candidate's float accuracy minus the smallest accuracy
+   drop (float minus approximate accuracy) of the evaluated designs, any network, whose ``p`` is
+   at least ``p / margin`` -- at least ``MIN_EVIDENCE`` of them -- is below ``min_accuracy``: the
+   designs with at least that much predicted error all lost more than the candidate can afford.
 
 Rules (b) and (c) assume that within one network a much larger predicted output error does not
 buy accuracy; ``margin`` (default 2) is what "much" means. The decisions depend only on the log
@@ -44,20 +49,25 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+#: Rule (d) needs at least this many evaluated designs at the candidate's predicted error / margin or more.
+MIN_EVIDENCE = 3
+
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def screen_decisions(batch: Sequence[Mapping[str, Any]], history: Sequence[Mapping[str, Any]],
-                     config) -> dict[str, str]:
+                     config, min_accuracy: float | None = None) -> dict[str, str]:
     """``{candidate key: reason}`` of the candidates of ``batch`` to screen (see the module docstring).
 
     ``batch``: one dict per candidate of this generation with ``key``, ``genome_key``, ``status``
     (``ok`` when it passed the checks that need no training), ``energy`` and
     ``predicted_output_error`` (NaN: not scored, never screened). ``history``: the log rows of the
     earlier generations (``status``, ``feasible``, ``genome_key``, ``energy``, ``error``,
-    ``predicted_output_error``). ``config``: a :class:`~approxdse.dse.config.ScreeningConfig`.
+    ``predicted_output_error``, and for rule (d) ``accuracy`` and ``float_accuracy``, which a batch
+    candidate carries too). ``config``: a :class:`~approxdse.dse.config.ScreeningConfig`;
+    ``min_accuracy``: the search's ``constraints.min_accuracy`` (None: no rule (d)).
     """
     margin, floor, limit = float(config.margin), float(config.noise_floor), config.max_predicted_error
     evaluated = [r for r in history if r.get("status") == "ok" and _finite(r.get("error"))]
@@ -66,6 +76,9 @@ def screen_decisions(batch: Sequence[Mapping[str, Any]], history: Sequence[Mappi
     for r in evaluated:
         if _finite(r.get("predicted_output_error")):
             by_genome.setdefault(r["genome_key"], []).append(r)
+    drops = sorted(((float(r["predicted_output_error"]), float(r["float_accuracy"]) - float(r["accuracy"]))
+                    for r in evaluated if _finite(r.get("predicted_output_error")) and _finite(r.get("accuracy"))
+                    and _finite(r.get("float_accuracy"))), key=lambda t: t[0])
     scored = [c for c in batch if c.get("status") == "ok" and _finite(c.get("predicted_output_error"))
               and _finite(c.get("energy"))]
     scored.sort(key=lambda c: (c["predicted_output_error"], c["energy"], c["key"]))
@@ -87,6 +100,12 @@ def screen_decisions(batch: Sequence[Mapping[str, Any]], history: Sequence[Mappi
                                   f"of an evaluated design of this network (error {f['error']:.4f}); a design of "
                                   f"energy {g['energy']:.4g} <= {energy:.4g} has error {g['error']:.4f}")
                         break
+            if reason is None and min_accuracy is not None and _finite(c.get("float_accuracy")):
+                at_least = [d for q, d in drops if q >= p / margin]
+                if len(at_least) >= MIN_EVIDENCE and float(c["float_accuracy"]) - min(at_least) < min_accuracy:
+                    reason = (f"predicted output error {p:.3g}: the {len(at_least)} evaluated designs with at least "
+                              f"{p / margin:.3g} lost >= {min(at_least):.4f} accuracy; float accuracy "
+                              f"{float(c['float_accuracy']):.4f} minus that is below min_accuracy {min_accuracy:g}")
             if reason is None:
                 peer = next((k for k in kept if k["genome_key"] == c["genome_key"] and k["key"] != c["key"]
                              and k["energy"] <= energy and p >= margin * float(k["predicted_output_error"])), None)

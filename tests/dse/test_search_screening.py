@@ -161,3 +161,16 @@ def test_the_error_model_scorer_on_a_trained_network(tmp_path):
     rows = evaluate_group(settings, [c.to_dict() for c in cands[1:3]])
     assert all(r["weights_cached"] and r["float_accuracy"] == scores[0]["float_accuracy"] for r in rows)
     assert rows[1]["accuracy"] < rows[0]["accuracy"]
+
+
+def test_min_accuracy_rule_learns_the_drop_from_the_evaluated_designs():
+    cfg = ScreeningConfig(mode="skip", margin=2.0)
+    history = [{**_hist(f"h{i}", f"n{i}", 5.0, p, error=0.5), "accuracy": acc, "float_accuracy": 0.95}
+               for i, (p, acc) in enumerate([(0.02, 0.95), (0.3, 0.7), (0.5, 0.3), (0.9, 0.1)])]
+    batch = [{**_cand("c", "n-c", 4.0, 0.6), "float_accuracy": 0.97},   # p/2 = 0.3: drops 0.25, 0.65, 0.85
+             {**_cand("d", "n-d", 4.0, 1.4), "float_accuracy": 0.97},   # p/2 = 0.7: one design only
+             {**_cand("e", "n-e", 4.0, 0.5), "float_accuracy": 0.97}]   # p/2 = 0.25: as c
+    assert screen_decisions(batch, history, cfg) == {}  # no min_accuracy, no rule (d)
+    verdicts = screen_decisions(batch, history, cfg, min_accuracy=0.8)
+    assert set(verdicts) == {"c", "e"} and "min_accuracy 0.8" in verdicts["c"]
+    assert screen_decisions(batch, history, cfg, min_accuracy=0.7) == {}  # 0.97 - 0.25 >= 0.7
