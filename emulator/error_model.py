@@ -221,9 +221,8 @@ def predict_layer_error(stats: LayerStatistics, multiplier: Any) -> ErrorPredict
     p = stats.marginals  # [K, 256]
     mean_a = p @ a_vals  # [K]
     var_a = np.maximum(p @ a_vals ** 2 - mean_a ** 2, 0.0)
-    e1 = p @ eps  # [K, 256 w]: E_k[eps(., w)]
-    e2 = p @ eps ** 2
-    ea = p @ (a_vals[:, None] * eps)
+    moments = p @ np.concatenate([eps, eps ** 2, a_vals[:, None] * eps], axis=1)  # one [K, 3 x 256] product
+    e1, e2, ea = moments[:, :256], moments[:, 256:512], moments[:, 512:]  # E_k[eps(., w)], E_k[eps^2], E_k[a eps]
     w = stats.w_index  # [M, Kg]
     n_out, kg = w.shape
     if stats.groups == 1:
@@ -237,7 +236,7 @@ def predict_layer_error(stats: LayerStatistics, multiplier: Any) -> ErrorPredict
     beta = np.where(var > 0, cov_ae / np.where(var > 0, var, 1.0), 0.0)
     resid = np.maximum(m2 - m1 ** 2 - beta ** 2 * var, 0.0)
     if stats.groups == 1:
-        linear = np.einsum("mk,kl,ml->m", beta, stats.covariance, beta)
+        linear = ((beta @ stats.covariance) * beta).sum(axis=1)
     else:
         linear = np.einsum("mk,mkl,ml->m", beta, stats.covariance[group_of], beta)
     return ErrorPrediction(stats.name, mult.name, m1.sum(axis=1), np.maximum(linear, 0.0) + resid.sum(axis=1),
@@ -350,9 +349,8 @@ class NetworkErrorModel:
     @classmethod
     def measure(cls, qmodel: nn.Module, batches: Sequence[torch.Tensor], *, seed: int = 0) -> "NetworkErrorModel":
         """Statistics and exact output std of every modelled layer of ``qmodel`` on ``batches``."""
-        stats, skipped = measure_statistics(qmodel, batches, seed=seed)
         modules = approximated_layers(qmodel)
-        sums = {n: [0.0, 0.0, 0] for n in stats}
+        sums = {n: [0.0, 0.0, 0] for n in modules}
 
         def hook(name):
             def fn(mod, args, out):
@@ -363,15 +361,14 @@ class NetworkErrorModel:
                 acc[2] += y.numel()
             return fn
 
-        handles = [modules[n].register_forward_hook(hook(n)) for n in stats]
+        # one forward pass: these hooks see the outputs while measure_statistics' hooks see the inputs
+        handles = [m.register_forward_hook(hook(n)) for n, m in modules.items()]
         try:
-            with torch.no_grad():
-                qmodel.eval()
-                for x in batches:
-                    qmodel(x[0] if isinstance(x, (tuple, list)) else x)
+            stats, skipped = measure_statistics(qmodel, batches, seed=seed)
         finally:
             for h in handles:
                 h.remove()
+        sums = {n: v for n, v in sums.items() if n in stats}
         std = {}
         for n, (s1, s2, count) in sums.items():
             mean = s1 / max(count, 1)
