@@ -140,6 +140,8 @@ def screening_summary(df, mode: str, front_keys: Sequence[str] = ()) -> dict[str
         out["skipped_eval_s_source"] = "measured"
         keys = set(front_keys)
         out["screened_on_front"] = int(sum(k in keys for k in screened["key"]))
+        acc = screened["accuracy"].astype(float)
+        out["screened_max_accuracy"] = float(acc.max()) if len(acc) and np.isfinite(acc).any() else None
     else:
         per_genome = evaluated.groupby("genome_key")["eval_s"].mean().to_dict() if len(evaluated) else {}
         macs = evaluated["macs"].astype(float).sum()
