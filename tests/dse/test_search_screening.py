@@ -174,3 +174,13 @@ def test_min_accuracy_rule_learns_the_drop_from_the_evaluated_designs():
     verdicts = screen_decisions(batch, history, cfg, min_accuracy=0.8)
     assert set(verdicts) == {"c", "e"} and "min_accuracy 0.8" in verdicts["c"]
     assert screen_decisions(batch, history, cfg, min_accuracy=0.7) == {}  # 0.97 - 0.25 >= 0.7
+
+
+def test_screening_decisions_do_not_depend_on_the_workers(tmp_path):
+    serial = _run(tmp_path, "serial", "skip", analytic_eval, algorithm={"population": 6, "generations": 3})
+    serial.run()
+    pooled = _run(tmp_path, "pool", "skip", analytic_eval, algorithm={"population": 6, "generations": 3},
+                  parallel={"workers": 2})
+    pooled.run()
+    assert serial.table()["screened"].any()
+    assert pooled.table()[COLS].equals(serial.table()[COLS])
