@@ -299,8 +299,10 @@ def predict_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> l
     ``weights_cached``, ``message``) plus ``predicted_output_error`` (NaN: not scored; 0 for the
     exact multiplier) and ``screen_s`` (the error model's time: the exact model's quantisation,
     calibration and layer statistics shared out over the group, plus the candidate's own
-    prediction). The float model is trained as :func:`evaluate_group` trains it and left in the
-    weights cache, so the evaluation that follows reads it back.
+    prediction); if the error model fails, ``predicted_output_error`` stays NaN (the candidate is
+    evaluated as without screening) and ``screen_note`` says why. The float model is trained as
+    :func:`evaluate_group` trains it and left in the weights cache, so the evaluation that
+    follows reads it back.
     """
     import torch
 
@@ -331,18 +333,28 @@ def predict_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> l
         out[i].update(float_accuracy=float_acc, weights_cached=cached, train_s=train_s if n == 0 else 0.0)
     t = settings.training
     t0 = time.perf_counter()
-    exact = exact_counterpart(resolve_multiplier(cands[scored[0]].multipliers[0]))
-    qmodel = approximate(model, exact)
-    calibrate(qmodel, calibration_batches(train, t.calibration_batches, t.batch_size))
-    net = NetworkErrorModel.measure(qmodel, calibration_batches(train, settings.screening.batches, t.batch_size),
-                                    seed=t.seed)
+    try:
+        exact = exact_counterpart(resolve_multiplier(cands[scored[0]].multipliers[0]))
+        qmodel = approximate(model, exact)
+        calibrate(qmodel, calibration_batches(train, t.calibration_batches, t.batch_size))
+        net = NetworkErrorModel.measure(qmodel, calibration_batches(train, settings.screening.batches, t.batch_size),
+                                        seed=t.seed)
+    except Exception as exc:  # not scored (so not screened): the evaluation decides, and reports any real fault
+        spent = (time.perf_counter() - t0) / len(scored)
+        for i in scored:
+            out[i].update(screen_s=spent, screen_note=f"error model: {_describe(exc)}")
+        return out
     shared = (time.perf_counter() - t0) / len(scored)
     for i in scored:
         t1 = time.perf_counter()
         c = cands[i]
         spec = c.multipliers[0] if not c.per_layer else c.layer_multipliers()
-        assignment = layer_assignment(model, spec) if isinstance(spec, str) else layer_assignment(model, None, spec)
-        out[i]["predicted_output_error"] = net.relative_error(assignment)
+        try:
+            assignment = (layer_assignment(model, spec) if isinstance(spec, str)
+                          else layer_assignment(model, None, spec))
+            out[i]["predicted_output_error"] = net.relative_error(assignment)
+        except Exception as exc:
+            out[i]["screen_note"] = f"error model: {_describe(exc)}"
         out[i]["screen_s"] = shared + time.perf_counter() - t1
     return out
 

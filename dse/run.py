@@ -66,6 +66,8 @@ def _with_screen(result: dict, screen: dict) -> dict:
     merged["screen_s"] = float(screen.get("screen_s", 0.0))
     if screen.get("screened") and screen.get("message") and not merged.get("message"):
         merged["message"] = f"screening (audit): {screen['message']}"
+    if screen.get("screen_note") and not merged.get("message"):
+        merged["message"] = f"not screened: {screen['screen_note']}"
     time_s = float(merged.get("time_s", 0.0)) + merged["screen_s"]
     if screen.get("train_s", 0.0) > 0:  # the scoring trained the genome; the evaluation found it cached
         time_s += float(screen["train_s"]) - float(merged.get("train_s", 0.0))

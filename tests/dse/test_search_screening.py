@@ -139,7 +139,7 @@ def test_resume_keeps_the_screening_record(tmp_path):
     assert main(["search", "report", str(tmp_path / "cut"), "--format", "json"]) == 0
 
 
-def test_the_error_model_scorer_on_a_trained_network(tmp_path):
+def test_the_error_model_scorer_on_a_trained_network(tmp_path, monkeypatch):
     from approxdse.dse.config import ConstraintConfig, DatasetConfig, TrainingConfig
     from approxdse.dse.evaluation import EvaluationSettings, evaluate_group, predict_group
     from approxdse.dse.search_space import Candidate
@@ -161,6 +161,19 @@ def test_the_error_model_scorer_on_a_trained_network(tmp_path):
     rows = evaluate_group(settings, [c.to_dict() for c in cands[1:3]])
     assert all(r["weights_cached"] and r["float_accuracy"] == scores[0]["float_accuracy"] for r in rows)
     assert rows[1]["accuracy"] < rows[0]["accuracy"]
+
+    # an error-model failure leaves the candidates unscored (so evaluated), with the reason
+    import approxdse.dse.evaluation as evaluation
+
+    class Broken:
+        @staticmethod
+        def measure(*args, **kwargs):
+            raise RuntimeError("no statistics today")
+
+    monkeypatch.setattr(evaluation, "NetworkErrorModel", Broken)
+    broken = predict_group(settings, [c.to_dict() for c in cands[1:3]])
+    assert all(math.isnan(s["predicted_output_error"]) and s["status"] == "ok" for s in broken)
+    assert all("no statistics today" in s["screen_note"] for s in broken)
 
 
 def test_min_accuracy_rule_learns_the_drop_from_the_evaluated_designs():
