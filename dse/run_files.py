@@ -19,7 +19,7 @@ CHECKPOINT = "checkpoint.json"
 CONFIG = "config.yaml"
 #: Fields of a log row that are numbers and may be NaN (written as JSON ``null``).
 NAN_FIELDS = ("energy", "reference_energy", "predictor_error", "accuracy", "error", "float_accuracy",
-              "time_s", "train_s", "eval_s")
+              "time_s", "train_s", "eval_s", "predicted_output_error", "screen_s")
 
 
 def read_log(run_dir: str | Path) -> list[dict]:
