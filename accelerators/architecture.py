@@ -27,6 +27,14 @@ from typing import Any
 
 import yaml
 
+from approxdse.accelerators.constraints import (
+    OPS,
+    FactorLimit,
+    Permutation,
+    parse_factors,
+    parse_permutation,
+    split_x_dims,
+)
 from approxdse.accelerators.energy_tables import (
     ActionEnergy,
     ComputeEnergy,
@@ -66,8 +74,9 @@ class StorageLevel:
     n_banks: int = 1
     read_bandwidth: float | None = None
     write_bandwidth: float | None = None
-    factors: tuple[tuple[str, int], ...] = ()
+    factors: tuple[FactorLimit, ...] = ()
     energy_source: str = "table"
+    permutation: Permutation = Permutation()
     kind: str = field(default="storage", init=False)
 
     @property
@@ -80,7 +89,8 @@ class StorageLevel:
         return float("inf") if self.depth is None else self.depth * self.block_size
 
     def fixed(self) -> dict[str, int]:
-        return dict(self.factors)
+        """``{dim: value}`` of the ``dim=value`` constraints (0: the whole dimension)."""
+        return {f.dim: f.value for f in self.factors if f.op == "="}
 
 
 @dataclass(frozen=True)
@@ -90,15 +100,23 @@ class SpatialLevel:
     name: str
     mesh_x: int = 1
     mesh_y: int = 1
-    factors: tuple[tuple[str, int], ...] = ()
+    factors: tuple[FactorLimit, ...] = ()
+    permutation: Permutation = Permutation()
+    split: int | None = None
     kind: str = field(default="spatial", init=False)
 
     @property
     def fanout(self) -> int:
         return self.mesh_x * self.mesh_y
 
+    @property
+    def x_dims(self) -> frozenset[str] | None:
+        """Dimensions unrolled along meshX (the rest along meshY); None when the split is free."""
+        return split_x_dims(self.permutation, self.split)
+
     def fixed(self) -> dict[str, int]:
-        return dict(self.factors)
+        """``{dim: value}`` of the ``dim=value`` constraints (0: the whole dimension)."""
+        return {f.dim: f.value for f in self.factors if f.op == "="}
 
 
 @dataclass(frozen=True)
@@ -210,6 +228,8 @@ def _arch_to_plain(arch: Architecture) -> dict:
     levels = []
     for lv in arch.levels:
         d = dict(lv.__dict__)
+        d["factors"] = [str(f) for f in lv.factors]
+        d["permutation"] = lv.permutation.as_text()
         if isinstance(lv, StorageLevel):
             d["keep"] = sorted(lv.keep)
             d["energy"] = lv.energy.as_dict()
@@ -293,24 +313,20 @@ def _check_keys(d: Any, allowed: set[str], path: str) -> dict:
     return d
 
 
-def _factors(d: dict, path: str) -> tuple[tuple[str, int], ...]:
-    out: dict[str, int] = {}
-    if "factors" in d and d["factors"] is not None:
-        f = _check_keys(d["factors"], set(DIMS), f"{path}.factors")
-        for k, v in f.items():
-            if not isinstance(v, int) or isinstance(v, bool) or v != 1:
-                raise _err(f"{path}.factors.{k}", f"only the bound 1 (no loop here) is supported, got {v!r}")
-            out[k] = 1
+def _factors(d: dict, path: str) -> tuple[FactorLimit, ...]:
+    limits = list(parse_factors(d.get("factors"), f"{path}.factors"))
     if "allowed" in d and d["allowed"] is not None:
         allowed = d["allowed"]
         if not isinstance(allowed, list) or any(a not in DIMS for a in allowed):
             raise _err(f"{path}.allowed", f"must be a list of dimensions from {', '.join(DIMS)}, got {allowed!r}")
+        have = {f.dim for f in limits if f.op == "="}
         for dim in DIMS:
-            if dim not in allowed and not (dim == "G" and "M" in allowed):
-                out[dim] = 1
-    if out.get("M") == 1:
-        out["G"] = 1
-    return tuple(sorted(out.items()))
+            if dim not in allowed and not (dim == "G" and "M" in allowed) and dim not in have:
+                limits.append(FactorLimit(dim, "=", 1))
+    for f in limits:
+        if f.op == "=" and f.value == 0 and any(g.dim == f.dim and g is not f for g in limits):
+            raise _err(f"{path}.factors.{f.dim}", f"{f.dim}=0 (the whole dimension here) cannot be combined with other limits")
+    return tuple(sorted(set(limits), key=lambda f: (DIMS.index(f.dim), OPS.index(f.op))))
 
 
 def _energy(d: dict, path: str, keys: tuple[str, ...]) -> dict[str, float] | None:
@@ -328,8 +344,9 @@ def _energy(d: dict, path: str, keys: tuple[str, ...]) -> dict[str, float] | Non
 
 
 _STORAGE_KEYS = {"name", "type", "class", "depth", "width", "datawidth", "keep", "energy", "cluster_size",
-                 "n_banks", "read_bandwidth", "write_bandwidth", "factors", "allowed", "dram_type", "technology"}
-_SPATIAL_KEYS = {"name", "type", "meshX", "meshY", "factors", "allowed"}
+                 "n_banks", "read_bandwidth", "write_bandwidth", "factors", "allowed", "dram_type", "technology",
+                 "permutation"}
+_SPATIAL_KEYS = {"name", "type", "meshX", "meshY", "factors", "allowed", "permutation", "split"}
 _COMPUTE_KEYS = {"name", "multiplier_width", "adder_width", "energy"}
 _TOP_KEYS = {"name", "description", "source", "technology", "levels", "compute", "conventions"}
 
@@ -368,7 +385,11 @@ def parse_architecture(data: Any, origin: str = "<yaml>") -> Architecture:
             _check_keys(raw, _SPATIAL_KEYS, path)
             mx = _pos_int(raw, "meshX", path, 1)
             my = _pos_int(raw, "meshY", path, 1)
-            levels.append(SpatialLevel(lname, mx, my, _factors(raw, path)))
+            split = raw.get("split")
+            if split is not None and (not isinstance(split, int) or isinstance(split, bool) or split < 0):
+                raise _err(f"{path}.split", f"must be a non-negative integer, got {split!r}")
+            levels.append(SpatialLevel(lname, mx, my, _factors(raw, path),
+                                       parse_permutation(raw.get("permutation"), f"{path}.permutation"), split))
         elif kind == "storage":
             _check_keys(raw, _STORAGE_KEYS, path)
             cls = raw.get("class")
@@ -397,6 +418,7 @@ def parse_architecture(data: Any, origin: str = "<yaml>") -> Architecture:
                 depth=depth, cluster_size=cluster, n_banks=_pos_int(raw, "n_banks", path, 1),
                 read_bandwidth=_pos_num(raw, "read_bandwidth", path), write_bandwidth=_pos_num(raw, "write_bandwidth", path),
                 factors=_factors(raw, path), energy_source=src,
+                permutation=parse_permutation(raw.get("permutation"), f"{path}.permutation"),
             ))
         else:
             raise _err(f"{path}.type", f"must be 'storage' or 'spatial', got {kind!r}")

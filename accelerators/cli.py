@@ -56,6 +56,10 @@ def register(subparsers) -> None:
                    help="input tensor shape (default: the zoo network's own, or 1,3,224,224 for modules)")
     p.add_argument("--objective", choices=("energy", "edp", "latency"), default="energy",
                    help="what the mapper minimises (default: energy)")
+    p.add_argument("--mapper", choices=("auto", "exhaustive", "fast"), default="auto",
+                   help="auto (default): the proven optimum where a layer's map space is small enough, else the "
+                        "fast search; exhaustive: always the proven optimum (slow on huge map spaces); fast: a "
+                        "local search. The JSON report's extra.mappers says which ran per layer")
     p.add_argument("--per-layer", action="store_true", help="show one line per layer in the table")
     p.add_argument("--plot", metavar="FILE.png", help="write a stacked-bar energy breakdown plot")
     p.add_argument("--compare-multipliers", metavar="A,B,C",
@@ -174,7 +178,8 @@ def run_energy(args: argparse.Namespace) -> int:
     if args.compare_multipliers:
         result = compare_multipliers(workload, _split_names(args.compare_multipliers),
                                      accelerator=args.accelerator, objective=args.objective,
-                                     mapping=args.mapping, progress=progress, input_shape=shape)
+                                     mapping=args.mapping, progress=progress, input_shape=shape,
+                                     mapper=args.mapper)
         if args.format == "json":
             text = result.to_json()
         elif args.format == "csv":
@@ -188,6 +193,7 @@ def run_energy(args: argparse.Namespace) -> int:
     else:
         result = estimate_energy(workload, accelerator=args.accelerator, multiplier=args.multiplier,
                                  objective=args.objective, mapping=args.mapping, progress=progress,
+                                 mapper=args.mapper,
                                  input_shape=shape, layer_multipliers=traced or None)
         if args.format == "json":
             text = result.to_json()

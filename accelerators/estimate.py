@@ -255,6 +255,12 @@ _EVALUATED: "OrderedDict[tuple, tuple[Any, str, int]]" = OrderedDict()
 _EVALUATED_MAX = 8192
 
 
+def _check_mapper(which: str) -> str:
+    if which not in mapper.MAPPERS:
+        raise ApproxDSEError(f"unknown mapper {which!r}; choose one of {', '.join(mapper.MAPPERS)}")
+    return which
+
+
 def clear_cache() -> None:
     """Forget cached evaluations and the mapper's cached mappings (for cold-cache timing)."""
     _EVALUATED.clear()
@@ -262,25 +268,25 @@ def clear_cache() -> None:
         mapper.clear_cache()
 
 
-def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float) -> tuple[Any, str, int]:
-    """(LayerEnergy at the exact multiplier, mapping text, mappings explored) for a searched layer."""
+def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float,
+              which: str = "auto") -> tuple[Any, str, int, dict]:
+    """(LayerEnergy at the exact multiplier, mapping text, mappings explored, the search's report) for a layer."""
     search_rel = rel if objective == "edp" else 1.0
-    key = (layer.shape_key(), arch_id, objective, search_rel)
+    key = (layer.shape_key(), arch_id, objective, search_rel, which)
     hit = _EVALUATED.get(key)
     if hit is not None:
         _EVALUATED.move_to_end(key)
-        return hit[0], hit[1], 0
+        return hit[0], hit[1], 0, hit[2]
     search_arch = _search_arch(arch, objective, rel)
-    if hasattr(mapper, "map_layer_with_stats"):
-        mapping, explored = mapper.map_layer_with_stats(layer, search_arch, objective=objective)
-    else:
-        mapping, explored = mapper.map_layer(layer, search_arch, objective=objective), 0
+    mapping, rep = mapper.map_layer_report(layer, search_arch, objective=objective, mapper=which)
+    explored = 0 if rep.cached else rep.evaluated
     res = evaluate(layer, arch, mapping, multiplier_energy=1.0)
-    entry = (res, _mapping_text(getattr(res, "mapping", None) or mapping, arch))
+    search = {"mapper": rep.mapper, "proven_optimal": bool(rep.proven_optimal)}
+    entry = (res, _mapping_text(getattr(res, "mapping", None) or mapping, arch), search)
     _EVALUATED[key] = entry
     if len(_EVALUATED) > _EVALUATED_MAX:
         _EVALUATED.popitem(last=False)
-    return entry[0], entry[1], int(explored)
+    return entry[0], entry[1], int(explored), search
 
 
 @dataclass(frozen=True)
@@ -294,19 +300,22 @@ class LayerResult:
     utilization: float
     mapping: str
     explored: int
+    #: which mapper found the mapping and whether it is proven optimal ({"mapper": "given"} for a given one)
+    search: dict
 
 
-def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapping=None) -> LayerResult:
+def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapping=None,
+              which: str = "auto") -> LayerResult:
     """Map (unless ``mapping``) and evaluate one layer."""
     if mapping is None:
-        base, text, explored = _searched(layer, arch, arch_id, objective, rel)
+        base, text, explored, search = _searched(layer, arch, arch_id, objective, rel, which)
         res = base.with_multiplier(rel, arch) if rel != 1.0 else base
     else:
         mapping = _load_mapping(mapping, layer, arch)
         res = evaluate(layer, arch, mapping, multiplier_energy=rel)
-        text, explored = _mapping_text(mapping, arch), 0
+        text, explored, search = _mapping_text(mapping, arch), 0, {"mapper": "given", "proven_optimal": False}
     return LayerResult(float(res.energy_pJ), {k: float(v) for k, v in res.components.items()}, int(res.cycles),
-                       float(res.utilization), text, int(explored))
+                       float(res.utilization), text, int(explored), search)
 
 
 def _layer_multiplier_table(workload: Workload, default: tuple[str, float],
@@ -348,7 +357,7 @@ def _check_channels(layer: Layer, spec) -> None:
 
 def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exact", objective: str = "energy",
                     mapping=None, progress: bool = False, layer_multipliers=None,
-                    input_shape: Sequence[int] | str | None = None) -> EnergyReport:
+                    input_shape: Sequence[int] | str | None = None, mapper: str = "auto") -> EnergyReport:
     """The reference inference energy of ``network`` on ``accelerator`` with ``multiplier``.
 
     Parameters
@@ -367,9 +376,13 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
         emulator (``approxdse.emulator.approximate``) brings its layers' multipliers
         itself; a dict given here overrides them per layer.
     input_shape : ``N,C,H,W`` for zoo networks and modules.
+    mapper : ``"auto"`` (default: the exhaustive mapper's proven optimum where the layer's map
+        space is small enough, else the fast search), ``"exhaustive"`` or ``"fast"``; the report's
+        ``extra["mappers"]`` says which ran for each layer.
     """
     start = time.perf_counter()
     objective = _check_objective(objective)
+    which = _check_mapper(mapper)
     workload, traced = resolve_network_and_multipliers(network, input_shape)
     arch = resolve_accelerator(accelerator)
     default = _priced(multiplier)
@@ -394,7 +407,7 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
         iterator = tqdm(todo, desc=f"{workload.name} on {_arch_name(arch)}", unit="layer",
                         leave=False, file=sys.stderr)
     for key, layer, rel, layer_mapping in iterator:
-        results[key] = _evaluate(layer, arch, arch_id, objective, rel, layer_mapping)
+        results[key] = _evaluate(layer, arch, arch_id, objective, rel, layer_mapping, which)
 
     rows = []
     for layer, (mname, rel) in zip(workload, per_layer):
@@ -408,11 +421,18 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
                         objective=objective, layers=tuple(rows), input_shape=shape,
                         wall_s=time.perf_counter() - start,
                         extra={"distinct_shapes": len(todo),
-                               "mappings_evaluated": sum(r.explored for r in results.values())})
+                               "mappings_evaluated": sum(r.explored for r in results.values()),
+                               "mappers": {layer.name: results[(layer.shape_key(), rel) if layer.name not in given
+                                                               else (layer.name, rel)].search
+                                           for layer, (_, rel) in zip(workload, per_layer)},
+                               "proven_optimal_layers": sum(
+                                   1 for layer, (_, rel) in zip(workload, per_layer)
+                                   if results[(layer.shape_key(), rel) if layer.name not in given
+                                              else (layer.name, rel)].search.get("proven_optimal"))})
 
 
 def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator="eyeriss",
-                        objective: str = "energy", mapping=None, progress: bool = False,
+                        objective: str = "energy", mapping=None, progress: bool = False, mapper: str = "auto",
                         input_shape: Sequence[int] | str | None = None) -> MultiplierComparison:
     """:func:`estimate_energy` for each multiplier (the mapper runs once per layer shape)."""
     if not multipliers:
@@ -421,7 +441,8 @@ def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator
     arch = resolve_accelerator(accelerator)
     reports = []
     for m in multipliers:
-        rep = estimate_energy(workload, arch, m, objective=objective, mapping=mapping, progress=progress)
+        rep = estimate_energy(workload, arch, m, objective=objective, mapping=mapping, progress=progress,
+                              mapper=mapper)
         reports.append(replace(rep, input_shape=_report_input_shape(network, input_shape)))
     return MultiplierComparison(tuple(reports))
 

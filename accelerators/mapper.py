@@ -1,24 +1,36 @@
-"""A deterministic, vectorised mapper: the least-energy (or EDP, latency) mapping of a layer.
+"""Mappers: the least-energy (or EDP, latency) mapping of a layer on an architecture.
 
-The map-space is every perfect factorisation of the layer's dimensions over
-the architecture's levels (temporal loops at storage levels, spatial loops at
-fan-outs) that respects the factor constraints, the fan-outs and the buffer
-capacities, together with a loop order per storage level. Loop orders are
-searched as *reuse classes*: for the counting model only the loops irrelevant
-to a tensor that sit innermost matter, and (for inputs) which loop is
-innermost, so each level chooses among orders that put the irrelevant
-dimensions of one tensor innermost (output-stationary ``R S C``, ``S R C``,
-``C R S``; weight-stationary ``Q P N``, ``P Q N``; input-stationary ``M``).
+Two mappers, both deterministic, both optimising exactly what
+:func:`accelerators.nest_analysis.analyze` reports:
 
-Search: a steepest-descent over the whole neighbourhood, evaluated in one
-numpy batch per step by :func:`accelerators.nest_analysis.analyze` (the model
-itself, so the mapper optimises exactly what is reported): move any divisor of
-a loop bound from one level to any other level allowed for that dimension,
-swap factors of two dimensions between two levels, or change a level's loop
-order. It runs from four deterministic starts (the spatial fan-outs filled
-greedily with the largest dimensions, or with C, M or the output/filter
-columns first; everything else in DRAM) and keeps the best legal result. Results
-are cached per ``(layer.shape_key(), architecture id, objective)``.
+``exhaustive``: the proven optimum of the constrained map space
+(:mod:`accelerators.mapspace`): every legal tiling (exact factorisations that
+respect the factor constraints, meshes, splits and capacities) times every loop
+order class the permutation constraints allow (orders in one class cost the
+same). A depth-first branch and bound in compiled code
+(:func:`accelerators.nest_kernel.search`, the model of ``analyze`` line by line):
+dimensions are placed one at a time, and a partial tiling is dropped when its
+capacities or fan-outs already overflow or when a lower bound on every completion
+(each tensor's counts grow at least by its unplaced relevant dimensions) cannot
+beat the incumbent; a complete tiling whose bound over every loop order could beat
+it is evaluated exactly for each of its order classes. The first incumbent is the
+``fast`` search's result. Nothing that could beat the result is skipped, so the
+result is optimal (``MapperReport.proven_optimal``).
+
+``auto`` (the default) runs ``exhaustive`` when the map space is small enough
+(:data:`AUTO_EXHAUSTIVE_LIMIT`), else ``fast``; the report names the one that ran.
+
+``fast``: the earlier steepest-descent search (from four deterministic starts,
+over moves of one factor between levels, swaps and reuse-class loop orders). A
+local optimum, not proven; kept for very large map spaces and datasets. Forced
+factors are seeded where the constraints put them (moves that break a constraint
+are illegal) and each reuse-class order is rearranged to obey the level's
+permutation constraint.
+
+Results are cached in memory and on disk (``approxdse.core.paths.cache_dir("mappings")``,
+one JSON file per key: the layer's problem, the architecture's content hash, the
+objective, the mapper, the factorisation and the mapper's code version), written
+atomically, so a repeat run is near-instant.
 
 Swapping only the multiplier never reruns the search for the ``energy`` and
 ``latency`` objectives: the multiplier's energy is the same for every mapping
@@ -26,16 +38,31 @@ of a layer (one multiplication per MAC), so it cannot change the choice.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
+from approxdse.accelerators import mapspace, nest_kernel
 from approxdse.accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.accelerators.mapping import Mapping, mapping_from_arrays
-from approxdse.accelerators.nest_analysis import Problem, analyze, legality
+from approxdse.accelerators.nest_analysis import NestAnalysis, Problem, analyze, factor_ranges, legality
+from approxdse.core.atomic_files import atomic_write_text
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.paths import cache_dir
 
 OBJECTIVES = ("energy", "edp", "latency")
+MAPPERS = ("auto", "exhaustive", "fast")
+#: ``auto`` runs the exhaustive mapper when the product over dimensions of the
+#: factorisations the constraints allow (an upper bound on the tilings) is at most this.
+#: Measured (benchmarks/RESULTS.md): up to about 3e6 the exhaustive search takes well under
+#: a second per layer; the large Eyeriss layers (1e7-3e7) take 1.5-3 s, the unconstrained
+#: Simba exercise's layers (1e11-1e13) are out of reach and run the fast search.
+AUTO_EXHAUSTIVE_LIMIT = 5_000_000
+FACTORIZATIONS = ("exact",)
 
 #: Loop-order classes (innermost first); the remaining dimensions follow in DIMS order.
 ORDER_CLASSES: tuple[tuple[str, ...], ...] = (
@@ -59,6 +86,18 @@ ORDER_RANKS = np.stack([_rank_of(o) for o in ORDER_CLASSES])
 START_PREFERENCES = ("", "C", "MG", "QPS")
 
 
+def _obeying(rank: np.ndarray, perm) -> np.ndarray:
+    """``rank`` (0 = innermost) reordered so that ``perm``'s inner dimensions come first and outer ones last."""
+    if perm.empty:
+        return rank
+    order = [DIMS[d] for d in np.argsort(rank, kind="stable")]
+    middle = [d for d in order if d not in perm.inner and d not in perm.outer]
+    out = np.empty(len(DIMS), dtype=np.int64)
+    for pos, d in enumerate(list(perm.inner) + middle + list(perm.outer)):
+        out[DIMS.index(d)] = pos
+    return out
+
+
 def _divisors(n: int) -> list[int]:
     return [d for d in range(2, n + 1) if n % d == 0]
 
@@ -69,11 +108,12 @@ class _Search:
     def __init__(self, prob: Problem, arch: Architecture, objective: str):
         self.prob, self.arch, self.objective = prob, arch, objective
         self.L = len(arch.levels)
-        self.allowed = np.ones((self.L, len(DIMS)), dtype=bool)
-        for i, lv in enumerate(arch.levels):
-            for dim, v in lv.factors:
-                if v == 1:
-                    self.allowed[i, DIMS.index(dim)] = False
+        self.lo, self.hi = factor_ranges(prob, arch)
+        self.allowed = self.hi > 1
+        # each reuse class's order, rearranged to obey the level's permutation constraint
+        self.ranks = np.stack([np.stack([_obeying(ORDER_RANKS[k], lv.permutation) if isinstance(lv, StorageLevel)
+                                         else ORDER_RANKS[k] for k in range(len(ORDER_CLASSES))])
+                               for lv in arch.levels])
         self.storage = [i for i, lv in enumerate(arch.levels) if isinstance(lv, StorageLevel)]
         self.spatial = [i for i, lv in enumerate(arch.levels) if isinstance(lv, SpatialLevel)]
         self.keep = {lv.name: lv.keep for lv in arch.storage_levels}
@@ -84,8 +124,8 @@ class _Search:
         objective = objective or self.objective
         rank = np.tile(np.arange(len(DIMS)), (bounds.shape[0], self.L, 1))
         for i in self.storage:
-            rank[:, i, :] = ORDER_RANKS[orders[:, i]]
-        ok, _ = legality(self.prob, self.arch, bounds, self.keep, explain=False)
+            rank[:, i, :] = self.ranks[i][orders[:, i]]
+        ok, _ = legality(self.prob, self.arch, bounds, self.keep, explain=False)  # orders obey by construction
         out = np.full(bounds.shape[0], np.inf)
         if ok.any():
             res = analyze(self.prob, self.arch, bounds[ok], rank[ok], self.keep)
@@ -155,8 +195,21 @@ class _Search:
 
     # -- seeds
     def seed_dram(self) -> tuple[np.ndarray, np.ndarray]:
+        """Forced factors where the constraints put them, the rest at the outermost levels that allow it."""
         b = np.ones((self.L, len(DIMS)), dtype=np.int64)
-        b[self.storage[0], :] = self.prob.dims
+        for d, size in enumerate(self.prob.dims):
+            rest = int(size)
+            for i in range(self.L):
+                if self.lo[i, d] > 1 and rest % int(self.lo[i, d]) == 0:
+                    b[i, d] = self.lo[i, d]
+                    rest //= int(self.lo[i, d])
+            for i in self.storage:
+                room = int(self.hi[i, d]) // int(b[i, d])
+                f = max(x for x in range(1, min(room, rest) + 1) if rest % x == 0)
+                b[i, d] *= f
+                rest //= f
+            if rest > 1:
+                b[self.storage[0], d] *= rest
         return b, np.zeros(self.L, dtype=np.int64)
 
     def seed_spatial(self, prefer: str = "") -> tuple[np.ndarray, np.ndarray]:
@@ -165,13 +218,15 @@ class _Search:
         ``prefer`` lists dimensions to unroll first (then the largest remaining ones).
         """
         b, o = self.seed_dram()
-        top = self.storage[0]
         for j in self.spatial:
             fan = self.arch.levels[j].fanout
-            for d in sorted(range(len(DIMS)), key=lambda d: (DIMS[d] not in prefer, -b[top, d])):
-                if not self.allowed[j, d]:
+            for d in sorted(range(len(DIMS)), key=lambda d: (DIMS[d] not in prefer, -b[self.storage, d].max())):
+                if not self.allowed[j, d] or self.lo[j, d] == self.hi[j, d]:
                     continue
-                room = fan // int(b[j, :].prod())
+                top = max((i for i in self.storage if self.lo[i, d] < b[i, d]), key=lambda i: b[i, d], default=None)
+                if top is None:
+                    continue
+                room = min(fan // int(b[j, :].prod()), int(self.hi[j, d]) // int(b[j, d]))
                 fits = [f for f in _divisors(int(b[top, d])) if f <= room]
                 if fits:
                     f = max(fits)
@@ -198,7 +253,7 @@ def _precheck(s: "_Search") -> None:
                 + (f" and the fan-out of {', '.join(where)} ({room}) is smaller" if where else " and may not be unrolled"))
 
 
-def _search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping, int]:
+def _fast_search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping, int]:
     s = _Search(prob, arch, objective)
     _precheck(s)
     # fan-outs filled with different dimensions first: which one leads to the best
@@ -216,42 +271,271 @@ def _search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping,
         raise ApproxDSEError(f"no legal mapping on {arch.name}: {reasons[0] if reasons else 'no candidate fits'}")
     rank = np.tile(np.arange(len(DIMS)), (s.L, 1))
     for i in s.storage:
-        rank[i] = ORDER_RANKS[o[i]]
+        rank[i] = s.ranks[i][o[i]]
     return mapping_from_arrays(arch, b, rank, source=f"approxdse mapper ({objective})"), s.evaluated
 
 
-_ARCH_BY_ID: dict[str, Architecture] = {}
+@dataclass(frozen=True)
+class MapperReport:
+    """How a mapping was found: which mapper, whether it is proven optimal, how much it looked at."""
+
+    mapper: str
+    objective: str
+    factorization: str
+    proven_optimal: bool
+    #: legal tilings the exhaustive mapper reached (complete tilings inside subtrees it did not prune)
+    tilings: int
+    #: size of the constrained map space, an upper bound: the tilings before capacity and fan-out
+    #: pruning times the most loop-order classes per level (orders of equal cost count once)
+    mapspace_size: int
+    #: candidate mappings whose cost was computed exactly
+    evaluated: int
+    seconds: float
+    cached: bool = False
+    #: subtrees of partial tilings whose lower bound could not beat the incumbent (exhaustive only)
+    pruned_subtrees: int = 0
+    #: complete tilings whose bound over every loop order could beat the incumbent (evaluated per order class)
+    tilings_bounded: int = 0
+    #: product over dimensions of their allowed factorisations (before capacity and fan-out pruning)
+    tiling_bound: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
-@lru_cache(maxsize=4096)
-def _cached(shape: tuple, dims: tuple, strides: tuple, arch_id: str, objective: str) -> tuple[Mapping, int]:
-    prob = Problem(dims, *strides)
-    return _search(prob, _ARCH_BY_ID[arch_id], objective)
+_OBJECTIVE_CODES = {"energy": 0, "edp": 1, "latency": 2}
 
 
-def map_layer(layer, arch: Architecture, objective: str = "energy") -> Mapping:
-    """The best mapping of ``layer`` on ``arch`` for ``objective`` ("energy", "edp" or "latency").
+def _keys(res: NestAnalysis, objective: str) -> tuple[np.ndarray, np.ndarray]:
+    """(primary, secondary) objective values; smaller is better, compared lexicographically."""
+    e = np.asarray(res.energy, dtype=float)
+    c = np.asarray(res.cycles, dtype=float)
+    if objective == "energy":
+        return e, c
+    if objective == "edp":
+        return e * c, e
+    return c, e
 
-    Deterministic and cached per ``(layer.shape_key(), arch.id, objective)``.
-    Raises :class:`ApproxDSEError` naming the violated constraint when no legal
-    mapping exists.
+
+@dataclass(frozen=True)
+class _Space:
+    """The arrays the compiled search walks: factorisations per dimension and order classes per level."""
+
+    facts: np.ndarray
+    offsets: np.ndarray
+    skip: np.ndarray
+    dim_order: np.ndarray
+    cls_start: np.ndarray
+    cls_count: np.ndarray
+    cls_ranks: np.ndarray
+    tiling_bound: int
+    #: upper bound on the mappings: tilings before capacity and fan-out pruning x order classes
+    mapping_bound: int
+
+
+def _space(prob: Problem, arch: Architecture) -> _Space:
+    lo, hi = factor_ranges(prob, arch)
+    L = len(arch.levels)
+    per = [mapspace._factorisations(int(prob.dims[d]), lo[:, d], hi[:, d]) for d in range(len(DIMS))]
+    facts = np.concatenate(per).astype(np.int64)
+    offsets = np.cumsum([0] + [len(f) for f in per]).astype(np.int64)
+    skip = np.zeros((len(facts), L), dtype=np.int64)
+    for d in range(len(DIMS)):
+        a, z = int(offsets[d]), int(offsets[d + 1])
+        for i in range(L):
+            nxt = z
+            for r in range(z - 1, a - 1, -1):
+                skip[r, i] = nxt
+                if r > a and not np.array_equal(facts[r, :i + 1], facts[r - 1, :i + 1]):
+                    nxt = r
+    # fewest factorisations first: the dimension with most choices branches last, where the
+    # bound of the partial tiling is tightest
+    dim_order = np.array(sorted(range(len(DIMS)), key=lambda d: (len(per[d]), d)), dtype=np.int64)
+    keep = {lv.name: lv.keep for lv in arch.storage_levels}
+    tensors = mapspace.order_tensors(arch, keep)
+    cls_start = np.zeros((L, 256), dtype=np.int64)
+    cls_count = np.ones((L, 256), dtype=np.int64)
+    ranks: list[np.ndarray] = [np.arange(len(DIMS), dtype=np.int64)[None]]
+    n = 1
+    max_classes = 1
+    for i in range(L):
+        free = 0
+        for d in range(len(DIMS)):
+            if hi[i, d] > 1:
+                free |= 1 << d
+        for mask in range(256):
+            if mask & ~free:
+                continue
+            tab = mapspace.order_classes(arch, i, mask, tensors[i])
+            if len(tab) == 0:
+                cls_count[i, mask] = 0
+                continue
+            cls_start[i, mask] = n
+            cls_count[i, mask] = len(tab)
+            ranks.append(tab)
+            n += len(tab)
+        max_classes *= int(cls_count[i].max())
+    tb = 1
+    for f in per:
+        tb *= max(1, len(f))
+    return _Space(facts, offsets, skip, dim_order, cls_start, cls_count, np.concatenate(ranks),
+                  tb, tb * max_classes)
+
+
+def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping, MapperReport]:
+    t0 = time.perf_counter()
+    space = _space(prob, arch)
+    if len(space.facts) == 0 or any(space.offsets[d + 1] == space.offsets[d] for d in range(len(DIMS))):
+        s = _Search(prob, arch, objective)
+        _precheck(s)
+        raise ApproxDSEError(f"no legal mapping of this layer on {arch.name}: the factor constraints leave "
+                             "no factorisation of some dimension")
+    # the fast search's result is the first incumbent: the branch and bound then only
+    # visits what could beat it
+    keep = {lv.name: lv.keep for lv in arch.storage_levels}
+    try:
+        start, _ = _fast_search(prob, arch, objective)
+        b0, r0 = start.to_arrays(arch)
+        p0, q0 = (float(x[0]) for x in _keys(analyze(prob, arch, b0[None], r0[None], keep), objective))
+    except ApproxDSEError:
+        b0 = r0 = None
+        p0 = q0 = np.inf
+    ka = nest_kernel.KernelArch.build(prob, arch)
+    spmax, inner_pos = ka.innermost(factor_ranges(prob, arch)[1])
+    found, bb, rr, p, q, legal, pruned, bounded, evaluated = nest_kernel.search(
+        space.facts, space.offsets, space.skip, space.dim_order, len(DIMS) - 1, space.cls_start, space.cls_count,
+        space.cls_ranks, spmax, inner_pos, p0, q0, _OBJECTIVE_CODES[objective], *ka.args())
+    if not found:
+        if b0 is None:
+            s = _Search(prob, arch, objective)
+            _precheck(s)
+            raise ApproxDSEError(f"no legal mapping of this layer on {arch.name}: no tiling satisfies the factor "
+                                 "constraints, the meshes and the buffer capacities")
+        bb, rr = b0, r0
+    mapping = mapping_from_arrays(arch, bb, rr, source=f"approxdse exhaustive mapper ({objective})")
+    report = MapperReport("exhaustive", objective, "exact", True, int(legal), int(space.mapping_bound),
+                          int(evaluated), time.perf_counter() - t0, pruned_subtrees=int(pruned),
+                          tilings_bounded=int(bounded), tiling_bound=int(space.tiling_bound))
+    return mapping, report
+
+
+_CODE_FILES = ("mapper.py", "mapspace.py", "nest_analysis.py", "nest_kernel.py", "constraints.py", "mapping.py")
+_CODE_VERSION: list[str] = []
+
+
+def code_version() -> str:
+    """A hash of the mapper's and the model's source (part of every cache key)."""
+    if not _CODE_VERSION:
+        h = hashlib.sha256()
+        here = Path(__file__).parent
+        for name in _CODE_FILES:
+            h.update(name.encode())
+            h.update((here / name).read_bytes())
+        _CODE_VERSION.append(h.hexdigest()[:16])
+    return _CODE_VERSION[0]
+
+
+def _cache_key(prob: Problem, arch: Architecture, objective: str, mapper: str, factorization: str) -> str:
+    payload = json.dumps({"dims": list(prob.dims), "strides": [prob.stride_h, prob.stride_w, prob.dilation_h,
+                          prob.dilation_w], "arch": arch.id, "objective": objective, "mapper": mapper,
+                          "factorization": factorization, "code": code_version()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+_MEMORY: dict[str, tuple[Mapping, MapperReport]] = {}
+#: Whether results are also cached on disk (tests of cold timing switch it off).
+DISK_CACHE = True
+
+
+def _disk_path(key: str) -> Path:
+    return cache_dir("mappings") / f"{key}.json"
+
+
+def _load_disk(key: str, arch: Architecture) -> tuple[Mapping, MapperReport] | None:
+    path = _disk_path(key)
+    if not DISK_CACHE or not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        b = np.array(doc["bounds"], dtype=np.int64)
+        r = np.array(doc["rank"], dtype=np.int64)
+        rep = MapperReport(**{**doc["report"], "cached": True})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged cache entry is recomputed
+    if b.shape != (len(arch.levels), len(DIMS)) or r.shape != b.shape:
+        return None
+    return mapping_from_arrays(arch, b, r, source=f"approxdse {rep.mapper} mapper ({rep.objective})"), rep
+
+
+def _store_disk(key: str, arch: Architecture, mapping: Mapping, report: MapperReport) -> None:
+    if not DISK_CACHE:
+        return
+    b, r = mapping.to_arrays(arch)
+    doc = {"bounds": b.tolist(), "rank": r.tolist(), "report": report.as_dict()}
+    try:
+        path = _disk_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(doc))
+    except OSError:
+        pass  # an unwritable cache only costs time
+
+
+def map_layer_report(layer, arch: Architecture, objective: str = "energy", mapper: str = "auto",
+                     factorization: str = "exact") -> tuple[Mapping, MapperReport]:
+    """The best mapping of ``layer`` on ``arch`` and the :class:`MapperReport` of the search.
+
+    ``objective``: ``energy``, ``edp`` or ``latency``; ``mapper``: ``exhaustive``
+    (proven optimum), ``fast`` (local search) or ``auto`` (exhaustive when the
+    map space is small enough, see :data:`AUTO_EXHAUSTIVE_LIMIT`, else fast; the
+    report names the one that ran). Deterministic; cached in memory
+    and on disk. Raises :class:`ApproxDSEError` naming the violated constraint
+    when no legal mapping exists.
     """
-    return map_layer_with_stats(layer, arch, objective)[0]
-
-
-def map_layer_with_stats(layer, arch: Architecture, objective: str = "energy") -> tuple[Mapping, int]:
-    """:func:`map_layer` plus the number of candidate mappings evaluated (0 when cached)."""
     if objective not in OBJECTIVES:
         raise ApproxDSEError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    if mapper not in MAPPERS:
+        raise ApproxDSEError(f"unknown mapper {mapper!r}; choose one of {', '.join(MAPPERS)}")
+    if factorization not in FACTORIZATIONS:
+        raise ApproxDSEError(f"unknown factorization {factorization!r}; choose one of {', '.join(FACTORIZATIONS)}")
     prob = Problem.from_layer(layer)
-    aid = arch.id
-    _ARCH_BY_ID[aid] = arch
-    before = _cached.cache_info().hits
-    mapping, n = _cached(layer.shape_key(), prob.dims,
-                         (prob.stride_h, prob.stride_w, prob.dilation_h, prob.dilation_w), aid, objective)
-    return mapping, (0 if _cached.cache_info().hits > before else n)
+    key = _cache_key(prob, arch, objective, mapper, factorization)
+    if key in _MEMORY:
+        m, rep = _MEMORY[key]
+        return m, MapperReport(**{**rep.as_dict(), "cached": True})
+    hit = _load_disk(key, arch)
+    if hit is not None:
+        _MEMORY[key] = hit
+        return hit
+    if mapper == "auto":
+        mapper = "exhaustive" if mapspace.tiling_bound(prob, arch) <= AUTO_EXHAUSTIVE_LIMIT else "fast"
+    if mapper == "exhaustive":
+        mapping, rep = _exhaustive_search(prob, arch, objective)
+    else:
+        t0 = time.perf_counter()
+        mapping, n = _fast_search(prob, arch, objective)
+        rep = MapperReport("fast", objective, factorization, False, 0, 0, int(n), time.perf_counter() - t0)
+    _MEMORY[key] = (mapping, rep)
+    _store_disk(key, arch, mapping, rep)
+    return mapping, rep
 
 
-def clear_cache() -> None:
-    """Forget every cached mapping (for cold-cache timing)."""
-    _cached.cache_clear()
+def map_layer(layer, arch: Architecture, objective: str = "energy", mapper: str = "auto") -> Mapping:
+    """The best mapping of ``layer`` on ``arch`` for ``objective`` (see :func:`map_layer_report`)."""
+    return map_layer_report(layer, arch, objective, mapper)[0]
+
+
+def map_layer_with_stats(layer, arch: Architecture, objective: str = "energy",
+                         mapper: str = "auto") -> tuple[Mapping, int]:
+    """:func:`map_layer` plus the number of candidate mappings evaluated (0 when cached)."""
+    mapping, rep = map_layer_report(layer, arch, objective, mapper)
+    return mapping, (0 if rep.cached else rep.evaluated)
+
+
+def clear_cache(disk: bool = False) -> None:
+    """Forget every mapping cached in memory (and on disk with ``disk=True``)."""
+    _MEMORY.clear()
+    if disk:
+        folder = cache_dir("mappings")
+        if folder.is_dir():
+            for f in folder.glob("*.json"):
+                f.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ import numpy as np
 from approxdse.accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.yaml_files import load_yaml_file
-from approxdse.accelerators.nest_analysis import Problem, legality
+from approxdse.accelerators.nest_analysis import Problem, legality, order_violation
 
 if TYPE_CHECKING:
     from approxdse.networks.workload import Layer
@@ -134,10 +134,13 @@ def _parse_factors(text: str, where: str) -> dict[str, int]:
 
 def check_mapping(layer: "Layer", arch: Architecture, mapping: Mapping) -> None:
     """Raise :class:`ApproxDSEError` naming the first constraint ``mapping`` breaks."""
-    bounds, _ = mapping.to_arrays(arch)
+    bounds, rank = mapping.to_arrays(arch)
     ok, reasons = legality(Problem.from_layer(layer), arch, bounds[None], mapping.keep_of(arch))
     if not ok[0]:
         raise ApproxDSEError(f"mapping for layer {layer.name!r} on {arch.name}: {reasons[0]}")
+    bad = order_violation(arch, bounds, rank)
+    if bad:
+        raise ApproxDSEError(f"mapping for layer {layer.name!r} on {arch.name}: {bad}")
 
 
 def load_timeloop_mapping(path: str | Path, layer: "Layer", arch: Architecture) -> Mapping:

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from approxdse.accelerators.architecture import DATASPACES, DIMS, Architecture, SpatialLevel, StorageLevel
+from approxdse.accelerators.constraints import effective_forced
 from approxdse.core.errors import ApproxDSEError
 from approxdse.networks.workload import Layer
 
@@ -144,8 +145,20 @@ class NestAnalysis:
 
 
 def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndarray,
-            keep: dict[str, frozenset[str]] | None = None, detail: bool = False) -> NestAnalysis:
+            keep: dict[str, frozenset[str]] | None = None, detail: bool = False, bound: bool = False,
+            floor_levels: frozenset[int] = frozenset()) -> NestAnalysis:
     """Access counts and energy for K mappings (see the module docstring).
+
+    With ``bound=True`` the loop orders are ignored and every count that depends
+    on them is replaced by its minimum over all loop orders, taken separately for
+    each level and tensor (the irrelevant loops of every level above, up to the
+    first one with a relevant loop, innermost; or a sliding window innermost):
+    the energy and cycles returned are then lower bounds for every order of the
+    given tile factors (what the exhaustive mapper prunes with). At the levels in
+    ``floor_levels`` (single-instance levels) the fills are instead the least any
+    tiling can have: each element of the tensor once (inputs: the distinct
+    elements the layer reads), a lower bound over every way of moving loops
+    between that level and the ones above it.
 
     Returns a dict with ``energy`` (pJ, shape K), ``components`` ({name: K}),
     ``cycles``, ``utilization`` and, if ``detail``, ``accesses``:
@@ -236,6 +249,18 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
                     span = np.where((dim == P) | (dim == R), h, w)
                     delta = (T // span) * np.minimum(step, span)
                     f = np.where(slide, (nld // np.maximum(n, 1)) * (T + (n - 1) * delta), f)
+            if bound and i in floor_levels:
+                nld = sufrel[:, start]  # one load per distinct tile: the tensor once
+                f = nld * T
+                if ds == "Inputs":
+                    full = ext[:, 0, :]
+                    hh = _distinct_offsets(full[:, P], np.full(K, prob.stride_h), full[:, R], np.full(K, prob.dilation_h))
+                    ww = _distinct_offsets(full[:, Q], np.full(K, prob.stride_w), full[:, S], np.full(K, prob.dilation_w))
+                    f = np.minimum(f, full[:, N] * full[:, G] * full[:, C] * hh * ww)
+                loads[(i, ds)] = nld
+            elif bound:
+                nld, f = _best_case_loads(prob, bounds, ext, storage_idx[:pos], i, ds, T, hw[i], suf[:, start])
+                loads[(i, ds)] = nld
             if ds == "Outputs" and arch.elide_first_output_fill:
                 f = nld * T - distinct[(i, ds)]
             fills[(i, ds)] = f
@@ -319,6 +344,36 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     )
 
 
+def _best_case_loads(prob: Problem, bounds: np.ndarray, ext: np.ndarray, above: list[int], i: int, ds: str,
+                     T: np.ndarray, hw: tuple[np.ndarray, np.ndarray], prod_above: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The least tile loads and fills of tensor ``ds`` at level ``i`` over every order of the loops above it."""
+    K = bounds.shape[0]
+    rel = RELEVANT[ds]
+    reuse = np.ones(K, dtype=np.int64)
+    passed = np.zeros(K, dtype=bool)
+    jstar = np.full(K, -1, dtype=np.int64)
+    for j in reversed(above):  # innermost level first
+        b = bounds[:, j, :]
+        reuse = reuse * np.where(passed, 1, np.where(rel, 1, b).prod(axis=1))
+        passed |= (np.where(rel, b, 1) > 1).any(axis=1)
+        jstar = np.where((jstar < 0) & (b > 1).any(axis=1), j, jstar)
+    nld = prod_above // reuse
+    f = nld * T
+    if ds == "Inputs" and (jstar >= 0).any():
+        rows = np.arange(K)
+        js = np.maximum(jstar, 0)
+        h, w = hw
+        e = ext[:, i, :]
+        for x, step, span in ((P, e[:, P] * prob.stride_h, h), (Q, e[:, Q] * prob.stride_w, w),
+                              (R, e[:, R] * prob.dilation_h, h), (S, e[:, S] * prob.dilation_w, w)):
+            n = np.where(jstar >= 0, bounds[rows, js, x], 1)
+            delta = (T // span) * np.minimum(step, span)
+            fb = (prod_above // np.maximum(n, 1)) * (T + (n - 1) * delta)
+            f = np.where(n > 1, np.minimum(f, fb), f)
+    return nld, f
+
+
 def _extents(bounds: np.ndarray) -> np.ndarray:
     """``ext[:, i, d]``: product of the bounds at levels i and below (with a trailing level of ones)."""
     K, L, D = bounds.shape
@@ -338,15 +393,11 @@ def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
     prod = bounds.prod(axis=1)
     dims = np.array(prob.dims)
     checks.append(((prod == dims).all(axis=1), "dims"))
-    fixed = np.zeros((L, len(DIMS)), dtype=bool)
-    for i, lv in enumerate(levels):
-        for dim, _v in lv.factors:
-            fixed[i, DIMS.index(dim)] = True
-    checks.append(((bounds[:, fixed] == 1).all(axis=1), "fixed"))
+    lo, hi = factor_ranges(prob, arch)
+    checks.append((((bounds >= lo) & (bounds <= hi)).all(axis=(1, 2)), "factors"))
     sp = [i for i, lv in enumerate(levels) if isinstance(lv, SpatialLevel)]
     if sp:
-        fan = np.array([levels[i].fanout for i in sp])
-        checks.append(((bounds[:, sp, :].prod(axis=2) <= fan).all(axis=1), "fanout"))
+        checks.append((spatial_fits(arch, bounds), "fanout"))
     st = [i for i, lv in enumerate(levels) if isinstance(lv, StorageLevel) and lv.depth is not None]
     if st:
         ext = _extents(bounds)
@@ -365,6 +416,64 @@ def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
     return ok, reasons
 
 
+def factor_ranges(prob: Problem, arch: Architecture) -> tuple[np.ndarray, np.ndarray]:
+    """``lo[L, 8]``, ``hi[L, 8]``: the loop bounds each level's factor constraints allow (exact factorisation)."""
+    L = len(arch.levels)
+    lo = np.ones((L, len(DIMS)), dtype=np.int64)
+    hi = np.tile(np.array(prob.dims, dtype=np.int64), (L, 1))
+    for i, lv in enumerate(arch.levels):
+        for f in lv.factors:
+            d = DIMS.index(f.dim)
+            size = prob.dims[d]
+            if f.op == "=":
+                v = effective_forced(f.value, size)
+                lo[i, d] = max(lo[i, d], v)
+                hi[i, d] = min(hi[i, d], v)
+            elif f.op == "<=":
+                hi[i, d] = min(hi[i, d], f.value)
+            else:
+                lo[i, d] = max(lo[i, d], min(f.value, size))
+        if isinstance(lv, SpatialLevel):
+            hi[i] = np.minimum(hi[i], lv.fanout)
+    return lo, hi
+
+
+def spatial_fits(arch: Architecture, bounds: np.ndarray, only: int | None = None) -> np.ndarray:
+    """Whether each mapping's spatial loops fit their meshes (meshX/meshY with the level's split)."""
+    K = bounds.shape[0]
+    ok = np.ones(K, dtype=bool)
+    for i, lv in enumerate(arch.levels):
+        if not isinstance(lv, SpatialLevel) or (only is not None and i != only):
+            continue
+        b = bounds[:, i, :]
+        xd = lv.x_dims
+        if xd is not None:
+            xm = np.array([d in xd for d in DIMS])
+            ok &= (np.where(xm, b, 1).prod(axis=1) <= lv.mesh_x) & (np.where(xm, 1, b).prod(axis=1) <= lv.mesh_y)
+        elif lv.mesh_x > 1 and lv.mesh_y > 1:
+            fits = np.zeros(K, dtype=bool)
+            for mask in range(1 << len(DIMS)):
+                xm = np.array([(mask >> d) & 1 == 1 for d in range(len(DIMS))])
+                fits |= (np.where(xm, b, 1).prod(axis=1) <= lv.mesh_x) & (np.where(xm, 1, b).prod(axis=1) <= lv.mesh_y)
+            ok &= fits
+        else:
+            ok &= b.prod(axis=1) <= lv.fanout
+    return ok
+
+
+def order_violation(arch: Architecture, bounds: np.ndarray, rank: np.ndarray) -> str | None:
+    """The first level whose loop order (``rank[L, 8]``, 0 innermost) breaks its permutation constraint."""
+    for i, lv in enumerate(arch.levels):
+        if not isinstance(lv, StorageLevel) or lv.permutation.empty:
+            continue
+        nontriv = [d for d in range(len(DIMS)) if bounds[i, d] > 1]
+        order = [DIMS[d] for d in sorted(nontriv, key=lambda d: rank[i, d])]
+        if not lv.permutation.allows(order):
+            return (f"the loop order at {lv.name} (innermost first: {''.join(order)}) breaks its permutation "
+                    f"constraint {lv.permutation.as_text()!r}")
+    return None
+
+
 def _explain(prob: Problem, arch: Architecture, b: np.ndarray, keep: dict[str, frozenset[str]]) -> str:
     """The first constraint one mapping (``b[L, 8]``) breaks, as a sentence."""
     prod = b.prod(axis=0)
@@ -372,13 +481,22 @@ def _explain(prob: Problem, arch: Architecture, b: np.ndarray, keep: dict[str, f
         if prod[d] != prob.dims[d]:
             return f"the loop bounds of {name} do not multiply to the layer's {name}={prob.dims[d]}"
     ext = _extents(b[None])[0]
+    lo, hi = factor_ranges(prob, arch)
     for i, lv in enumerate(arch.levels):
-        for dim, v in lv.factors:
-            if b[i, DIMS.index(dim)] != v:
-                return f"level {lv.name} may not have a {dim} loop (factor constraint {dim}={v})"
+        for d, dim in enumerate(DIMS):
+            if not lo[i, d] <= b[i, d] <= hi[i, d]:
+                lim = " ".join(str(f) for f in lv.factors if f.dim == dim) or "fan-out"
+                if hi[i, d] == 1:
+                    return f"level {lv.name} may not have a {dim} loop (factor constraint {lim})"
+                return (f"level {lv.name} has a {dim} loop of bound {int(b[i, d])}, outside "
+                        f"[{int(lo[i, d])}, {int(hi[i, d])}] (constraint {lim})")
         if isinstance(lv, SpatialLevel):
             if b[i].prod() > lv.fanout:
                 return f"spatial level {lv.name} unrolls {int(b[i].prod())} copies, more than its fan-out {lv.fanout}"
+            if not spatial_fits(arch, b[None], only=i)[0]:
+                if lv.x_dims is not None:
+                    return (f"spatial level {lv.name}'s loops do not fit its {lv.mesh_x} x {lv.mesh_y} mesh "
+                            f"with {''.join(sorted(lv.x_dims))} along meshX")
         elif lv.depth is not None:
             t, _, _ = _tile_sizes(ext[i], prob)
             need = sum(int(t[ds]) for ds in DATASPACES if ds in keep[lv.name])

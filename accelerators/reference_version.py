@@ -22,7 +22,8 @@ from importlib import resources
 from approxdse import __version__
 
 #: The reference's modules whose source decides the energies, in hashing order.
-REFERENCE_MODULES = ("estimate", "mapper", "mapping", "model", "nest_analysis", "energy_tables", "architecture")
+REFERENCE_MODULES = ("estimate", "mapper", "mapspace", "mapping", "model", "nest_analysis", "nest_kernel",
+                     "constraints", "energy_tables", "architecture")
 
 
 @lru_cache(maxsize=1)

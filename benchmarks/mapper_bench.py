@@ -1,120 +1,140 @@
-"""Mapper benchmark: per-layer search time and map-space size, cold cache.
+"""Mapper benchmark: per-layer time, mapper that ran, proven optimality, fast vs exhaustive, vs Timeloop.
 
-    python benchmarks/mapper_bench.py            # resnet18 on eyeriss, resnet50 on eyeriss and simba
-    python benchmarks/mapper_bench.py --quick    # resnet18 on eyeriss only
-    python benchmarks/mapper_bench.py --network resnet18 --accelerator simba --per-layer
+    python benchmarks/mapper_bench.py                                   # resnet18 on the four designs (auto)
+    python benchmarks/mapper_bench.py --network resnet50 --accelerator simba-2022 --mapper exhaustive --per-layer
+    python benchmarks/mapper_bench.py --compare --network resnet18 --accelerator eyeriss-2022
+    python benchmarks/mapper_bench.py --timeloop                        # vs Timeloop's recorded bests (tests/data)
 
-For each network x accelerator it prints the whole-network wall time (mapping
-plus evaluation of every layer, cold mapper cache, one thread), the CPU time,
-the number of distinct layer shapes searched, the candidate mappings the
-mapper evaluated, the size of the map-space it searches (loop-bound
-factorisations over the levels that may hold each dimension, times loop-order
-classes per storage level, before capacity and fan-out limits), and the
-speed-up over Timeloop's mapper on the same designs (Timeloop v3.0.3 on a
-2-core machine: 14-58 s per Eyeriss layer, 83-284 s per Simba layer, from the
-shared data's our_runs/*/result.json; the mid-range 30 s and 150 s are used).
+Cold caches (memory and disk) for every network x accelerator; one thread. For
+each distinct layer shape it reports the wall time, the mapper that ran, whether
+the result is proven optimal, the tilings and mappings the exhaustive mapper
+listed and evaluated, and pJ/MAC. ``--compare`` runs both mappers on every
+distinct shape and prints the fast mapper's excess energy over the proven
+optimum. ``--timeloop`` compares the mapper's energy with Timeloop's best on the
+same constrained design for every run in tests/data/timeloop.
 """
 from __future__ import annotations
 
 import argparse
-import math
 import os
+import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-TIMELOOP_S_PER_LAYER = {"eyeriss": 30.0, "simba": 150.0}
+from approxdse.accelerators import mapper  # noqa: E402
+from approxdse.accelerators.architecture import load_architecture  # noqa: E402
+from approxdse.accelerators.model import evaluate  # noqa: E402
+from approxdse.accelerators.timeloop_stats import layer_from_problem, read_stats  # noqa: E402
+from approxdse.networks import zoo  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DESIGNS = ("eyeriss", "simba", "eyeriss-2022", "simba-2022")
 
 
-def _prime_exponents(n: int) -> list[int]:
-    out, p = [], 2
-    while p * p <= n:
-        e = 0
-        while n % p == 0:
-            n //= p
-            e += 1
-        if e:
-            out.append(e)
-        p += 1
-    if n > 1:
-        out.append(1)
+def _distinct(workload):
+    seen, out = set(), []
+    for layer in workload:
+        key = layer.shape_key()
+        if key not in seen:
+            seen.add(key)
+            out.append(layer)
     return out
 
 
-def map_space_size(layer, arch) -> float:
-    """Ordered factorisations of every dimension over the levels allowed for it, times loop orders."""
-    from approxdse.accelerators.architecture import DIMS, StorageLevel
-    from approxdse.accelerators.mapper import ORDER_CLASSES
-    from approxdse.accelerators.mapping import layer_dims
-
-    dims = layer_dims(layer)
-    total = 1.0
-    for d in DIMS:
-        slots = sum(1 for lv in arch.levels if dict(lv.factors).get(d) != 1)
-        for e in _prime_exponents(dims[d]):
-            total *= math.comb(e + slots - 1, slots - 1)
-    n_storage = sum(isinstance(lv, StorageLevel) for lv in arch.levels)
-    return total * len(ORDER_CLASSES) ** n_storage
-
-
-def run(network: str, accelerator: str, per_layer: bool) -> dict:
-    from approxdse.networks import zoo
-    from approxdse.accelerators.architecture import load_architecture
-    from approxdse.accelerators.mapper import clear_cache, map_layer_with_stats
-    from approxdse.accelerators.model import evaluate
-
-    workload = zoo.workload(network)
+def run(network: str, accelerator: str, which: str, per_layer: bool) -> dict:
     arch = load_architecture(accelerator)
-    clear_cache()
-    t0, c0 = time.perf_counter(), time.process_time()
-    evaluated, searched, space, energy = 0, 0, 0.0, 0.0
-    rows = []
-    for layer in workload:
+    mapper.DISK_CACHE = False
+    mapper.clear_cache()
+    layers = list(zoo.workload(network))
+    t0 = time.perf_counter()
+    times, rows, energy = [], [], 0.0
+    ran: dict[str, int] = {}
+    proven = 0
+    for layer in _distinct(layers):
         t = time.perf_counter()
-        mapping, n = map_layer_with_stats(layer, arch)
-        res = evaluate(layer, arch, mapping)
+        m, rep = mapper.map_layer_report(layer, arch, mapper=which)
+        res = evaluate(layer, arch, m)
         dt = time.perf_counter() - t
-        energy += res.energy_pJ
-        evaluated += n
-        if n:
-            searched += 1
-            space += map_space_size(layer, arch)
-        rows.append((layer.name, dt, n, map_space_size(layer, arch), res.pj_per_mac, res.utilization))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        times.append(dt)
+        ran[rep.mapper] = ran.get(rep.mapper, 0) + 1
+        proven += rep.proven_optimal
+        rows.append((layer.name, dt, rep, res.pj_per_mac))
+    for layer in layers:  # whole network (repeated shapes hit the cache)
+        energy += evaluate(layer, arch, mapper.map_layer(layer, arch, mapper=which)).energy_pJ
+    wall = time.perf_counter() - t0
     if per_layer:
-        print(f"  {'layer':24s} {'ms':>8s} {'evaluated':>10s} {'map-space':>10s} {'pJ/MAC':>8s} {'util':>5s}")
-        for name, dt, n, sp, pj, ut in rows:
-            print(f"  {name:24s} {dt * 1e3:8.1f} {n:10d} {sp:10.2e} {pj:8.2f} {ut:5.2f}")
-    tl = TIMELOOP_S_PER_LAYER.get(accelerator, float("nan")) * searched
-    print(f"{network} on {accelerator}: {len(workload)} layers ({searched} distinct shapes searched), "
-          f"wall {wall:.2f} s, CPU {cpu:.2f} s, {evaluated} mappings evaluated "
-          f"(map-space {space:.2e} for the searched shapes), {energy / 1e6:.1f} uJ; "
-          f"{wall / max(searched, 1) * 1e3:.0f} ms per searched layer; "
-          f"Timeloop's mapper would need ~{tl:.0f} s: {tl / wall:.0f}x")
-    return {"wall_s": wall, "cpu_s": cpu, "evaluated": evaluated, "energy_uJ": energy / 1e6}
+        print(f"  {'layer':22s} {'s':>7s} {'mapper':>10s} {'proven':>6s} {'tilings':>9s} {'mappings':>10s} "
+              f"{'evaluated':>9s} {'pJ/MAC':>7s}")
+        for name, dt, rep, pj in rows:
+            print(f"  {name:22s} {dt:7.2f} {rep.mapper:>10s} {str(rep.proven_optimal):>6s} {rep.tilings:9d} "
+                  f"{rep.mapspace_size:10d} {rep.evaluated:9d} {pj:7.3f}")
+    print(f"{network} on {accelerator} ({which}): {len(rows)} distinct shapes, wall {wall:.1f} s cold; per shape "
+          f"median {statistics.median(times):.2f} s, max {max(times):.2f} s; mappers {ran}; proven optimal "
+          f"{proven}/{len(rows)}; {energy / 1e6:.2f} uJ", flush=True)
+    return {"wall_s": wall, "median_s": statistics.median(times), "max_s": max(times), "energy_uJ": energy / 1e6}
+
+
+def compare(network: str, accelerator: str) -> None:
+    arch = load_architecture(accelerator)
+    mapper.DISK_CACHE = False
+    mapper.clear_cache()
+    excess = []
+    for layer in _distinct(zoo.workload(network)):
+        t = time.perf_counter()
+        ex, rep = mapper.map_layer_report(layer, arch, mapper="exhaustive")
+        t_ex = time.perf_counter() - t
+        t = time.perf_counter()
+        fa = mapper.map_layer(layer, arch, mapper="fast")
+        t_fa = time.perf_counter() - t
+        e_ex, e_fa = evaluate(layer, arch, ex).energy_pJ, evaluate(layer, arch, fa).energy_pJ
+        excess.append(e_fa / e_ex - 1)
+        print(f"  {layer.name:22s} exhaustive {t_ex:6.2f} s (proven {rep.proven_optimal}, {rep.evaluated} evaluated)"
+              f"  fast {t_fa:5.2f} s  fast/optimum {e_fa / e_ex:.4f}", flush=True)
+    excess.sort()
+    print(f"{network} on {accelerator}: fast mapper above the optimum on {sum(x > 0.02 for x in excess)}/"
+          f"{len(excess)} shapes by > 2 %; median {100 * statistics.median(excess):.2f} %, worst {100 * excess[-1]:.2f} %")
+
+
+def timeloop() -> None:
+    data = ROOT / "tests" / "data" / "timeloop"
+    runs = [(p, "simba" if "simba" in p.name else "eyeriss", p / "problem.yaml", p / "timeloop-mapper.stats.txt")
+            for p in sorted((data / "our_runs").iterdir())]
+    ex = data / "exercises_2022_778460f"
+    runs += [(ex / d, f"{d.split('_')[0]}-2022", ex / "AlexNet_layer1.yaml", ex / d / "timeloop-mapper.stats.txt")
+             for d in ("eyeriss_like", "simba_like")]
+    mapper.DISK_CACHE = False
+    for folder, acc, prob, stats in runs:
+        arch = load_architecture(acc)
+        layer = layer_from_problem(prob, folder.name)
+        ref = read_stats(stats).energy_uJ * 1e6
+        t = time.perf_counter()
+        m, rep = mapper.map_layer_report(layer, arch)
+        dt = time.perf_counter() - t
+        e = evaluate(layer, arch, m).energy_pJ
+        print(f"  {folder.name:36s} {acc:13s} ours/Timeloop {e / ref:.4f}  ({rep.mapper}, proven {rep.proven_optimal},"
+              f" {dt:.2f} s)", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="resnet18 on eyeriss only")
-    ap.add_argument("--network")
-    ap.add_argument("--accelerator")
+    ap.add_argument("--network", default="resnet18")
+    ap.add_argument("--accelerator", help="one design (default: all four)")
+    ap.add_argument("--mapper", default="auto", choices=mapper.MAPPERS)
     ap.add_argument("--per-layer", action="store_true")
+    ap.add_argument("--compare", action="store_true", help="fast vs exhaustive on every distinct shape")
+    ap.add_argument("--timeloop", action="store_true", help="vs Timeloop's recorded bests")
     args = ap.parse_args()
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-    if args.network or args.accelerator:
-        cases = [(args.network or "resnet18", args.accelerator or "eyeriss")]
-    elif args.quick:
-        cases = [("resnet18", "eyeriss")]
-    else:
-        cases = [("resnet18", "eyeriss"), ("resnet50", "eyeriss"), ("resnet50", "simba")]
-    for net, acc in cases:
-        run(net, acc, args.per_layer)
+    print(f"load: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs", flush=True)
+    if args.timeloop:
+        timeloop()
+        return
+    for acc in ([args.accelerator] if args.accelerator else DESIGNS):
+        if args.compare:
+            compare(args.network, acc)
+        else:
+            run(args.network, acc, args.mapper, args.per_layer)
 
 
 if __name__ == "__main__":

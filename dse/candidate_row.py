@@ -22,7 +22,10 @@ class CandidateRow:
     ``energy`` is in the energy objective's unit; ``accuracy`` the approximate model's
     validation top-1 accuracy (a fraction); ``error`` ``1 - accuracy`` for ``status == "ok"``;
     ``multipliers`` and ``variables`` are JSON text; ``genome`` the genome's JSON; times in seconds
-    (0 for a ``cached`` row answered from an earlier evaluation).
+    (0 for a ``cached`` row answered from an earlier evaluation). With screening
+    (:mod:`~dse.screening`): ``predicted_output_error`` is the error model's score (NaN: not
+    scored), ``screened`` whether the candidate was screened (``status == "screened"`` when its
+    evaluation was skipped; ``audit`` mode evaluates it anyway), ``screen_s`` the error model's time.
     """
 
     generation: int
@@ -54,6 +57,9 @@ class CandidateRow:
     message: str
     genome: str
     variables: str
+    predicted_output_error: float = math.nan
+    screened: bool = False
+    screen_s: float = 0.0
 
     @classmethod
     def of(cls, generation: int, index: int, candidate: Candidate, variables: Mapping[str, Any],
@@ -82,11 +88,18 @@ class CandidateRow:
             cached=bool(cached), weights_cached=bool(result.get("weights_cached", False)),
             message=result.get("message", ""),
             genome=candidate.genome.to_json(), variables=json.dumps(dict(variables), sort_keys=True, default=str),
+            predicted_output_error=_number(result.get("predicted_output_error")),
+            screened=bool(result.get("screened", False)),
+            screen_s=0.0 if cached else _number(result.get("screen_s"), 0.0),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSONL record / table row: one key per column, in :data:`COLUMNS` order."""
         return asdict(self)
+
+
+def _number(value: Any, default: float = math.nan) -> float:
+    return default if value is None else float(value)
 
 
 #: The columns of the candidate and front tables, in order.

@@ -33,13 +33,13 @@ from approxdse.core.cli_options import (
     workers_option,
 )
 from approxdse.core.errors import ApproxDSEError
-from approxdse.dse.config import SearchConfig
+from approxdse.dse.config import SCREEN_MODES, SearchConfig
 from approxdse.dse.report import format_report, write_report
 from approxdse.dse.run_files import CONFIG, LOG
 
 ACTIONS = ("run", "resume", "report")
 #: Options of the old single ``search`` command that take a value.
-_VALUE_OPTIONS = ("--out", "--workers", "--scheduler", "--seed")
+_VALUE_OPTIONS = ("--out", "--workers", "--scheduler", "--seed", "--screen")
 WROTE = ("candidates.parquet, candidates.csv, front.csv, hypervolume.csv, summary.json, front.png, "
          "hypervolume.png")
 
@@ -64,6 +64,10 @@ def register(subparsers) -> None:
                                   workers, progress_option()])
     run.add_argument("config", metavar="CONFIG", help="the search config (YAML)")
     run.add_argument("--seed", type=int, metavar="S", help="search seed (overrides the config's)")
+    run.add_argument("--screen", choices=SCREEN_MODES, default=None,
+                     help="screen candidates with the layer error model before their accuracy evaluation: "
+                     "skip the evaluation of those predicted far off the front, or audit (flag them, evaluate "
+                     "anyway); overrides the config's screening.mode (default: the config's, off)")
     run.set_defaults(func=_run)
 
     resume = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint",
@@ -138,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out, folder=True)
     config = SearchConfig.load(args.config).with_overrides(seed=args.seed, workers=args.workers,
-                                                           scheduler=args.scheduler)
+                                                           scheduler=args.scheduler, screen=args.screen)
     from approxdse.dse.run import SearchRun, default_run_dir  # imports torch: see the module docstring
 
     _check_dataset(config)

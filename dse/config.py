@@ -18,6 +18,7 @@ the defaults are the dataclass defaults below)::
     constraints:  {max_params: null, max_energy: null, min_accuracy: null}
     parallel:     {workers: 1, scheduler: null}
     hypervolume:  {reference_point: null}
+    screening:    {mode: off, margin: 2.0, noise_floor: 0.1, max_predicted_error: null, batches: 2}
 
 Anything a user can get wrong (an unknown key, a bound below zero, a
 constraint no network can meet, a predictor file that does not exist) raises
@@ -43,6 +44,9 @@ from approxdse.dse.search_space import SearchSpace
 ALGORITHMS = ("nsga2", "random")
 ASSIGNMENTS = ("network", "layer")
 GRANULARITIES = ("layer", "channel")
+#: ``off``: no screening; ``skip``: screened candidates are not evaluated; ``audit``: they are
+#: flagged but evaluated anyway (to measure what skipping them would have cost or saved).
+SCREEN_MODES = ("off", "skip", "audit")
 #: Energy models that need no file: the default summing and learned predictors, the
 #: reference model, and the multiplication energy alone (sum over layers of MACs x relative energy).
 BUILTIN_ENERGY_MODELS = ("summing", "learned", "reference", "multiplications")
@@ -379,6 +383,42 @@ class HypervolumeConfig:
 
 
 @dataclass(frozen=True)
+class ScreeningConfig:
+    """Screening candidates with the layer error model before their accuracy evaluation
+    (:mod:`approxdse.dse.screening`; off by default).
+
+    A candidate is screened when its predicted relative output error is at least ``noise_floor``
+    and (a) above ``max_predicted_error``, or (b) at least ``margin`` times that of an evaluated
+    design of the same network while a design of no more energy is at least as accurate as that
+    one, or (c) at least ``margin`` times that of a design of the same network, in the same
+    generation, of no more energy, or (d) with ``constraints.min_accuracy``, the accuracy drops of
+    the evaluated designs with at least ``1 / margin`` of its predicted error say it falls below.
+    ``batches`` training batches give the layer statistics.
+    """
+
+    mode: str = "off"
+    margin: float = 2.0
+    noise_floor: float = 0.1
+    max_predicted_error: float | None = None
+    batches: int = 2
+
+    def __post_init__(self) -> None:
+        if self.mode is False:  # YAML reads a bare ``off`` as false
+            object.__setattr__(self, "mode", "off")
+        if self.mode not in SCREEN_MODES:
+            raise ApproxDSEError(f"screening.mode must be one of {', '.join(SCREEN_MODES)}, got {self.mode!r}")
+        _number("screening", "margin", self.margin, minimum=1.0, exclusive=True)
+        _number("screening", "noise_floor", self.noise_floor, minimum=0.0)
+        _number("screening", "max_predicted_error", self.max_predicted_error, minimum=0.0, exclusive=True,
+                optional=True)
+        _number("screening", "batches", self.batches, integer=True, minimum=1)
+
+    @property
+    def active(self) -> bool:
+        return self.mode != "off"
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     """A whole search: see the module docstring for the YAML layout."""
 
@@ -392,6 +432,7 @@ class SearchConfig:
     constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     hypervolume: HypervolumeConfig = field(default_factory=HypervolumeConfig)
+    screening: ScreeningConfig = field(default_factory=ScreeningConfig)
     #: Where the file behind ``energy.predictor`` is looked up relative to (the config's folder).
     base_dir: str = "."
 
@@ -408,7 +449,7 @@ class SearchConfig:
         sections = {
             "dataset": DatasetConfig, "space": SpaceConfig, "training": TrainingConfig, "energy": EnergyConfig,
             "algorithm": AlgorithmConfig, "constraints": ConstraintConfig, "parallel": ParallelConfig,
-            "hypervolume": HypervolumeConfig,
+            "hypervolume": HypervolumeConfig, "screening": ScreeningConfig,
         }
         known = set(sections) | {"name", "seed"}
         unknown = [k for k in data if k not in known]
@@ -452,11 +493,13 @@ class SearchConfig:
         return dataclasses.replace(self, **changes)
 
     def with_overrides(self, *, seed: int | None = None, workers: int | None = None,
-                       scheduler: str | None = None) -> "SearchConfig":
-        """The config with the CLI's ``--seed``, ``--workers`` and ``--scheduler`` applied."""
+                       scheduler: str | None = None, screen: str | None = None) -> "SearchConfig":
+        """The config with the CLI's ``--seed``, ``--workers``, ``--scheduler`` and ``--screen`` applied."""
         cfg = self
         if seed is not None:
             cfg = cfg.replace(seed=seed)
+        if screen is not None:
+            cfg = cfg.replace(screening=dataclasses.replace(cfg.screening, mode=screen))
         if workers is not None or scheduler is not None:
             par = cfg.parallel
             cfg = cfg.replace(parallel=ParallelConfig(

@@ -40,19 +40,24 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from approxdse.core.atomic_files import atomic_path
-from approxdse.dse.config import ConstraintConfig, DatasetConfig, TrainingConfig
+from approxdse.dse.config import ConstraintConfig, DatasetConfig, ScreeningConfig, TrainingConfig
 from approxdse.dse.energy_objective import EnergyObjective
 from approxdse.dse.search_space import Candidate
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.calibration import calibrate
 from approxdse.emulator.convert import approximate
 from approxdse.emulator.datasets import load_dataset
+from approxdse.emulator.assignment import exact_counterpart, layer_assignment
+from approxdse.emulator.error_model import NetworkErrorModel
 from approxdse.emulator.kernelwise import assign_by_resilience
+from approxdse.multipliers.resolve import resolve_multiplier
 from approxdse.emulator.training import (
     calibration_batches, evaluate_accuracy, fine_tune, iterate_batches, train_float,
 )
 
 STATUSES = ("ok", "failed", "infeasible")
+#: The status of a logged candidate whose evaluation the screening skipped (:mod:`dse.screening`).
+SCREENED = "screened"
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class EvaluationSettings:
     accelerator: str = "eyeriss"
     constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
     weights_dir: str | None = None
+    screening: ScreeningConfig = field(default_factory=ScreeningConfig)
 
     def training_hash(self) -> str:
         """Hash of what determines a genome's float weights (dataset and training settings)."""
@@ -210,27 +216,20 @@ def param_count(genome) -> int:
     return int(sum(p.numel() for p in genome.to_module().parameters()))
 
 
-def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> list[dict]:
-    """Evaluate candidates sharing one genome (as :meth:`Candidate.to_dict` dicts); returns result dicts.
+class _BuildError(Exception):
+    pass
 
-    This is the unit of work sent to a worker process or a Dask worker.
-    """
-    import torch
 
-    torch.set_num_threads(settings.training.threads)
-    cands = [Candidate.from_dict(c) for c in candidates]
-    genome = cands[0].genome
-    if any(c.genome.key() != genome.key() for c in cands):
-        raise ValueError("evaluate_group needs candidates of one genome")
-    results: list[EvaluationResult] = []
-    pending: list[tuple[Candidate, EvaluationResult]] = []
+def _checked(settings: EvaluationSettings, cands: Sequence[Candidate], genome) -> list[EvaluationResult]:
+    """Each candidate's energy, parameters and MACs, and the checks that need no training
+    (``infeasible``: outside the bounds, ``max_params``, ``max_energy``; ``failed``: the energy model)."""
     try:
         params = param_count(genome)
     except Exception as exc:  # a genome the module builder rejects
-        return [EvaluationResult(c.key(), "failed", message=f"building the network failed: {exc}").to_dict()
-                for c in cands]
+        raise _BuildError(str(exc)) from exc
     macs = genome.to_workload().macs
     cons = settings.constraints
+    results = []
     for c in cands:
         r = EvaluationResult(c.key(), "ok", params=params, macs=macs)
         t0 = time.perf_counter()
@@ -247,8 +246,27 @@ def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> 
             elif cons.max_energy is not None and r.energy > cons.max_energy:
                 r.status, r.message = "infeasible", f"energy {r.energy:.4g} > max_energy {cons.max_energy:.4g}"
         results.append(r)
-        if r.status == "ok":
-            pending.append((c, r))
+    return results
+
+
+def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> list[dict]:
+    """Evaluate candidates sharing one genome (as :meth:`Candidate.to_dict` dicts); returns result dicts.
+
+    This is the unit of work sent to a worker process or a Dask worker.
+    """
+    import torch
+
+    torch.set_num_threads(settings.training.threads)
+    cands = [Candidate.from_dict(c) for c in candidates]
+    genome = cands[0].genome
+    if any(c.genome.key() != genome.key() for c in cands):
+        raise ValueError("evaluate_group needs candidates of one genome")
+    try:
+        results = _checked(settings, cands, genome)
+    except _BuildError as exc:
+        return [EvaluationResult(c.key(), "failed", message=f"building the network failed: {exc}").to_dict()
+                for c in cands]
+    pending = [(c, r) for c, r in zip(cands, results) if r.status == "ok"]
     if not pending:
         return [r.to_dict() for r in results]
     try:
@@ -270,6 +288,75 @@ def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> 
         r.eval_s = time.perf_counter() - t0
         r.time_s += r.eval_s + r.train_s
     return [r.to_dict() for r in results]
+
+
+def predict_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> list[dict]:
+    """Score candidates sharing one genome with the layer error model (the screening step,
+    :mod:`approxdse.dse.screening`); returns one dict per candidate.
+
+    Each dict has the keys of :class:`EvaluationResult` that need no emulation (``status`` after the
+    checks that need no training, ``energy``, ``params``, ``macs``, ``float_accuracy``, ``train_s``,
+    ``weights_cached``, ``message``) plus ``predicted_output_error`` (NaN: not scored; 0 for the
+    exact multiplier) and ``screen_s`` (the error model's time: the exact model's quantisation,
+    calibration and layer statistics shared out over the group, plus the candidate's own
+    prediction); if the error model fails, ``predicted_output_error`` stays NaN (the candidate is
+    evaluated as without screening) and ``screen_note`` says why. The float model is trained as
+    :func:`evaluate_group` trains it and left in the weights cache, so the evaluation that
+    follows reads it back.
+    """
+    import torch
+
+    torch.set_num_threads(settings.training.threads)
+    cands = [Candidate.from_dict(c) for c in candidates]
+    genome = cands[0].genome
+    if any(c.genome.key() != genome.key() for c in cands):
+        raise ValueError("predict_group needs candidates of one genome")
+    try:
+        results = _checked(settings, cands, genome)
+    except _BuildError as exc:
+        return [EvaluationResult(c.key(), "failed", message=f"building the network failed: {exc}").to_dict()
+                | {"predicted_output_error": math.nan, "screen_s": 0.0} for c in cands]
+    out = [r.to_dict() | {"predicted_output_error": math.nan, "screen_s": 0.0} for r in results]
+    scored = [i for i, (c, r) in enumerate(zip(cands, results)) if r.status == "ok" and c.channel_groups == 1]
+    if not scored:
+        return out
+    try:
+        train, val = load_splits(settings.dataset, settings.training.device)
+        model, float_acc, train_s, cached = _float_model(genome, settings, train, val)
+    except Exception as exc:
+        msg = _describe(exc)
+        for i, r in enumerate(results):
+            if r.status == "ok":
+                out[i].update(status="failed", message=f"training: {msg}")
+        return out
+    for n, i in enumerate(i for i, r in enumerate(results) if r.status == "ok"):
+        out[i].update(float_accuracy=float_acc, weights_cached=cached, train_s=train_s if n == 0 else 0.0)
+    t = settings.training
+    t0 = time.perf_counter()
+    try:
+        exact = exact_counterpart(resolve_multiplier(cands[scored[0]].multipliers[0]))
+        qmodel = approximate(model, exact)
+        calibrate(qmodel, calibration_batches(train, t.calibration_batches, t.batch_size))
+        net = NetworkErrorModel.measure(qmodel, calibration_batches(train, settings.screening.batches, t.batch_size),
+                                        seed=t.seed)
+    except Exception as exc:  # not scored (so not screened): the evaluation decides, and reports any real fault
+        spent = (time.perf_counter() - t0) / len(scored)
+        for i in scored:
+            out[i].update(screen_s=spent, screen_note=f"error model: {_describe(exc)}")
+        return out
+    shared = (time.perf_counter() - t0) / len(scored)
+    for i in scored:
+        t1 = time.perf_counter()
+        c = cands[i]
+        spec = c.multipliers[0] if not c.per_layer else c.layer_multipliers()
+        try:
+            assignment = (layer_assignment(model, spec) if isinstance(spec, str)
+                          else layer_assignment(model, None, spec))
+            out[i]["predicted_output_error"] = net.relative_error(assignment)
+        except Exception as exc:
+            out[i]["screen_note"] = f"error model: {_describe(exc)}"
+        out[i]["screen_s"] = shared + time.perf_counter() - t1
+    return out
 
 
 def _describe(exc: BaseException) -> str:

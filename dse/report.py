@@ -27,6 +27,7 @@ from approxdse.dse.algorithms import hypervolume, nondominated
 from approxdse.dse.config import SearchConfig
 from approxdse.dse.energy_objective import EnergyObjective, reference_energy
 from approxdse.dse.run_files import CONFIG, LOG, read_checkpoint, read_log, write_atomic, write_table
+from approxdse.dse.screening import format_screening, screening_summary
 from approxdse.dse.search_space import Candidate
 from approxdse.networks.genome import Genome
 
@@ -165,6 +166,7 @@ def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
         "trained_genomes": int((df["train_s"] > 0).sum()) if len(df) else 0,
         "ok": int(len(ok)), "failed": int((df["status"] == "failed").sum()),
         "infeasible": int((df["status"] == "infeasible").sum()),
+        "screened": int((df["status"] == "screened").sum()),
         "energy_model": config.energy.predictor if not config.energy.is_file else str(config.energy.predictor),
         "energy_unit": unit, "accelerator": config.energy.accelerator,
         "front_size": int(len(front)),
@@ -173,6 +175,8 @@ def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
         **savings(df),
         "predictor_error_on_front": predictor_error(front) if len(front) else {"n": 0},
     }
+    if config.screening.active or ("screened" in df.columns and df["screened"].fillna(False).astype(bool).any()):
+        summary["screening"] = screening_summary(df, config.screening.mode, list(front["key"]) if len(front) else [])
     if notes:
         summary["reference_notes"] = notes[:10]
     if wall_s is not None:
@@ -252,11 +256,14 @@ def format_report(summary: dict, front) -> str:
     lines = [
         f"search {summary['name']} ({summary['algorithm']}, seed {summary['seed']}): "
         f"{summary['evaluations']}/{summary['budget']} evaluations, {summary['ok']} ok, "
-        f"{summary['failed']} failed, {summary['infeasible']} infeasible",
+        f"{summary['failed']} failed, {summary['infeasible']} infeasible"
+        + (f", {summary['screened']} screened" if summary.get("screened") else ""),
         f"energy model: {summary['energy_model']} ({unit}) on {summary['accelerator']}; "
         f"hypervolume {summary['hypervolume']:.6g}" if summary.get("hypervolume") is not None else
         f"energy model: {summary['energy_model']} ({unit}) on {summary['accelerator']}",
     ]
+    if summary.get("screening"):
+        lines.append(format_screening(summary["screening"]))
     be, bs = summary.get("best_exact"), summary.get("best_saving")
     if be:
         lines.append(f"best exact-multiplier design: accuracy {100 * be['accuracy']:.2f}%, energy {be['energy']:.4g}")

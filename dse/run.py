@@ -49,11 +49,32 @@ from approxdse.dse.search_space import Candidate, SearchSpace
 from approxdse import multipliers
 from approxdse.dse.algorithms import make_algorithm, make_problem
 from approxdse.dse.energy_objective import EnergyObjective
-from approxdse.dse.evaluation import EvaluationSettings, evaluate_group, group_by_genome
+from approxdse.dse.evaluation import SCREENED, EvaluationSettings, evaluate_group, group_by_genome, predict_group
+from approxdse.dse.screening import screen_decisions
 from approxdse.dse.report import finish_run, hypervolume_history, pareto_front, search_rows
 from approxdse.dse.run_files import (  # noqa: F401  (re-exported)
     CHECKPOINT, CONFIG, LOG, NAN_FIELDS, read_checkpoint, read_log, write_atomic, write_table,
 )
+
+
+def _with_screen(result: dict, screen: dict) -> dict:
+    """An evaluation's result with its screening score, time and verdict (and the training the
+    scoring step did, which the evaluation then read from the weights cache)."""
+    merged = dict(result)
+    merged["predicted_output_error"] = screen.get("predicted_output_error", math.nan)
+    merged["screened"] = bool(screen.get("screened", False))
+    merged["screen_s"] = float(screen.get("screen_s", 0.0))
+    if screen.get("screened") and screen.get("message") and not merged.get("message"):
+        merged["message"] = f"screening (audit): {screen['message']}"
+    if screen.get("screen_note") and not merged.get("message"):
+        merged["message"] = f"not screened: {screen['screen_note']}"
+    time_s = float(merged.get("time_s", 0.0)) + merged["screen_s"]
+    if screen.get("train_s", 0.0) > 0:  # the scoring trained the genome; the evaluation found it cached
+        time_s += float(screen["train_s"]) - float(merged.get("train_s", 0.0))
+        merged["train_s"] = float(screen["train_s"])
+        merged["weights_cached"] = False
+    merged["time_s"] = time_s
+    return merged
 
 
 def default_run_dir(config: SearchConfig, root: str | Path = "runs") -> Path:
@@ -80,12 +101,15 @@ class SearchRun:
     ``evaluate_fn(settings, candidate_dicts) -> result dicts`` evaluates
     candidates of one genome (default :func:`dse.evaluation.evaluate_group`;
     tests substitute cheaper ones); it must be a picklable top-level function
-    when ``parallel.workers > 1``.
+    when ``parallel.workers > 1``. ``screen_fn`` (same signature, default
+    :func:`dse.evaluation.predict_group`) scores candidates for the screening
+    (``screening.mode`` skip / audit, :mod:`dse.screening`).
     """
 
     config: SearchConfig
     run_dir: Path
     evaluate_fn: Callable | None = None
+    screen_fn: Callable | None = None
     progress: bool = True
     #: Folder of the float-weight cache (default ``RUN_DIR/weights``); runs of one config may share it.
     weights_dir: str | Path | None = None
@@ -149,7 +173,9 @@ class SearchRun:
     def _write_checkpoint(self, generations_done: int, state: str, **extra: Any) -> None:
         data = self.checkpoint() if (self.run_dir / CHECKPOINT).exists() else {}
         data.update({"generations_done": generations_done, "generations": self.config.algorithm.generations,
-                     "evaluations": len(self.rows), "budget": self.config.algorithm.budget, "state": state,
+                     "evaluations": len(self.rows),
+                     "screened": sum(1 for r in self.rows.values() if r.get("status") == SCREENED),
+                     "budget": self.config.algorithm.budget, "state": state,
                      "algorithm": self.config.algorithm.name, "seed": self.config.seed,
                      "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         data.update(extra)
@@ -161,7 +187,7 @@ class SearchRun:
         energy = str(cfg.predictor_path()) if cfg.energy.is_file else cfg.energy.predictor
         weights = self.weights_dir if self.weights_dir is not None else self.run_dir / "weights"
         return EvaluationSettings(cfg.dataset, cfg.training, energy, cfg.energy.accelerator, cfg.constraints,
-                                  str(weights))
+                                  str(weights), cfg.screening)
 
     def _row(self, gen: int, index: int, cand: Candidate, x: dict, result: dict, cached: bool) -> dict:
         """The log record (:class:`~dse.candidate_row.CandidateRow` as a dict) of one evaluation."""
@@ -200,6 +226,19 @@ class SearchRun:
         if replayed:
             self._append(replayed)
         self._bar.update(len(candidates) - len(todo))
+        screens = self._screen(gen, candidates, out, todo) if todo else {}
+        if screens:
+            done = [i for i in todo if screens[candidates[i].key()].get("_row")]
+            rows = []
+            for i in done:
+                src = next((r for r in rows if r["key"] == candidates[i].key()), None)
+                result = src if src is not None else screens[candidates[i].key()]
+                rows.append(self._row(gen, base + i, candidates[i], xs[i], result, cached=src is not None))
+                out[i] = rows[-1]
+            if rows:
+                self._append(rows)
+                self._bar.update(len(rows))
+            todo = [i for i in todo if out[i] is None]
         # each task: the not-yet-evaluated candidates of one genome
         groups = group_by_genome(candidates[i] for i in todo)
         first_pos = {}
@@ -211,6 +250,8 @@ class SearchRun:
             rows = []
             for cand, result in zip(groups[g], results):
                 i = first_pos[cand.key()]
+                if cand.key() in screens:
+                    result = _with_screen(result, screens[cand.key()])
                 rows.append(self._row(gen, base + i, cand, xs[i], result, cached=False))
                 out[i] = rows[-1]
             # duplicates of a candidate inside this batch share its result
@@ -222,6 +263,37 @@ class SearchRun:
             self._append(rows)
             self._bar.update(len(rows))
         return out  # type: ignore[return-value]
+
+    def _screen(self, gen: int, candidates: list[Candidate], out: list, todo: list[int]) -> dict[str, dict]:
+        """Score the ``todo`` candidates with the error model and decide which to screen (:mod:`dse.screening`).
+
+        Returns ``{key: screen dict}``; a dict with ``_row`` set is logged as it is, without an
+        evaluation: a screened candidate (mode ``skip``), or one that failed or was infeasible
+        before any emulation. Empty when screening is off or in the exact-twin phase.
+        """
+        cfg = self.config.screening
+        if not cfg.active or getattr(self, "_phase", "search") != "search":
+            return {}
+        groups = group_by_genome(candidates[i] for i in todo)
+        tasks = [(self.settings(), [c.to_dict() for c in group]) for group in groups]
+        screens: dict[str, dict] = {}
+        for _, results in self._executor.run(self.screen_fn or predict_group, tasks):
+            for result in results:
+                screens[result["key"]] = dict(result)
+        genome_of = {c.key(): c.genome.key() for c in candidates}
+        batch = [r for r in out if r is not None] + [
+            {**screens[candidates[i].key()], "genome_key": genome_of[candidates[i].key()]} for i in todo]
+        history = [r for r in self.rows.values() if r["generation"] < gen and r.get("phase", "search") == "search"]
+        verdicts = screen_decisions(batch, history, cfg, self.config.constraints.min_accuracy)
+        for key, result in screens.items():
+            if key in verdicts:
+                result.update(screened=True, message=verdicts[key])
+                if cfg.mode == "skip":
+                    result.update(status=SCREENED, _row=True,
+                                  time_s=result.get("time_s", 0.0) + result["screen_s"] + result.get("train_s", 0.0))
+            elif result["status"] != "ok":
+                result["_row"] = True
+        return screens
 
     # ------------------------------------------------------------------ the loop
     def run(self) -> dict:

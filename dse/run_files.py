@@ -20,7 +20,7 @@ CHECKPOINT = "checkpoint.json"
 CONFIG = "config.yaml"
 #: Fields of a log row that are numbers and may be NaN (written as JSON ``null``).
 NAN_FIELDS = ("energy", "reference_energy", "predictor_error", "accuracy", "error", "float_accuracy",
-              "time_s", "train_s", "eval_s")
+              "time_s", "train_s", "eval_s", "predicted_output_error", "screen_s")
 
 
 #: Fields without which a log record is not a candidate row (a hand edit, another tool's line).

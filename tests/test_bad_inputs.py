@@ -62,6 +62,9 @@ CASES = [
     ("arch-not-mapping", ["energy", "lenet5", "--accelerator", "list.yaml"], 2, "must be a mapping"),
     ("search-bad-yaml", ["search", "run", "bad.yaml"], 2, "search config 'bad.yaml' is not valid YAML at line 2"),
     ("search-not-mapping", ["search", "run", "list.yaml"], 2, "must be a mapping"),
+    ("search-screen-mode", ["search", "run", "screen_bad.yaml"], 2,
+     "screening.mode must be one of off, skip, audit, got 'sometimes'"),
+    ("search-screen-margin", ["search", "run", "screen_margin.yaml"], 2, "screening.margin must be > 1.0"),
     ("search-empty", ["search", "run", "empty.yaml", "--out", "run"], 2, "search config 'empty.yaml' is empty"),
     ("search-comment-only", ["search", "run", "comment.yaml"], 2, "is empty"),
     ("layers-bad-yaml", ["accuracy", "--layers", "bad.yaml"], 2, "layer file 'bad.yaml' is not valid YAML at line 2"),
@@ -374,6 +377,8 @@ def _write_world(w: Path) -> None:
     (w / "list.yaml").write_text("- 1\n- 2\n")
     (w / "empty.yaml").write_text("")
     (w / "comment.yaml").write_text("# nothing here\n")
+    (w / "screen_bad.yaml").write_text("dataset: {name: digits}\nscreening: {mode: sometimes}\n")
+    (w / "screen_margin.yaml").write_text("dataset: {name: digits}\nscreening: {margin: 0.5}\n")
     (w / "layers_bad.yaml").write_text("conv1: no_such_mult\n")
     (w / "garbage.json").write_text("{nope")
     (w / "notmodel.json").write_text("[1, 2]")

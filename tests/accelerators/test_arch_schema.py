@@ -46,7 +46,7 @@ def test_user_yaml_with_estimated_energies(tmp_path):
     assert buf.energy_source == "estimated" and 0 < buf.energy.read < 59.4555
     assert arch.storage_levels[0].energy.read == pytest.approx(512.0)  # LPDDR4 8 pJ/bit x 64 bit
     assert arch.compute.energy.mac == pytest.approx(1.13555, rel=1e-3)
-    assert dict(arch.spatial_levels[0].factors)["P"] == 1  # only M, C (and G) may be unrolled
+    assert arch.spatial_levels[0].fixed()["P"] == 1  # only M, C (and G) may be unrolled
 
 
 @pytest.mark.parametrize("old,new,path", [

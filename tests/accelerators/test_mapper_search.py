@@ -14,7 +14,7 @@ from approxdse.core.errors import ApproxDSEError
 CONV = Layer("c", C=64, M=128, P=28, Q=28, R=3, S=3, stride_h=2, stride_w=2, pad_h=1, pad_w=1)
 
 
-def test_deterministic_and_cached():
+def test_deterministic_and_cached(approxdse_home):
     arch = load_architecture("eyeriss")
     clear_cache()
     m1, n1 = map_layer_with_stats(CONV, arch)

@@ -25,14 +25,15 @@ def case(request):
     return arch, layer, evaluate(layer, arch, mapping), read_stats(DATA / folder / "timeloop-mapper.stats.txt")
 
 
-def test_components_within_2_percent_and_total_within_1(case):
+def test_components_and_total_within_0_1_percent(case):
     arch, layer, res, st = case
     for lv in arch.storage_levels:
-        assert res.components[lv.name] == pytest.approx(st.level_energy_pJ[lv.name], rel=0.02), lv.name
+        assert res.components[lv.name] == pytest.approx(st.level_energy_pJ[lv.name], rel=1e-3), lv.name
     mac = res.components["multiplier"] + res.components["adder"]
     mac_name = arch.compute.name
-    assert mac == pytest.approx(st.component_energy_pJ(mac_name), rel=0.02)
-    assert res.energy_pJ / 1e6 == pytest.approx(st.energy_uJ, rel=0.01)
+    # simba-2022's stats charge the LMAC at the ERT's 0.561 pJ rounded to 0.56 (-0.18 %)
+    assert mac == pytest.approx(st.component_energy_pJ(mac_name), rel=2e-3)
+    assert res.energy_pJ / 1e6 == pytest.approx(st.energy_uJ, rel=1e-3)
 
 
 def test_access_counts(case):
@@ -48,4 +49,4 @@ def test_mapper_beats_2022_timeloop(case):
 
     arch, layer, res, st = case
     best = evaluate(layer, arch, map_layer(layer, arch))
-    assert best.energy_pJ <= st.energy_uJ * 1e6 * 1.02
+    assert best.energy_pJ <= st.energy_uJ * 1e6 * 1.001

@@ -90,3 +90,93 @@ def test_cli_estimate(tmp_path, monkeypatch, capsys):
     for r in rows:
         assert r["multiplier"] == "u8_trunc_3" and r["predicted_std"] > 0
         assert 0.5 < r["predicted_std"] / r["emulated_std"] < 2.0
+
+
+class _Shared(torch.nn.Module):
+    """A depthwise conv, a grouped conv, and one linear layer applied twice (shared weights)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dw = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4)
+        self.grouped = torch.nn.Conv2d(4, 6, 3, groups=2)
+        self.fc = torch.nn.Linear(6, 6)
+
+    def forward(self, x):
+        y = torch.relu(self.grouped(torch.relu(self.dw(x)))).mean(dim=(2, 3))
+        return self.fc(torch.relu(self.fc(y)))
+
+
+def test_grouped_convs_and_reused_layers_are_modelled():
+    torch.manual_seed(3)
+    q = approximate(_Shared(), "u8_exact")
+    x = torch.randn(48, 4, 7, 7)
+    calibrate(q, [x])
+    stats = layer_statistics(q, [x])
+    assert set(stats) == {"dw", "grouped", "fc"}
+    assert stats["dw"].groups == 4 and stats["dw"].covariance.shape == (4, 9, 9)
+    assert stats["grouped"].groups == 2 and stats["fc"].calls == 2 and stats["fc"].groups == 1
+    names = [n for n in ("u8_bam_h0_v6", "u8_bam_h2_v8", "u8_trunc_2", "u8_trunc_4", "u8_drum_4", "u8_mitchell")
+             if n in multipliers.names()]
+    rows = estimate_table(q, [x], names)
+    p = np.array([r["predicted_std"] for r in rows])
+    e = np.array([r["emulated_std"] for r in rows])
+    assert spearmanr(p, e).statistic > 0.9 and np.median(p / e) == pytest.approx(1.0, abs=0.2)
+    for layer in ("dw", "grouped", "fc"):  # each layer on its own too
+        ratio = [r["predicted_std"] / r["emulated_std"] for r in rows if r["layer"] == layer]
+        assert 0.8 < np.median(ratio) < 1.25, (layer, ratio)
+    # an uncalibrated shared layer (per-call scales) is left out, with the reason
+    from approxdse.emulator.error_model import measure_statistics
+
+    raw = approximate(_Shared(), "u8_exact")
+    _, skipped = measure_statistics(raw, [x])
+    assert "fc" in skipped and "2 times" in skipped["fc"]
+
+
+class _Rows(torch.nn.Module):
+    def __init__(self, cell):
+        super().__init__()
+        self.rnn = cell(8, 6, batch_first=True)
+        self.fc = torch.nn.Linear(6, 4)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1])
+
+
+@pytest.mark.parametrize("cell", [torch.nn.LSTM, torch.nn.GRU])
+def test_recurrent_matmuls_are_a_mixture_of_their_time_steps(cell):
+    """The hidden-state matmul runs once per time step on inputs that differ per step (h_0 = 0):
+    each step has its own statistics, and the prediction is their mixture."""
+    torch.manual_seed(4)
+    q = approximate(_Rows(cell), "u8_exact")
+    x = torch.rand(64, 8, 8)
+    calibrate(q, [x])
+    stats = layer_statistics(q, [x])
+    hh = [n for n, st in stats.items() if st.calls > 1]
+    assert hh and all(len(stats[n].per_call) == stats[n].calls == 8 for n in hh)
+    rows = estimate_table(q, [x], ["u8_trunc_3", "u8_bam_h2_v6"])
+    for r in rows:
+        if r["layer"] in hh:
+            assert r["predicted_std"] == pytest.approx(r["emulated_std"], rel=0.1), r
+
+
+def test_a_layer_the_model_cannot_handle_is_named_with_the_reason():
+    from approxdse.emulator.error_model import format_estimate, measure_statistics
+
+    class Unused(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.spare = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.used(x)
+
+    q = approximate(Unused(), "u8_exact")
+    x = torch.rand(16, 4)
+    calibrate(q, [x])
+    stats, skipped = measure_statistics(q, [x])
+    assert set(stats) == {"used"} and skipped == {"spare": "not called in the forward pass"}
+    text = format_estimate([{"layer": "used", "multiplier": "u8_trunc_2", "predicted_std": 0.1, "emulated_std": 0.1},
+                            {"layer": "spare", "multiplier": "u8_trunc_2", "predicted_std": None,
+                             "emulated_std": None, "skipped": skipped["spare"]}])
+    assert "spare  u8_trunc_2  not modelled: not called in the forward pass" in text
