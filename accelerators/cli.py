@@ -28,6 +28,7 @@ from approxdse.accelerators.estimate import (
     resolve_network_and_multipliers,
 )
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.yaml_files import load_yaml_file
 from approxdse.networks import zoo
 from approxdse.networks.problem_files import load_problems, write_problem
 
@@ -92,10 +93,25 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_writable(args.timeloop_dir, folder=True)
 
 
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Refuse input files that cannot be what their flag says before any model work (one line, exit 2):
+    a ``.py`` NETWORK without ``:factory``, and a ``--mapping`` that is missing, a folder, not text or
+    not YAML (checked here so a multi-layer network does not answer with a layer count)."""
+    network = Path(args.network)
+    if args.network.endswith(".py") and network.is_file():
+        raise ApproxDSEError(f"network file {args.network!r} names no factory; give path/file.py:FACTORY, "
+                             f"a function returning a torch.nn.Module")
+    if getattr(args, "mapping", None):
+        doc = load_yaml_file(args.mapping, "mapping file")
+        if not isinstance(doc.get("mapping") if isinstance(doc, dict) else doc, list):
+            raise ApproxDSEError(f"mapping file {args.mapping!r} has no 'mapping:' list")
+
+
 def run_workload(args: argparse.Namespace) -> int:
     import warnings
 
     _check_outputs(args)
+    _check_inputs(args)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -147,6 +163,7 @@ def run_energy(args: argparse.Namespace) -> int:
     import warnings
 
     _check_outputs(args)
+    _check_inputs(args)
     progress = show_progress(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

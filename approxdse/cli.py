@@ -18,8 +18,10 @@ naming the file and the reason.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
 
 from approxdse import __version__
 from approxdse.core.errors import ApproxDSEError, os_error_reason
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        status = args.func(args)
+        with _one_line_warnings():
+            status = args.func(args)
     except ApproxDSEError as exc:
         print(f"approxdse: error: {exc}", file=sys.stderr)
         return 2
@@ -91,6 +94,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"approxdse: error: {_describe_os_error(exc)}", file=sys.stderr)
         return 2
     return int(status or 0)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    """While a command runs, the project's own warnings (messages starting ``approxdse:``, e.g.
+    "no C compiler, falling back") print as one ``approxdse: warning: ...`` line, without
+    Python's file/line/source decoration; other warnings print as Python prints them."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if text.startswith("approxdse: "):
+            print(f"approxdse: warning: {text[len('approxdse: '):]}", file=file or sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def _describe_os_error(exc: OSError) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 from approxdse.core.atomic_files import check_writable
@@ -34,7 +35,7 @@ from approxdse.core.cli_options import (
 from approxdse.core.errors import ApproxDSEError
 from approxdse.dse.config import SCREEN_MODES, SearchConfig
 from approxdse.dse.report import format_report, write_report
-from approxdse.dse.run_files import CONFIG
+from approxdse.dse.run_files import CONFIG, LOG
 
 ACTIONS = ("run", "resume", "report")
 #: Options of the old single ``search`` command that take a value.
@@ -142,11 +143,36 @@ def _run(args: argparse.Namespace) -> int:
         check_writable(args.out, folder=True)
     config = SearchConfig.load(args.config).with_overrides(seed=args.seed, workers=args.workers,
                                                            scheduler=args.scheduler, screen=args.screen)
-    from approxdse.dse.run import SearchRun  # imports torch: see the module docstring
+    from approxdse.dse.run import SearchRun, default_run_dir  # imports torch: see the module docstring
 
-    run = SearchRun.create(config, args.out, progress=show_progress(args))
-    print(f"run directory: {run.run_dir}", flush=True)
-    return _print(run.run_dir, run.run(), "table")
+    _check_dataset(config)
+    run_dir = Path(args.out) if args.out else default_run_dir(config)
+    created = next((p for p in (*reversed(run_dir.parents), run_dir) if not p.exists()), None)
+    try:
+        run = SearchRun.create(config, run_dir, progress=show_progress(args))
+        print(f"run directory: {run.run_dir}", flush=True)
+        summary = run.run()
+    except ApproxDSEError:
+        # refused before a single evaluation was logged (e.g. a corrupt energy.predictor file, a full
+        # disk): the folders this command created go too, so the fixed config can use the same --out
+        if created is not None and not (run_dir / LOG).exists():
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    return _print(run.run_dir, summary, "table")
+
+
+def _check_dataset(config: SearchConfig) -> None:
+    """Read the config's dataset once before the run folder is written, so that missing or
+    corrupt data files are one error line rather than every evaluation failing. A run in this
+    process keeps the loaded splits (cached); a run with workers lets them go again."""
+    from approxdse.dse.evaluation import load_splits
+    from approxdse.emulator.datasets import load_dataset
+
+    dataset = config.dataset
+    if config.parallel.workers == 1 and not config.parallel.scheduler:
+        load_splits(dataset)
+    else:
+        load_dataset(dataset.name, val_fraction=dataset.validation_fraction, **dict(dataset.options))
 
 
 def _resume(args: argparse.Namespace) -> int:

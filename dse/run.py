@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from approxdse.core.atomic_files import make_dirs
+from approxdse.core.atomic_files import make_dirs, remove_stale_temps
 from approxdse.core.jsonl import append_jsonl
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import make_executor
@@ -153,6 +153,7 @@ class SearchRun:
             saved = saved.replace(parallel=config.parallel)
         saved = saved.with_overrides(workers=workers, scheduler=scheduler)
         saved.validate()
+        remove_stale_temps(run_dir)  # of a run killed mid-write (SIGKILL): this process owns the folder now
         run = cls(saved, run_dir, **kwargs)
         run.checkpoint()  # a corrupt checkpoint is refused now, before any work
         run._load_log()

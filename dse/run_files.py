@@ -7,6 +7,7 @@ the report (:mod:`approxdse.dse.report`) reads them, so they live below both.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from approxdse.core.atomic_files import atomic_path
@@ -22,9 +23,21 @@ NAN_FIELDS = ("energy", "reference_energy", "predictor_error", "accuracy", "erro
               "time_s", "train_s", "eval_s", "predicted_output_error", "screen_s")
 
 
+#: Fields without which a log record is not a candidate row (a hand edit, another tool's line).
+ROW_KEYS = ("generation", "index", "key", "status")
+
+
 def read_log(run_dir: str | Path) -> list[dict]:
-    """The rows of ``RUN_DIR/candidates.jsonl`` (torn tail repaired, ``null`` -> NaN in number fields)."""
-    return read_jsonl(Path(run_dir) / LOG, nan_fields=NAN_FIELDS)
+    """The rows of ``RUN_DIR/candidates.jsonl`` (torn tail repaired, ``null`` -> NaN in number fields);
+    JSON records that are not candidate rows are skipped with one note."""
+    path = Path(run_dir) / LOG
+    rows = read_jsonl(path, nan_fields=NAN_FIELDS)
+    kept = [r for r in rows if isinstance(r, dict) and all(k in r for k in ROW_KEYS)
+            and isinstance(r["generation"], int) and isinstance(r["index"], int)]
+    if len(kept) < len(rows):
+        print(f"approxdse: note: {path}: {len(rows) - len(kept)} record(s) lack the fields of a candidate row "
+              f"({', '.join(ROW_KEYS)}); ignored", file=sys.stderr)
+    return kept
 
 
 def read_checkpoint(run_dir: str | Path) -> dict:

@@ -153,6 +153,8 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out and not args.sweep:  # the report file: refused before any training, not after it
+        check_writable(args.out)
     if args.kernel_wise or args.budget is not None:
         return _run_kernelwise(args)
     _validate(args)
@@ -281,7 +283,9 @@ def format_report(report: Any) -> str:
         f"network {report.network} on {report.dataset} ({report.test_samples} test images), "
         f"float model {'from cache' if report.float_model_cached else f'trained in {report.train_time_s:.1f} s'}",
         f"multiplier {report.multiplier} ({kind}, relative energy {energy}), "
-        f"backend {report.backend}, mode {report.mode}",
+        f"backend {report.backend}"
+        + (f" (LUT GEMM kernel {report.cpu_kernel})" if getattr(report, "cpu_kernel", None) else "")
+        + f", mode {report.mode}",
         "",
         f"{'':<22}{'top-1':>9}{'time (s)':>16}",
         f"{'float':<22}{100 * report.float_accuracy:>8.2f}%{report.float_time_s:>16.3f}",

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.emulator.backends import get_backend
 from approxdse.emulator.assignment import approximable_layers, exact_of, layer_assignment, resolve_multiplier
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
 from approxdse.emulator.emulation import emulate
@@ -61,6 +62,9 @@ class AccuracyReport:
     seed: int
     epochs: int
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The LUT GEMM kernel the CPU backend ran (``avx2``, ``portable``, ``numba``, ...; see
+    #: :mod:`approxdse.emulator.backends.native_kernel`), None when another backend ran.
+    cpu_kernel: str | None = None
 
     @property
     def accuracy_drop(self) -> float:
@@ -172,5 +176,15 @@ def accuracy_report(
         exact_8bit_time_s=float(exact_8bit_time_s or 0.0), approx_time_s=approx_time, fine_tune_time_s=tune_time,
         train_time_s=float_model.train_seconds, float_model_cached=float_model.from_cache,
         test_samples=len(data.test), seed=seed, epochs=float_model.epochs, extra=extra,
+        cpu_kernel=cpu_kernel_of(backend),
     )
+
+
+def cpu_kernel_of(backend: str) -> str | None:
+    """The LUT GEMM kernel that ``backend`` (as the report's evaluations name it) runs on CPU
+    tensors here: the CPU backend's :attr:`~approxdse.emulator.backends.cpu.CPUBackend.kernel`
+    (``$APPROXDSE_CPU_KERNEL`` or the fastest that builds), None for the other backends."""
+    if backend not in ("auto", "cpu"):
+        return None
+    return getattr(get_backend(backend, "cpu"), "kernel", None)
 

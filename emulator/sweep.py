@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from torch import nn
 from tqdm import tqdm
 
-from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs
+from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs, remove_stale_temps
 from approxdse.core.errors import ApproxDSEError
 from approxdse.emulator.assignment import exact_counterpart, resolve_multiplier
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
@@ -90,6 +90,7 @@ def accuracy_sweep(
     done: dict[str, dict] = {}
     if out is not None:
         make_dirs(out)
+        remove_stale_temps(out, "accuracy_sweep*")  # of a sweep killed mid-write (SIGKILL)
         partial, settings_file = out / _SWEEP_PARTIAL, out / _SWEEP_SETTINGS
         if resume and partial.is_file() and settings_file.is_file():
             try:

@@ -44,6 +44,8 @@ def load(
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ApproxDSEError(f"unsupported file type {suffix or '(none)'!r} for {path}; use .c, .npy, .bin or .txt")
+    if path.is_dir():
+        raise ApproxDSEError(f"{path} is a folder, not a multiplier file")
     if not path.is_file():
         raise ApproxDSEError(f"no such file: {path}")
     if suffix == ".c":

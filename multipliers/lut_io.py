@@ -15,6 +15,7 @@ signed. Otherwise the caller says (``signed=``), else a name starting with
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,11 +46,15 @@ def read_lut(path: str | os.PathLike, *, signed: bool | None = None) -> tuple[np
     """Read a LUT file; return the validated int32 [256, 256] table and its signedness."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ApproxDSEError(f"{path} is a folder, not a LUT file")
     if not path.is_file():
         raise ApproxDSEError(f"no such file: {path}")
     if suffix == ".npy":
         try:
             raw = np.load(path, allow_pickle=False)
+        except EOFError:
+            raise InvalidLUTError(f"{path} is not a readable .npy array (the file is empty or cut short)") from None
         except (ValueError, OSError) as exc:
             raise InvalidLUTError(f"{path} is not a readable .npy array ({exc})") from None
         s = _resolve_signed(np.asarray(raw) if np.asarray(raw).dtype.kind in "iuf" else None, signed, path.stem, path)
@@ -67,7 +72,9 @@ def read_lut(path: str | os.PathLike, *, signed: bool | None = None) -> tuple[np
         return validate_lut(raw, signed=s, name=str(path)), s
     if suffix == ".txt":
         try:
-            raw = np.loadtxt(path, dtype=np.float64, ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": the shape check says it
+                raw = np.loadtxt(path, dtype=np.float64, ndmin=2)
         except ValueError as exc:
             raise InvalidLUTError(f"{path} is not a table of numbers ({exc})") from None
         s = _resolve_signed(raw, signed, path.stem, path)

@@ -71,6 +71,10 @@ class Multiplier:
         object.__setattr__(self, "signed", bool(self.signed))
         object.__setattr__(self, "lut", validate_lut(self.lut, signed=self.signed, name=f"LUT of {self.name!r}"))
         object.__setattr__(self, "params", dict(self.params))
+        for label, value in (("power (mW)", self.power_mw), ("area (um2)", self.area_um2),
+                             ("delay (ns)", self.delay_ns)):
+            if value is not None and not (value >= 0):
+                raise ApproxDSEError(f"{label} of {self.name!r} must be a non-negative number, got {value}")
         if self.relative_energy is not None and not (self.relative_energy >= 0):
             raise ApproxDSEError(
                 f"relative energy of {self.name!r} must be a non-negative number, got {self.relative_energy}"

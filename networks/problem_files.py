@@ -31,7 +31,7 @@ from typing import Iterable
 from approxdse.networks.workload import Layer, Workload
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.atomic_files import atomic_write_text
-from approxdse.core.yaml_files import parse_yaml
+from approxdse.core.yaml_files import parse_yaml, read_text_file
 
 DIMENSIONS = ("C", "M", "N", "P", "Q", "R", "S")
 COEFFICIENTS = ("Hstride", "Wstride", "Hdilation", "Wdilation")
@@ -58,10 +58,7 @@ def _strip_templating(text: str) -> str:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ApproxDSEError(f"cannot read problem file {str(path)!r}: {exc.strerror or exc}") from None
+    text = read_text_file(path, "problem file")
     data = parse_yaml(_strip_templating(text), "problem file", path)
     if not isinstance(data, dict) or not isinstance(data.get("problem"), dict):
         raise ApproxDSEError(f"problem file {str(path)!r} has no 'problem' mapping")

@@ -141,8 +141,9 @@ def _train(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     if args.reference_networks < 0:
         raise ApproxDSEError(f"--reference-networks must be non-negative, got {args.reference_networks}")
-    if args.plot:
-        check_writable(args.plot)
+    for target in (args.plot, args.out):
+        if target:
+            check_writable(target)
     pred = load_predictor(args.predictor)
     ds = Dataset.load(args.data)
     note = ""

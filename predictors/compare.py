@@ -96,19 +96,20 @@ class Comparison:
         return json.dumps(_json_safe(self.metrics), indent=2, sort_keys=True)
 
     def table(self) -> str:
+        """The metrics as text; one that is undefined (None: e.g. correlations of a single row) shows n/a."""
         m = self.metrics
         lines = [
             f"{m['predictor']} predictor vs reference on {m['accelerator']}: {m['n_rows']} rows, "
             f"{m['n_networks']} networks",
             "",
-            f"  R^2                    {m['r2']:.5f}",
-            f"  MAPE                   {m['mape_pct']:.3f} %",
-            f"  median APE             {m['median_ape_pct']:.3f} %",
-            f"  max APE                {m['max_ape_pct']:.3f} %",
-            f"  Pearson                {m['pearson']:.5f}",
-            f"  Spearman               {m['spearman']:.5f}",
-            f"  Kendall tau            {m['kendall']:.5f}",
-            f"  top-10% agreement      {m['top10_agreement'] * 100:.1f} %",
+            f"  R^2                    {_num(m['r2'], '.5f')}",
+            f"  MAPE                   {_num(m['mape_pct'], '.3f')} %",
+            f"  median APE             {_num(m['median_ape_pct'], '.3f')} %",
+            f"  max APE                {_num(m['max_ape_pct'], '.3f')} %",
+            f"  Pearson                {_num(m['pearson'], '.5f')}",
+            f"  Spearman               {_num(m['spearman'], '.5f')}",
+            f"  Kendall tau            {_num(m['kendall'], '.5f')}",
+            f"  top-10% agreement      {_num(None if m['top10_agreement'] is None else m['top10_agreement'] * 100, '.1f')} %",
         ]
         if m.get("per_network_pearson_min") is not None:
             lines.append(f"  per-network Pearson    min {m['per_network_pearson_min']:.6f}, "
@@ -122,8 +123,8 @@ class Comparison:
                 f"  speedup                {m['speedup']:.0f}x",
             ]
         for form, sub in (m.get("forms") or {}).items():
-            lines.append(f"  [{form} form] MAPE {sub['mape_pct']:.3f} %, Pearson {sub['pearson']:.5f}, "
-                         f"Spearman {sub['spearman']:.5f}")
+            lines.append(f"  [{form} form] MAPE {_num(sub['mape_pct'], '.3f')} %, Pearson {_num(sub['pearson'], '.5f')}, "
+                         f"Spearman {_num(sub['spearman'], '.5f')}")
         return "\n".join(lines)
 
     def plot(self, path: str | os.PathLike | None = None) -> "Figure":
@@ -141,8 +142,8 @@ class Comparison:
         ax1.set_xlabel("reference energy (uJ)")
         ax1.set_ylabel("predicted energy (uJ)")
         m = self.metrics
-        ax1.set_title(f"{m['predictor']} on {m['accelerator']}: MAPE {m['mape_pct']:.2f}%, "
-                      f"Spearman {m['spearman']:.4f}", fontsize=9)
+        ax1.set_title(f"{m['predictor']} on {m['accelerator']}: MAPE {_num(m['mape_pct'], '.2f')}%, "
+                      f"Spearman {_num(m['spearman'], '.4f')}", fontsize=9)
         ax2.hist(err, bins=40)
         ax2.set_xlabel("prediction error (%)")
         ax2.set_ylabel("rows")
@@ -247,3 +248,9 @@ def _label(predictor) -> str:
     if predictor.kind == "learned":
         return f"{predictor.model_kind} ({predictor.granularity} level)"
     return predictor.kind
+
+
+def _num(value: float | None, spec: str) -> str:
+    """``value`` formatted with ``spec``, or ``n/a`` when it is undefined (None or NaN)."""
+    return "n/a" if value is None or value != value else format(value, spec)
+

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from approxdse.accelerators.reference_version import reference_code_hash, reference_version
-from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs
+from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs, remove_stale_temps
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.executor import check_workers, make_executor
 from approxdse.multipliers.resolve import has_energy, relative_energy_of
@@ -105,7 +106,8 @@ def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], mu
 def read_manifest(directory: str | Path) -> dict:
     path = Path(directory) / MANIFEST
     if not Path(directory).is_dir():
-        raise ApproxDSEError(f"dataset directory {str(directory)!r} does not exist")
+        state = "is a file, not a dataset folder" if Path(directory).exists() else "does not exist"
+        raise ApproxDSEError(f"dataset directory {str(directory)!r} {state}")
     if not path.is_file():
         raise ApproxDSEError(f"{str(directory)!r} is not a dataset: it has no {MANIFEST}")
     try:
@@ -269,15 +271,26 @@ def generate_dataset(
     if out.exists() and not out.is_dir():
         raise ApproxDSEError(f"--out {str(out)!r} exists and is not a directory")
     manifest = build_manifest(accs, net_specs, mult_names, seed)
+    # a run killed mid-write (SIGKILL) leaves its temporary files: this run owns the folder now
+    remove_stale_temps(out, MANIFEST)
+    for sub in PARTS:
+        remove_stale_temps(out / sub, "part-*.parquet")
     if (out / MANIFEST).exists():
         manifest = check_compatible(read_manifest(out), manifest, out)
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(p.name not in PARTS or not p.is_dir() or any(p.iterdir()) for p in out.iterdir()):
+        # (empty part folders alone: a run killed before it wrote its manifest)
         raise ApproxDSEError(f"--out {str(out)!r} is a non-empty directory without a dataset manifest")
-    for sub in PARTS:
-        make_dirs(out / sub)
     manifest.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    fresh = not out.exists()
+    try:
+        atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+    except ApproxDSEError:
+        if fresh:  # e.g. a full disk: the folder the write made is not left behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    for sub in PARTS:
+        make_dirs(out / sub)
 
     done = existing_rows(out)
     layer_done = existing_layer_tasks(out)
@@ -339,6 +352,10 @@ def generate_dataset(
                 if len(buffer) >= chunk_size:
                     flush()
         flush()
+    except ApproxDSEError:
+        if fresh and not summary.parts:  # e.g. an unreachable --scheduler: a first run that wrote nothing
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         bar.close()
     summary.seconds = time.perf_counter() - t_start

@@ -53,7 +53,8 @@ def load_predictor(path: str | os.PathLike):
     """A :class:`~predictors.SummingPredictor` or :class:`~predictors.LearnedPredictor` from a model file."""
     path = Path(path)
     if not path.is_file():
-        raise ApproxDSEError(f"predictor model {str(path)!r} does not exist")
+        state = "is a folder, not a model file" if path.is_dir() else "does not exist"
+        raise ApproxDSEError(f"predictor model {str(path)!r} {state}")
     raw = path.read_bytes()
     try:
         if path.suffix.lower() == ".ubj":

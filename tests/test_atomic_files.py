@@ -301,3 +301,48 @@ def test_code_fingerprint_ignores_imports_and_docs_not_code():
     changed = 'import os\n"""Doc."""\n\ndef f(x):\n    return x * 3\n'
     assert code_fingerprint(base) == code_fingerprint(moved)
     assert code_fingerprint(base) != code_fingerprint(changed)
+
+
+# ---------------------------------------------------------------------- targets that must not be renamed over
+def test_a_link_target_is_written_through_and_stays_a_link(tmp_path):
+    """``--out link`` writes the file the link points at; renaming onto the link would replace it."""
+    real = tmp_path / "real.txt"
+    real.write_text("old\n")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    atomic_write_text(link, "new\n")
+    assert link.is_symlink() and real.read_text() == "new\n"
+    with atomic_path(link) as tmp:
+        Path(tmp).write_text("via path\n")
+    assert link.is_symlink() and real.read_text() == "via path\n"
+    assert _names(tmp_path) == ["link.txt", "real.txt"]
+
+
+def test_a_fifo_target_receives_the_content_and_stays_a_fifo(tmp_path):
+    """A named pipe (like ``--out /dev/stdout`` into ``| head``) gets the bytes, and is not replaced
+    by a regular file; no temporary file is made beside it."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    atomic_write_text(fifo, "through the pipe\n")
+    reader.join(timeout=10)
+    assert got == [b"through the pipe\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert _names(tmp_path) == ["pipe"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root")
+def test_a_device_target_is_written_into_not_replaced(tmp_path):
+    """As root, renaming onto ``/dev/null`` or ``/dev/full`` would replace the device node with a
+    regular file for every process of the machine. Copies of those devices stand in for them."""
+    null, full = tmp_path / "null", tmp_path / "full"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    atomic_write_text(null, "discarded\n")
+    assert stat.S_ISCHR(os.stat(null).st_mode)
+    with pytest.raises(OutputError, match="cannot write .*full: no space left on device"):
+        atomic_write_text(full, "x" * 10000)
+    assert stat.S_ISCHR(os.stat(full).st_mode)
+    assert _names(tmp_path) == ["full", "null"]

@@ -8,7 +8,9 @@ two broken entries), ``needs_cc`` (a C compiler), ``usage`` (argparse refuses th
 lines, then one ``approxdse CMD: error:`` line).
 The classes follow the 174 cases tried for issue 14: unknown names, malformed/empty YAML, wrong
 LUT shapes and types, negative or zero sizes, missing files, unwritable outputs, corrupt run
-folders, catalogs and model files, and misbehaving C models. Runs in-process (approxdse.cli.main).
+folders, catalogs and model files, and misbehaving C models; and, for every file-taking flag of
+every command, a missing file, a folder, an empty file, a non-UTF-8 file, a malformed one, and a
+full disk under every command that writes. Runs in-process (approxdse.cli.main).
 """
 from __future__ import annotations
 
@@ -92,6 +94,12 @@ CASES = [
      "must be a non-negative number"),
     ("power-nan", ["multipliers", "import", "lut.npy", "--name", "x", "--power-mw", "nan"], 2,
      "must be a non-negative number"),
+    ("area-negative", ["multipliers", "import", "lut.npy", "--name", "x", "--area-um2", "-1"], 2,
+     "area (um2) of 'x' must be a non-negative number, got -1.0"),
+    ("delay-nan", ["multipliers", "import", "lut.npy", "--name", "x", "--delay-ns", "nan"], 2,
+     "delay (ns) of 'x' must be a non-negative number, got nan"),
+    ("power-negative", ["multipliers", "import", "lut.npy", "--name", "x", "--power-mw", "-1"], 2,
+     "power (mW) of 'x' must be a non-negative number, got -1.0"),
     ("dataset-workers-0", ["dataset", "--out", "d", "--accelerator", "eyeriss", "--networks", "lenet5",
                            "--multipliers", "u8_exact", "--workers", "0"], 2, "argument --workers: must be at least 1",
      {"usage": True}),
@@ -200,6 +208,144 @@ CASES = [
     ("c-bad-timeout-env", ["multipliers", "import", "exit0.c", "--name", "x"], 2,
      "APPROXDSE_C_MODEL_TIMEOUT must be a positive number", {"needs_cc": True,
                                                              "env": {"APPROXDSE_C_MODEL_TIMEOUT": "-1"}}),
+    # ---- every file-taking flag of every command: missing, a folder, empty, not text, not YAML/JSON
+    ("mapping-missing-multilayer", ["energy", "lenet5", "--mapping", "missing.yaml"], 2,
+     "mapping file 'missing.yaml' does not exist"),
+    ("mapping-missing", ["energy", "layer.yaml", "--mapping", "missing.yaml"], 2,
+     "mapping file 'missing.yaml' does not exist"),
+    ("mapping-empty", ["energy", "lenet5", "--mapping", "empty.yaml"], 2, "mapping file 'empty.yaml' has no 'mapping:' list"),
+    ("mapping-bad-yaml", ["energy", "lenet5", "--mapping", "bad.yaml"], 2, "mapping file 'bad.yaml' is not valid YAML"),
+    ("mapping-is-dir", ["energy", "lenet5", "--mapping", "some_dir"], 2, "mapping file 'some_dir' is a folder, not a file"),
+    ("mapping-not-text", ["energy", "lenet5", "--mapping", "bin.yaml"], 2, "mapping file 'bin.yaml' is not a text file"),
+    ("mapping-multilayer", ["energy", "lenet5", "--mapping", "map.yaml"], 2, "one mapping was given for 5 layers"),
+    ("mapping-unknown-level", ["energy", "layer.yaml", "--mapping", "map_bad_level.yaml"], 2,
+     "target 'X' is not a level of architecture 'eyeriss'"),
+    ("compare-mapping-missing", ["energy", "lenet5", "--compare-multipliers", "u8_exact,u8_drum_4", "--mapping",
+                                 "missing.yaml"], 2, "mapping file 'missing.yaml' does not exist"),
+    ("arch-empty", ["energy", "lenet5", "--accelerator", "empty.yaml"], 2, "must be a mapping"),
+    ("arch-is-dir", ["energy", "lenet5", "--accelerator", "some_dir.yaml"], 2,
+     "architecture file 'some_dir.yaml' is a folder, not a file"),
+    ("arch-not-text", ["energy", "lenet5", "--accelerator", "bin.yaml"], 2,
+     "architecture file 'bin.yaml' is not a text file (byte 1 is not UTF-8)"),
+    ("network-py-no-factory", ["energy", "net.py"], 2, "network file 'net.py' names no factory"),
+    ("network-py-unknown-factory", ["energy", "net.py:nope"], 2, "has no function 'nope'"),
+    ("network-py-raises", ["energy", "raises.py:f"], 2, "importing 'raises.py' failed: RuntimeError: boom"),
+    ("network-onnx-corrupt", ["energy", "bad.onnx"], 2, "bad.onnx"),
+    ("problem-empty", ["energy", "empty.yaml"], 2, "problem file 'empty.yaml' has no 'problem' mapping"),
+    ("problem-not-text", ["energy", "bin.yaml"], 2, "problem file 'bin.yaml' is not a text file"),
+    ("problem-bad-yaml", ["energy", "bad.yaml"], 2, "problem file 'bad.yaml' is not valid YAML"),
+    ("problem-folder-empty", ["energy", "some_dir"], 2, "folder 'some_dir' has no .yaml problem files"),
+    ("workload-py-no-factory", ["workload", "net.py"], 2, "names no factory"),
+    ("workload-problem-not-text", ["workload", "bin.yaml"], 2, "is not a text file"),
+    ("workload-output-disk-full", ["workload", "lenet5", "--out", "w.json", "--format", "json"], 2,
+     "cannot write w.json: no space left on device", {"fault": "ENOSPC"}),
+    ("import-is-dir", ["multipliers", "import", "dir.npy", "--name", "x"], 2, "dir.npy is a folder, not a multiplier file"),
+    ("lut-npy-empty", ["multipliers", "import", "empty.npy", "--name", "x"], 2,
+     "empty.npy is not a readable .npy array (the file is empty or cut short)"),
+    ("lut-npy-cut", ["multipliers", "import", "cut.npy", "--name", "x"], 2, "cut.npy is not a readable .npy array"),
+    ("lut-npy-garbage", ["multipliers", "import", "garbage.npy", "--name", "x"], 2, "is not a readable .npy array"),
+    ("lut-npy-float", ["multipliers", "import", "float.npy", "--name", "x"], 2, "holds non-integer values"),
+    ("lut-txt-empty", ["multipliers", "import", "empty.txt", "--name", "x"], 2, "needs a 256x256 table"),
+    ("lut-txt-not-text", ["multipliers", "import", "bin.txt", "--name", "x"], 2, "bin.txt is not a table of numbers"),
+    ("c-empty", ["multipliers", "import", "empty.c", "--name", "x"], 2, "defines no function of a known signature"),
+    ("c-missing", ["multipliers", "import", "missing.c", "--name", "x"], 2, "no such file: missing.c"),
+    ("list-out-is-dir", ["multipliers", "list", "--out", "some_dir"], 2, "cannot write some_dir: it is an existing folder",
+     {"catalog_warnings": 2}),
+    ("show-out-is-dir", ["multipliers", "show", "u8_exact", "--out", "some_dir"], 2, "it is an existing folder"),
+    ("show-out-disk-full", ["multipliers", "show", "u8_exact", "--out", "s.txt"], 2, "cannot write s.txt: no space left",
+     {"fault": "ENOSPC"}),
+    ("layers-empty", ["accuracy", "--layers", "empty.yaml"], 2, "must be a non-empty mapping of layer name"),
+    ("layers-not-mapping", ["accuracy", "--layers", "list.yaml"], 2, "must be a non-empty mapping of layer name"),
+    ("layers-is-dir", ["accuracy", "--layers", "some_dir"], 2, "layer file 'some_dir' is a folder, not a file"),
+    ("layers-not-text", ["accuracy", "--layers", "bin.yaml"], 2, "layer file 'bin.yaml' is not a text file"),
+    ("layers-not-names", ["accuracy", "--layers", "layers_int.yaml"], 2, "need a multiplier name (a string)"),
+    ("data-dir-missing", ["accuracy", "--dataset", "mnist", "--data-dir", "missing_dir", "--multiplier", "u8_exact"], 2,
+     "mnist data directory 'missing_dir' does not exist"),
+    ("data-dir-is-file", ["accuracy", "--dataset", "mnist", "--data-dir", "afile", "--multiplier", "u8_exact"], 2,
+     "mnist data directory 'afile' does not exist"),
+    ("data-dir-lacks-files", ["accuracy", "--dataset", "mnist", "--data-dir", "some_dir", "--multiplier", "u8_exact"],
+     2, "MNIST directory 'some_dir' lacks train-images-idx3-ubyte"),
+    ("data-dir-corrupt-idx", ["accuracy", "--dataset", "mnist", "--data-dir", "mnist_bad", "--multiplier", "u8_exact"],
+     2, "is not an IDX file (bad magic number)"),
+    ("data-dir-cifar-cut", ["accuracy", "--dataset", "cifar10", "--data-dir", "cifar_bad", "--multiplier",
+                            "u8_exact"], 2, "not a whole number of 3073-byte records"),
+    ("data-dir-digits-needs-none", ["accuracy", "--dataset", "mnist", "--multiplier", "u8_exact"], 2,
+     "is read from files: pass the directory that holds them (--data-dir)"),
+    ("accuracy-out-is-dir", ["accuracy", "--multiplier", "u8_exact", "--out", "some_dir"], 2,
+     "cannot write some_dir: it is an existing folder"),
+    ("accuracy-out-parent-file", ["accuracy", "--multiplier", "u8_exact", "--out", "afile/r.txt"], 2,
+     "afile is a file, not a folder"),
+    ("train-data-is-file", ["train-predictor", "--data", "afile", "--kind", "summing", "--accelerator", "eyeriss",
+                            "--out", "p.json"], 2, "dataset directory 'afile' is a file, not a dataset folder"),
+    ("train-manifest-not-text", ["train-predictor", "--data", "ds_binary_manifest", "--kind", "summing",
+                                 "--accelerator", "eyeriss", "--out", "p.json"], 2, "is corrupt"),
+    ("train-part-corrupt", ["train-predictor", "--data", "ds_bad_part", "--kind", "summing", "--accelerator",
+                            "eyeriss", "--out", "p.json"], 2, "is unreadable (ArrowInvalid)"),
+    ("train-no-energy-rows", ["train-predictor", "--data", "ds_no_rows", "--kind", "summing", "--accelerator",
+                              "eyeriss", "--out", "p.json"], 2, "holds no energy rows yet"),
+    ("train-out-is-dir", ["train-predictor", "--data", "ds", "--kind", "summing", "--accelerator", "eyeriss",
+                          "--out", "some_dir.json"], 2, "cannot write some_dir.json: it is an existing folder"),
+    ("train-out-parent-file", ["train-predictor", "--data", "ds", "--kind", "summing", "--accelerator", "eyeriss",
+                               "--out", "afile/p.json"], 2, "afile is a file, not a folder"),
+    ("train-out-disk-full", ["train-predictor", "--data", "ds", "--kind", "summing", "--accelerator", "eyeriss",
+                             "--out", "p.json"], 2, "cannot write p.json: no space left", {"fault": "ENOSPC"}),
+    ("dataset-resume-part-corrupt", ["dataset", "--out", "ds_bad_part", "--accelerator", "eyeriss", "--networks",
+                                     "lenet5", "--multipliers", "u8_exact"], 2, "is unreadable (ArrowInvalid); delete it"),
+    ("model-is-dir", ["compare", "--predictor", "some_dir", "--data", "ds"], 2,
+     "predictor model 'some_dir' is a folder, not a model file"),
+    ("model-empty", ["compare", "--predictor", "empty.json", "--data", "ds"], 2, "predictor model 'empty.json' is corrupt"),
+    ("model-not-text", ["compare", "--predictor", "bin.json", "--data", "ds"], 2, "predictor model 'bin.json' is corrupt"),
+    ("compare-data-is-file", ["compare", "--predictor", "model.json", "--data", "afile"], 2, "is a file, not a dataset"),
+    ("compare-part-corrupt", ["compare", "--predictor", "model.json", "--data", "ds_bad_part"], 2, "is unreadable"),
+    ("compare-out-is-dir", ["compare", "--predictor", "model.json", "--data", "ds", "--out", "some_dir"], 2,
+     "cannot write some_dir: it is an existing folder"),
+    ("search-config-is-dir", ["search", "run", "some_dir"], 2, "search config 'some_dir' is a folder, not a file"),
+    ("search-config-not-text", ["search", "run", "bin.yaml"], 2, "search config 'bin.yaml' is not a text file"),
+    ("search-config-unknown-key", ["search", "run", "s_unknown_key.yaml"], 2, "unknown key 'nam' at the top level"),
+    ("search-predictor-missing", ["search", "run", "s_pred_missing.yaml", "--out", "run"], 2,
+     "energy.predictor file '{w}/missing.json' does not exist"),
+    ("search-predictor-corrupt", ["search", "run", "s_pred_corrupt.yaml", "--out", "run"], 2,
+     "predictor model '{w}/garbage.json' is corrupt"),
+    ("search-predictor-corrupt-default-out", ["search", "run", "s_pred_corrupt.yaml"], 2, "is corrupt"),
+    ("search-dataset-missing", ["search", "run", "s_data_missing.yaml", "--out", "run"], 2,
+     "mnist data directory 'missing_dir' does not exist"),
+    ("search-unknown-multiplier", ["search", "run", "s_unknown_mult.yaml", "--out", "run"], 2, "unknown multiplier 'nope'"),
+    ("resume-run-is-file", ["search", "resume", "afile"], 2, "'afile' is not a search run directory"),
+    ("resume-config-missing", ["search", "resume", "run_corrupt", "--config", "missing.yaml"], 2,
+     "search config 'missing.yaml' does not exist"),
+    ("resume-config-empty", ["search", "resume", "run_corrupt", "--config", "empty.yaml"], 2, "is empty"),
+    ("resume-config-differs", ["search", "resume", "run_empty_checkpoint", "--config", "s_unknown_mult_ok.yaml"], 2,
+     "the config differs from the one"),
+    ("resume-run-config-not-text", ["search", "resume", "run_binary_config"], 2, "is not a text file"),
+    ("resume-checkpoint-empty", ["search", "resume", "run_empty_checkpoint"], 2,
+     "checkpoint.json is corrupt (line 1: Expecting value)"),
+    ("resume-checkpoint-not-object", ["search", "resume", "run_list_checkpoint"], 2, "is corrupt (not a JSON object)"),
+    ("report-run-config-not-text", ["search", "report", "run_binary_config"], 2, "is not a text file"),
+    ("report-checkpoint-not-object", ["search", "report", "run_list_checkpoint"], 2, "is corrupt (not a JSON object)"),
+    ("report-no-candidates", ["search", "report", "run_no_log"], 2, "has no evaluated candidates yet"),
+    ("arch-no-name", ["energy", "lenet5", "--accelerator", "arch_levels.yaml"], 2,
+     "architecture.name: must be a non-empty string"),
+    ("arch-unknown-key", ["energy", "lenet5", "--accelerator", "arch_unknown.yaml"], 2,
+     "architecture.x: unknown key"),
+    ("onnx-missing", ["energy", "missing.onnx"], 2, "ONNX model missing.onnx does not exist"),
+    ("input-too-small", ["energy", "lenet5", "--input-shape", "1,1,2,2"], 2, "is too small for a 5x5 kernel"),
+    ("network-forward-fails", ["energy", "badfwd.py:f", "--input-shape", "1,3,8,8"], 2,
+     "the forward pass of 'badfwd:f' on an input of shape (1, 3, 8, 8) failed: bad forward"),
+    ("network-no-layers", ["workload", "noconv.py:f", "--input-shape", "1,3,8,8"], 2, "ran no Conv1d, Conv2d, Linear"),
+    # ---- a full disk under every command that writes (every atomic rename fails)
+    ("dataset-disk-full", ["dataset", "--out", "d", "--accelerator", "eyeriss", "--networks", "lenet5",
+                           "--multipliers", "u8_exact"], 2, "no space left on device", {"fault": "ENOSPC"}),
+    ("compare-out-disk-full", ["compare", "--predictor", "model.json", "--data", "ds", "--reference-networks", "0",
+                               "--out", "c.txt"], 2, "cannot write c.txt: no space left", {"fault": "ENOSPC"}),
+    ("search-disk-full", ["search", "run", "s_small.yaml", "--out", "run"], 2, "no space left on device",
+     {"fault": "ENOSPC"}),
+    ("accuracy-disk-full", ["accuracy", "--multiplier", "u8_exact", "--epochs", "1", "--out", "a.txt", "--no-progress"], 2,
+     "no space left on device", {"fault": "ENOSPC"}),
+    ("sweep-disk-full", ["accuracy", "--sweep", "--multipliers", "u8_exact", "--epochs", "1", "--out", "sw",
+                         "--no-progress"], 2,
+     "no space left on device", {"fault": "ENOSPC"}),
+    ("list-out-disk-full", ["multipliers", "list", "--out", "l.txt"], 2, "cannot write l.txt: no space left",
+     {"fault": "ENOSPC", "catalog_warnings": 2}),
     # ---- argument combinations
     ("sweep-with-multiplier", ["accuracy", "--sweep", "--multiplier", "u8_exact"], 2, "--sweep takes --multipliers"),
     ("accuracy-no-multiplier", ["accuracy"], 2, "name a multiplier with --multiplier NAME"),
@@ -214,6 +360,7 @@ WARNING_CASES = [
 def _write_world(w: Path) -> None:
     from approxdse.dse.config import SearchConfig
     from approxdse.multipliers import importing
+    from approxdse.predictors.dataset import generate_dataset
     from approxdse.predictors.io import FORMAT, FORMAT_VERSION
 
     (w / "some_dir").mkdir()
@@ -250,6 +397,69 @@ def _write_world(w: Path) -> None:
                               "{ volatile int x = 1; while (x) {} return a * b; }\n")
     (w / "exit3.c").write_text(c_head + "uint16_t mul8u_E(uint8_t a, uint8_t b) { if (b == 7) exit(3); return a * b; }\n")
     (w / "exit0.c").write_text(c_head + "uint16_t mul8u_Z(uint8_t a, uint8_t b) { if (a == 9) exit(0); return a * b; }\n")
+    # inputs of every file-taking flag: a folder, a non-UTF-8 file, empty files, a .py without factory
+    (w / "some_dir.yaml").mkdir()
+    (w / "dir.npy").mkdir()
+    (w / "some_dir.json").mkdir()
+    (w / "bin.yaml").write_bytes(b"a\xff\xfe: 1\n")
+    (w / "bin.json").write_bytes(b"\xff\xfe{")
+    (w / "bin.txt").write_bytes(b"\xff\xfe\n")
+    (w / "empty.json").write_text("")
+    (w / "empty.npy").write_bytes(b"")
+    (w / "empty.txt").write_text("")
+    (w / "empty.c").write_text("")
+    (w / "cut.npy").write_bytes((w / "lut.npy").read_bytes()[:100])
+    (w / "garbage.npy").write_text("garbage\n")
+    np.save(w / "float.npy", np.full((256, 256), 0.5))
+    (w / "layers_int.yaml").write_text("conv1: 3\n")
+    (w / "net.py").write_text("x = 1\n")
+    (w / "raises.py").write_text("raise RuntimeError('boom')\n")
+    (w / "bad.onnx").write_bytes(b"garbage")
+    (w / "arch_levels.yaml").write_text("levels: 3\n")
+    (w / "arch_unknown.yaml").write_text("x: 1\n")
+    (w / "badfwd.py").write_text("import torch\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
+                                 "        raise ValueError('bad forward')\ndef f():\n    return M()\n")
+    (w / "noconv.py").write_text("import torch\ndef f():\n    return torch.nn.Identity()\n")
+    (w / "layer.yaml").write_text(yaml.safe_dump({"problem": {"version": 0.4, "instance": {
+        "C": 8, "M": 8, "N": 1, "P": 4, "Q": 4, "R": 3, "S": 3}}}))
+    (w / "map.yaml").write_text("mapping:\n  - {target: DRAM, type: temporal, factors: C1, permutation: C}\n")
+    (w / "map_bad_level.yaml").write_text("mapping:\n  - {target: X, type: temporal}\n")
+    (w / "mnist_bad").mkdir()
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (w / "mnist_bad" / stem).write_text("garbage\n")
+    (w / "cifar_bad").mkdir()
+    for name in (*(f"data_batch_{i}.bin" for i in range(1, 6)), "test_batch.bin"):
+        (w / "cifar_bad" / name).write_bytes(b"\0" * 5000)
+    # search configs that fail on what they point at
+    small = {"name": "t", "dataset": {"name": "digits"}, "energy": {"predictor": "multiplications"},
+             "algorithm": {"population": 4, "generations": 1}}
+    (w / "s_unknown_key.yaml").write_text("nam: x\n")
+    (w / "s_small.yaml").write_text(yaml.safe_dump(small))
+    (w / "s_pred_missing.yaml").write_text(yaml.safe_dump({**small, "energy": {"predictor": "missing.json"}}))
+    (w / "s_pred_corrupt.yaml").write_text(yaml.safe_dump({**small, "energy": {"predictor": "garbage.json"}}))
+    (w / "s_data_missing.yaml").write_text(yaml.safe_dump(
+        {**small, "dataset": {"name": "mnist", "options": {"root": "missing_dir"}}}))
+    (w / "s_unknown_mult.yaml").write_text(yaml.safe_dump(
+        {**small, "space": {"multipliers": {"names": ["nope"]}}}))
+    (w / "s_unknown_mult_ok.yaml").write_text(yaml.safe_dump({**small, "name": "other"}))
+    small_cfg = SearchConfig.from_dict(small).to_yaml()
+    for run, checkpoint in (("run_empty_checkpoint", ""), ("run_list_checkpoint", "[1]"), ("run_binary_config", None),
+                            ("run_no_log", None)):
+        (w / run).mkdir()
+        (w / run / "config.yaml").write_text(small_cfg)
+        if checkpoint is not None:
+            (w / run / "checkpoint.json").write_text(checkpoint)
+    (w / "run_binary_config" / "config.yaml").write_bytes(b"name: \xff\n")
+    # a real dataset and model, and broken copies
+    generate_dataset(w / "ds", "eyeriss", "lenet5", "u8_exact", workers=1, progress=False)
+    for name in ("ds_bad_part", "ds_binary_manifest", "ds_no_rows"):
+        shutil.copytree(w / "ds", w / name)
+    next((w / "ds_bad_part" / "energy").glob("part-*.parquet")).write_text("garbage")
+    (w / "ds_binary_manifest" / "manifest.json").write_bytes(b"\xff\xfe")
+    for part in (w / "ds_no_rows" / "energy").glob("part-*.parquet"):
+        part.unlink()
+    (w / "model.json").write_text(json.dumps(base))
     # the user catalog: one without energy, one whose LUT is gone, one whose YAML is corrupt
     for name in ("noenergy", "lostlut", "broken"):
         importing.import_multiplier(w / "lut.npy", name)
@@ -266,6 +476,11 @@ def _write_world(w: Path) -> None:
         "generation": 0, "index": 0, "phase": "search", "key": "k", "genome_key": "g", "status": "ok",
         "feasible": True, "energy": 1.0, "accuracy": 0.5, "error": 0.5, "exact": True, "multiplier": "u8_exact",
         "multipliers": "[\"u8_exact\"]", "cached": False}) + "\n")
+    (w / "run_foreign").mkdir()
+    (w / "run_foreign" / "config.yaml").write_text(cfg.to_yaml())
+    row = {**json.loads((w / "run_corrupt_logged" / "candidates.jsonl").read_text()), "params": 10, "macs": 100,
+           "n_layers": 2}
+    (w / "run_foreign" / "candidates.jsonl").write_text(json.dumps(row) + "\n" + json.dumps({"a": 1}) + "\n")
     (w / "ds_corrupt").mkdir()
     (w / "ds_corrupt" / "manifest.json").write_text("{ torn")
 
@@ -360,5 +575,60 @@ def test_warning_only(world, monkeypatch, capsys, case):
 def test_table_covers_each_class():
     ids = {c[0] for c in CASES}
     for prefix in ("unknown-", "-bad-yaml", "lut-", "-negative", "-missing", "-is-dir", "-parent-file",
-                   "disk-full", "read-only", "corrupt", "c-"):
+                   "disk-full", "read-only", "corrupt", "c-", "-empty", "-not-text", "-is-file"):
         assert any(prefix in i for i in ids), prefix
+    # every command that takes a file is given a missing one, a folder and a non-text one (or its flag's
+    # equivalent: NETWORK, --mapping, --accelerator FILE, --layers, --predictor, --data, CONFIG, RUN_DIR)
+    for command, flag_cases in {
+        "energy": ("mapping-missing", "mapping-is-dir", "mapping-not-text", "arch-missing", "arch-is-dir",
+                   "arch-not-text", "network-file-missing", "problem-not-text", "problem-folder-empty"),
+        "workload": ("workload-problem-not-text", "workload-output-is-dir"),
+        "multipliers": ("lut-missing", "import-is-dir", "lut-txt-not-text", "lut-npy-empty"),
+        "accuracy": ("layers-missing", "layers-is-dir", "layers-not-text", "data-dir-missing", "data-dir-is-file"),
+        "train-predictor": ("dataset-missing", "train-data-is-file", "train-manifest-not-text"),
+        "compare": ("model-missing", "model-is-dir", "model-not-text", "compare-data-is-file"),
+        "search": ("search-config-missing", "search-config-is-dir", "search-config-not-text",
+                   "search-run-missing", "resume-run-is-file", "resume-run-config-not-text"),
+    }.items():
+        missing = [c for c in flag_cases if c not in ids]
+        assert not missing, (command, missing)
+
+
+def test_report_skips_records_that_are_not_candidate_rows(world, monkeypatch, capsys, tmp_path):
+    """A JSON line of another shape in candidates.jsonl (a hand edit) is skipped with one note, not a
+    traceback (it used to fail with "cannot convert float NaN to integer")."""
+    run = tmp_path / "run"
+    shutil.copytree(world / "run_foreign", run)
+    monkeypatch.setenv("APPROXDSE_HOME", str(world / "home"))
+    capsys.readouterr()
+    assert main(["search", "report", str(run)]) == 0
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert err == [f"approxdse: note: {run / 'candidates.jsonl'}: 1 record(s) lack the fields of a candidate row "
+                   "(generation, index, key, status); ignored"], err
+
+
+def test_compare_on_a_single_network_shows_undefined_metrics_as_na(world, monkeypatch, capsys, tmp_path):
+    """Correlations of one network are undefined: the table and the plot say n/a instead of a TypeError."""
+    monkeypatch.setenv("APPROXDSE_HOME", str(world / "home"))
+    capsys.readouterr()
+    plot = tmp_path / "one.png"
+    assert main(["compare", "--predictor", str(world / "model.json"), "--data", str(world / "ds"),
+                 "--reference-networks", "1", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "Pearson                n/a" in out and "R^2                    n/a" in out
+    assert plot.is_file()
+
+
+def test_dataset_with_an_unreachable_scheduler_leaves_nothing(world, monkeypatch, capsys):
+    """The scheduler is reached only once the dataset folder and its manifest exist: a first run that
+    cannot reach it removes them again."""
+    import approxdse.core.executor as executor
+
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", "1s")
+    status, captured, before, after = _run(world, monkeypatch, capsys, [
+        "dataset", "--out", "d", "--accelerator", "eyeriss", "--networks", "lenet5", "--multipliers", "u8_exact",
+        "--scheduler", "tcp://127.0.0.1:9", "--no-progress"], {})
+    assert status == 2
+    lines = [ln for ln in captured.err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in lines[0], captured.err
+    assert after == before, f"left behind: {sorted(after - before)}"

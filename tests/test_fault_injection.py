@@ -1,14 +1,25 @@
 """Kill `dataset`, `accuracy --sweep` and a search at random points, resume, compare.
 
 Each case runs the real command in a subprocess (its own session), kills it (SIGKILL, or
-SIGINT = Ctrl-C) once a seeded random amount of its output exists, checks that no process
-of that session outlives it, resumes it to the end and compares with an uninterrupted
-run: the same table, no duplicate rows, no orphans. Budgets are tiny so the whole file
-stays around a minute on a quiet 2-core machine.
+SIGINT = Ctrl-C) at a seeded random point: once a random number of its records exist (fewer
+than the run makes), plus a random moment of the next record's work. It checks that the kill
+landed before the run finished and that no process of that session outlives it, resumes it
+to the end and compares with an uninterrupted run: the same table, no duplicate rows in the
+files themselves, no temporary files left, no orphans. Budgets are tiny.
+
+Only the killed run needs its own process (sessions, signals, orphans). The resumes run in
+this process (the same CLI code, ``approxdse.cli.main``), and so do the uninterrupted references
+of `dataset` and of the search, which saves their interpreter and torch start-up (seconds each
+on a loaded machine). The reference of `accuracy --sweep` stays a subprocess, so the sweep is
+compared across processes (both see OMP_NUM_THREADS=1: tests/conftest.py and :func:`_env`).
 
 The search runs through the Python API in its subprocess (``SearchRun`` with the tests'
 analytic evaluator, paced so that a kill lands mid-run): the real CLI would train every
 candidate. Its log, checkpoints, tables, worker pool and resume are the real ones.
+
+A SIGKILL in the middle of an atomic write leaves that write's temporary file; the next run
+removes it (tests/test_stale_temps.py plants such leftovers so that path runs every time; here
+a kill only sometimes lands mid-write).
 """
 from __future__ import annotations
 
@@ -29,7 +40,13 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sys.platform != "linux", reason="sessions and signals as on Linux")]
 
 HERE = Path(__file__).resolve().parent
-SEEDS = (0, 1)
+sys.path.insert(0, str(HERE / "dse"))
+import search_helpers  # noqa: E402
+
+SEEDS = (0, 1, 2)
+#: At most this long after the chosen record appears the signal goes: a random moment of the next
+#: record's work (each takes longer: mapping a network, a paced search batch, emulating a multiplier).
+MAX_DELAY_S = 0.1
 #: Seconds the killed process's session may take to disappear (workers die with their parent).
 ORPHAN_GRACE_S = 10.0
 
@@ -109,15 +126,19 @@ def _run_to_end(cmd: list[str], env: dict, cwd: Path) -> None:
     assert proc.returncode == 0, log.read_text()[-3000:]
 
 
-def _kill_when(cmd: list[str], env: dict, cwd: Path, ready, sig: int, rng: random.Random) -> int:
-    """Start ``cmd``; once ``ready()`` holds, wait a random moment and send ``sig``; check that its
-    whole session is gone soon after. Returns its exit status."""
-    proc, _ = _start(cmd, env, cwd)
+def _kill_when(cmd: list[str], env: dict, cwd: Path, ready, sig: int, rng: random.Random,
+               delay: bool = True) -> int:
+    """Start ``cmd``; once ``ready()`` holds, wait a random moment (``delay``) and send ``sig``;
+    check that the signal found it still running (a run that finished first tests nothing) and
+    that its whole session is gone soon after. Returns its exit status."""
+    proc, log = _start(cmd, env, cwd)
     try:
         while proc.poll() is None and not ready():
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.0, 0.4))
-        if proc.poll() is None:
+            time.sleep(0.01)
+        if delay:
+            time.sleep(rng.uniform(0.0, MAX_DELAY_S))
+        alive = proc.poll() is None
+        if alive:
             if sig == signal.SIGINT:
                 os.killpg(proc.pid, sig)  # Ctrl-C reaches the whole foreground group
             else:
@@ -127,7 +148,23 @@ def _kill_when(cmd: list[str], env: dict, cwd: Path, ready, sig: int, rng: rando
         if proc.poll() is None:
             proc.kill()
     _assert_no_orphans(proc.pid)
+    assert alive and proc.returncode != 0, f"the run ended (status {proc.returncode}) before the kill:\n" \
+        + log.read_text()[-2000:]
     return proc.returncode
+
+
+def _here(argv: list[str], home: Path) -> None:
+    """Run ``approxdse ARGV`` in this process (the resume / reference of a run), as the CLI would."""
+    from approxdse.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("APPROXDSE_HOME", str(home))
+        assert main(argv) == 0
+
+
+def _no_temporary_files(folder: Path) -> None:
+    left = sorted(str(p.relative_to(folder)) for p in folder.rglob(".*"))
+    assert not left, f"temporary files left behind: {left}"
 
 
 def _parts(folder: Path) -> int:
@@ -152,7 +189,7 @@ def dataset_reference(tmp_path_factory, home):
     from approxdse.predictors.dataset import Dataset
 
     work = tmp_path_factory.mktemp("dataset_ref")
-    _run_to_end(_approxdse(*DATASET, "--out", "full"), _env(home), work)
+    _here([*DATASET, "--out", str(work / "full")], home)
     return Dataset.load(work / "full").energy
 
 
@@ -171,10 +208,14 @@ def test_dataset_killed_and_resumed(seed, tmp_path, home, dataset_reference):
     sig = signal.SIGINT if seed % 2 else signal.SIGKILL
     _kill_when(_approxdse(*DATASET, "--out", "cut"), _env(home), tmp_path,
                lambda: (out / "manifest.json").is_file() and _parts(out) >= parts, sig, rng)
-    _run_to_end(_approxdse(*DATASET, "--out", "cut"), _env(home), tmp_path)
+    _here([*DATASET, "--out", str(out)], home)
     got = Dataset.load(out).energy
-    assert not got.duplicated(["network", "accelerator", "multiplier"]).any()
-    assert not any(p.name.startswith(".") for p in out.rglob("*")), "temporary files left behind"
+    # no duplicates in the files themselves (Dataset.load would hide them)
+    for sub, key in (("energy", ["network", "accelerator", "multiplier"]), ("networks", ["network"]),
+                     ("layers", ["network", "accelerator", "layer_index"])):
+        raw = pd.concat([pd.read_parquet(p) for p in sorted((out / sub).glob("part-*.parquet"))])
+        assert not raw.duplicated(key).any(), f"duplicate {sub} rows after the resume"
+    _no_temporary_files(out)
     pd.testing.assert_frame_equal(_energy_table(got), _energy_table(dataset_reference))
 
 
@@ -199,9 +240,10 @@ def test_accuracy_sweep_killed_and_resumed(seed, tmp_path, home, sweep_reference
     _kill_when(_approxdse(*SWEEP, "--out", "cut"), _env(home), tmp_path,
                lambda: _rows(out / "accuracy_sweep.partial.csv") >= rows
                or (rows == 0 and (out / "accuracy_sweep.settings.json").is_file()), sig, rng)
-    _run_to_end(_approxdse(*SWEEP, "--out", "cut"), _env(home), tmp_path)
+    _here([*SWEEP, "--out", str(out)], home)
     got = pd.read_csv(out / "accuracy_sweep.csv")
     assert not got["multiplier"].duplicated().any()
+    _no_temporary_files(out)
     pd.testing.assert_frame_equal(got[SWEEP_COMPARED].sort_values("multiplier").reset_index(drop=True),
                                   sweep_reference[SWEEP_COMPARED].sort_values("multiplier").reset_index(drop=True))
 
@@ -218,8 +260,14 @@ def _search(run_dir: Path, mode: str, workers: int = 1) -> list[str]:
 
 @pytest.fixture(scope="module")
 def search_reference(tmp_path_factory, home):
+    from approxdse.dse.config import SearchConfig
+    from approxdse.dse.run import SearchRun
+
     work = tmp_path_factory.mktemp("search_ref")
-    _run_to_end(_search(work / "full", "create"), _env(home), work)
+    cfg = SearchConfig.from_dict(search_helpers.small_config(parallel={"workers": 1}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("APPROXDSE_HOME", str(home))
+        SearchRun.create(cfg, work / "full", evaluate_fn=search_helpers.analytic_eval, progress=False).run()
     return pd.read_parquet(work / "full" / "candidates.parquet")
 
 
@@ -231,9 +279,13 @@ def test_search_killed_and_resumed(seed, tmp_path, home, search_reference):
     run_dir = tmp_path / "cut"
     lines = rng.randint(1, 28)
     sig = signal.SIGINT if seed == 1 else signal.SIGKILL
+    from approxdse.dse.run import SearchRun
+
     _kill_when(_search(run_dir, "create"), _env(home), tmp_path,
                lambda: _rows(run_dir / "candidates.jsonl") + 1 >= lines, sig, rng)
-    _run_to_end(_search(run_dir, "resume"), _env(home), tmp_path)
+    with pytest.MonkeyPatch.context() as mp:  # the resume, unpaced, in this process
+        mp.setenv("APPROXDSE_HOME", str(home))
+        SearchRun.resume(run_dir, evaluate_fn=search_helpers.analytic_eval, progress=False).run()
     got = pd.read_parquet(run_dir / "candidates.parquet")
     pd.testing.assert_frame_equal(got[SEARCH_COMPARED].reset_index(drop=True),
                                   search_reference[SEARCH_COMPARED].reset_index(drop=True))
@@ -242,6 +294,7 @@ def test_search_killed_and_resumed(seed, tmp_path, home, search_reference):
     assert len(positions) == len(set(positions)) == len(got)
     state = yaml.safe_load((run_dir / "checkpoint.json").read_text())["state"]
     assert state == "complete"
+    _no_temporary_files(run_dir)
 
 
 # ---------------------------------------------------------------------------- orphans
@@ -258,4 +311,4 @@ def test_pool_workers_die_with_a_killed_parent(command, tmp_path, home):
         run_dir = tmp_path / "cut"
         cmd = _search(run_dir, "create", workers=2)
         ready = lambda: _rows(run_dir / "candidates.jsonl") >= 3  # noqa: E731
-    _kill_when(cmd, _env(home), tmp_path, ready, signal.SIGKILL, rng)
+    _kill_when(cmd, _env(home), tmp_path, ready, signal.SIGKILL, rng, delay=False)

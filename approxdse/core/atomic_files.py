@@ -26,8 +26,11 @@ Three ways in, by how the writer wants its output:
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 import contextlib
@@ -39,7 +42,7 @@ from approxdse.core.errors import OutputError, os_error_reason
 
 __all__ = [
     "atomic_path", "atomic_temp_path", "atomic_write", "atomic_write_bytes", "atomic_write_text",
-    "check_writable", "make_dirs",
+    "check_writable", "make_dirs", "remove_stale_temps",
 ]
 
 
@@ -120,13 +123,15 @@ def _umask() -> int:
     return mask
 
 
-def _temp_beside(path: Path, suffix: str) -> Path:
-    """Create an empty, closed temporary file beside ``path`` (umask permissions); return its path."""
+def _temp_beside(path: Path, suffix: str, *, in_temp_dir: bool = False) -> Path:
+    """Create an empty, closed temporary file beside ``path`` (umask permissions); return its path.
+    ``in_temp_dir``: in the system's temporary folder instead."""
     if path.is_dir():
         raise OutputError(f"cannot write {path}: it is an existing folder (give a file name)")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        if not in_temp_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=None if in_temp_dir else path.parent, prefix=f".{path.name}.", suffix=suffix)
     except OSError as exc:
         raise _output_error(path, exc) from None
     os.close(fd)
@@ -148,14 +153,37 @@ def atomic_temp_path(path: str | os.PathLike) -> Path:
     return _temp_beside(path, f".tmp{path.suffix}")
 
 
+def _not_renamable(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link or an existing device, pipe or socket (``/dev/null``,
+    ``/dev/stdout``, a FIFO): renaming onto it would replace the link or the device node itself,
+    so the content is copied into it instead."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return path.is_symlink()
+    return path.is_symlink() or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _copy_into(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb") as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
 @contextmanager
 def _replacing(path: Path, suffix: str) -> Iterator[Path]:
     """Yield a temporary file beside ``path`` (name ending in ``suffix``); rename it onto
-    ``path`` on a clean exit, delete it on any exception."""
-    tmp = _temp_beside(path, suffix)
+    ``path`` on a clean exit, delete it on any exception. A link or device target (see
+    :func:`_not_renamable`) gets the content written through it, the temporary file
+    lying in the system's temporary folder."""
+    special = _not_renamable(path)
+    tmp = _temp_beside(path, suffix, in_temp_dir=special)
     try:
         yield tmp
-        os.replace(tmp, path)
+        if special:
+            _copy_into(tmp, path)
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         named = exc.filename if isinstance(exc.filename, str) else None
@@ -179,6 +207,27 @@ def atomic_path(path: str | os.PathLike) -> contextlib.AbstractContextManager[Pa
     """
     path = Path(path)
     return _replacing(path, f".tmp{path.suffix}")
+
+
+#: The name of a temporary file :func:`_temp_beside` makes for target NAME: ``.NAME.XXXXXXXX.tmp[.suffix]``.
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]{8}\.tmp(\.[^./]*)?$")
+
+
+def remove_stale_temps(folder: str | os.PathLike, pattern: str = "*") -> list[Path]:
+    """Delete the temporary files that writes of targets named like ``pattern`` (a glob on the
+    target's name) left in ``folder`` when their process was killed (SIGKILL runs no cleanup);
+    returns what was deleted. For resuming a folder this process owns: a temporary file of a
+    writer still running in the folder would go too."""
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        found = _TEMP_NAME.match(entry.name)
+        if found and fnmatch.fnmatchcase(found["target"], pattern) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[Any]], Any], *, binary: bool = True,

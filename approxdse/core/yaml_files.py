@@ -26,13 +26,24 @@ def parse_yaml(text: str, what: str, path: str | os.PathLike) -> Any:
         raise ApproxDSEError(f"{what} {str(path)!r} is not valid YAML{where}") from None
 
 
-def load_yaml_file(path: str | os.PathLike, what: str) -> Any:
-    """The parsed content of the YAML file at ``path``; missing, unreadable or malformed files raise."""
+def read_text_file(path: str | os.PathLike, what: str) -> str:
+    """The UTF-8 text of the file at ``path``; a missing file, a folder, an unreadable file or
+    one that is not UTF-8 text raises one sentence naming ``what`` (e.g. "mapping file") and ``path``."""
     file = Path(path)
+    if file.is_dir():
+        raise ApproxDSEError(f"{what} {str(path)!r} is a folder, not a file")
     if not file.is_file():
         raise ApproxDSEError(f"{what} {str(path)!r} does not exist")
     try:
-        text = file.read_text()
+        data = file.read_bytes()
     except OSError as exc:
         raise ApproxDSEError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
-    return parse_yaml(text, what, path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApproxDSEError(f"{what} {str(path)!r} is not a text file (byte {exc.start} is not UTF-8)") from None
+
+
+def load_yaml_file(path: str | os.PathLike, what: str) -> Any:
+    """The parsed content of the YAML file at ``path``; missing, unreadable or malformed files raise."""
+    return parse_yaml(read_text_file(path, what), what, path)

@@ -30,6 +30,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -165,6 +166,16 @@ def _compile(name: str) -> ctypes._CFuncPtr | None:
     try:
         path = build(spec)
     except OSError as exc:
+        if exc.filename is not None and str(exc.filename) != compiler() and shutil.which(compiler()):
+            # the compiler is there; the kernel cache folder is not writable (e.g. a read-only home)
+            _failures[name] = f"cannot build into {kernel_dir()} ({exc.strerror or exc}: {exc.filename})"
+            if not _warned_no_compiler:
+                _warned_no_compiler = True
+                warnings.warn(f"approxdse: cannot write the native kernel cache {kernel_dir()} "
+                              f"({exc.strerror or exc}), so the native LUT GEMM kernels cannot be built; the CPU "
+                              f"emulator falls back to its slower numba kernel (make it writable or set "
+                              f"APPROXDSE_HOME)", RuntimeWarning, stacklevel=4)
+            return None
         _failures[name] = f"no C compiler ({compiler()!r}: {exc.strerror or exc})"
         if not _warned_no_compiler:
             _warned_no_compiler = True

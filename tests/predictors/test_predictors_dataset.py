@@ -1,5 +1,6 @@
 """Dataset generation through the real reference: layout, manifest, resume, Dask, bad input."""
 import json
+import re
 import shutil
 
 import numpy as np
@@ -26,6 +27,8 @@ def test_layout_manifest_and_values(spec, small_dataset, small_dataset_dir):
     assert m["seed"] == 0 and m["networks"] == [NETWORKS]
     assert len(m["accelerators"]["eyeriss"]["architecture_sha256"]) == 64
     assert set(m["multipliers"]) == set(MULTIPLIERS.split(","))
+    # the whole SHA-256 of each LUT (issue 14: it had 16 hex digits)
+    assert all(re.fullmatch(r"[0-9a-f]{64}", r["lut_sha256"]) for r in m["multipliers"].values()), m["multipliers"]
     assert m["reference"].startswith("approxdse")
     # components add up to the total
     comp = [c for c in ds.energy.columns if c.startswith("energy_") and c.endswith("_pJ")]
