@@ -175,7 +175,7 @@ def _summary(config, df, front, hv, notes, wall_s: float | None) -> dict:
         **savings(df),
         "predictor_error_on_front": predictor_error(front) if len(front) else {"n": 0},
     }
-    if config.screening.active or ("screened" in df.columns and df["screened"].fillna(False).astype(bool).any()):
+    if config.screening.active or ("screened" in df.columns and df["screened"].eq(True).any()):
         summary["screening"] = screening_summary(df, config.screening.mode, list(front["key"]) if len(front) else [])
     if notes:
         summary["reference_notes"] = notes[:10]
