@@ -127,10 +127,10 @@ def screening_summary(df, mode: str, front_keys: Sequence[str] = ()) -> dict[str
         return {"mode": mode, "scored": 0, "screened": 0}
     search = df[df["phase"].fillna("search") == "search"]
     own = search[~search["cached"].astype(bool)]
-    screened = own[own["screened"].fillna(False).astype(bool)]
+    screened = own[own["screened"].eq(True)]
     scored = own[np.isfinite(own["predicted_output_error"].astype(float))]
     screening_s = float(own["screen_s"].fillna(0.0).astype(float).sum())
-    evaluated = own[(own["status"] == "ok") & ~own["screened"].fillna(False).astype(bool)
+    evaluated = own[(own["status"] == "ok") & ~own["screened"].eq(True)
                     & (own["eval_s"].astype(float) > 0)]
     out: dict[str, Any] = {"mode": mode, "scored": int(len(scored)), "screened": int(len(screened)),
                            "screening_s": screening_s}
