@@ -103,7 +103,7 @@ def test_timeloop_problem_and_mapping_files(capsys, run_name, accelerator):
     (["lenet5", "--input-shape", "1,1,a,32"], "not a list of integers"),
     (["lenet5", "--input-shape", "1,1,2,2"], "too small"),
     (["lenet5", "--plot", "x.pdf"], "PNG"),
-    (["lenet5", "--mapping", "map.yaml"], "one mapping was given for 5 layers"),
+    (["lenet5", "--mapping", "map.yaml"], "mapping file 'map.yaml' does not exist"),
     (["missing/net.py:build"], "does not exist"),
     (["lenet5", "--accelerator", "missing.yaml"], "does not exist"),
 ])
@@ -151,3 +151,14 @@ def test_workload_command_and_timeloop_export_round_trip(capsys, tmp_path):
     assert main(["workload", "resnet20"]) == 0
     assert "resnet20: 20 layers" in capsys.readouterr()[0]
     assert main(["workload", "nonet"]) == 2
+
+
+def test_one_mapping_for_a_multi_layer_network_is_refused(capsys, tmp_path, monkeypatch):
+    """An existing, valid map.yaml given for a 5-layer network: one line naming the layer count."""
+    src = Path(__file__).parents[1] / "data" / "timeloop" / "our_runs_ref2024" / "ref2024_eyeriss_like_default"
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, "lenet5", "--mapping", str(src / "timeloop-mapper.map.yaml"))
+    assert status == 2
+    assert err.startswith("approxdse: error: ") and "one mapping was given for 5 layers" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
