@@ -32,6 +32,7 @@ from approxdse.networks import zoo
 from approxdse.networks.problem_files import load_problems, write_problem
 
 FORMATS = ("table", "json", "csv")
+DEFAULT_ACCELERATOR = "eyeriss"
 
 
 def register(subparsers) -> None:
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
         "needs pip install 'approxdse[onnx]'), or path/file.py:factory returning a torch.nn.Module.",
     )
     p.add_argument("network", metavar="NETWORK")
-    p.add_argument("--accelerator", "-a", default="eyeriss", metavar="NAME|FILE.yaml",
+    p.add_argument("--accelerator", "-a", default=None, metavar="NAME|FILE.yaml",
                    help="eyeriss (default), simba, eyeriss-2022, simba-2022 or an architecture YAML file")
     p.add_argument("--multiplier", "-m", default="exact", metavar="NAME",
                    help="multiplier name from the catalog (default: exact)")
@@ -139,24 +140,36 @@ def _print_warnings(messages: list[str], limit: int = 2) -> None:
               f"(--strict turns them into errors)", file=sys.stderr)
 
 
-def run_energy(args: argparse.Namespace) -> int:
+def resolve_energy_network(args: argparse.Namespace):
+    """The ``energy`` command's NETWORK (``--strict``, ``--input-shape`` honoured, warnings printed):
+    ``(workload, {layer: multiplier} of an approximated module, input shape label or None)``."""
     import warnings
 
-    _check_outputs(args)
-    progress = show_progress(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         network = _resolve_strict_network(args)
         workload, traced = resolve_network_and_multipliers(network, args.input_shape)
     _print_warnings([str(w.message) for w in caught])
-    progress = progress and len(workload) >= 8
     # the workload is resolved; the shape only labels the report
     shape = args.input_shape
     if shape is None and zoo.has(args.network):
         shape = zoo.entry(args.network).input_shape
+    return workload, traced, shape
+
+
+def check_energy_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable ``--out``/``--plot`` paths of the ``energy`` command before any work."""
+    _check_outputs(args)
+
+
+def run_energy(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    progress = show_progress(args)
+    workload, traced, shape = resolve_energy_network(args)
+    progress = progress and len(workload) >= 8
     if args.compare_multipliers:
         result = compare_multipliers(workload, _split_names(args.compare_multipliers),
-                                     accelerator=args.accelerator, objective=args.objective,
+                                     accelerator=args.accelerator or DEFAULT_ACCELERATOR, objective=args.objective,
                                      mapping=args.mapping, progress=progress, input_shape=shape)
         if args.format == "json":
             text = result.to_json()
@@ -169,8 +182,8 @@ def run_energy(args: argparse.Namespace) -> int:
                     parts += ["", rep.table(per_layer=True)]
             text = "\n".join(parts)
     else:
-        result = estimate_energy(workload, accelerator=args.accelerator, multiplier=args.multiplier,
-                                 objective=args.objective, mapping=args.mapping, progress=progress,
+        result = estimate_energy(workload, accelerator=args.accelerator or DEFAULT_ACCELERATOR,
+                                 multiplier=args.multiplier, objective=args.objective, mapping=args.mapping, progress=progress,
                                  input_shape=shape, layer_multipliers=traced or None)
         if args.format == "json":
             text = result.to_json()
