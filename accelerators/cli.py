@@ -43,8 +43,10 @@ def register(subparsers) -> None:
         help="reference energy of a network on an accelerator, per layer and per component",
         description="Reference inference energy of NETWORK on an accelerator (Timeloop-style model and "
         "mapper, Accelergy-style energy tables) with a given 8-bit multiplier. NETWORK is a zoo name "
-        "(resnet18, resnet34, resnet50, vgg16, alexnet, mobilenet_v2, lenet5, lenet5_digits, resnet20, "
-        "resnet32, resnet56), a Timeloop problem file or a folder of them, an ONNX model (model.onnx; "
+        "(resnet18, resnet34, resnet50, vgg16, vgg11, alexnet, mobilenet_v2, mobilenet_v3_large, efficientnet_b0, "
+        "shufflenet_v2, squeezenet1_0, densenet121, regnet_y_400mf, resnext50_32x4d, convnext_tiny, lenet5, "
+        "resnet20, resnet32, resnet56, ...: approxdse workload lists a network's layers), "
+        "a Timeloop problem file or a folder of them, an ONNX model (model.onnx; "
         "needs pip install 'approxdse[onnx]'), or path/file.py:factory returning a torch.nn.Module.",
     )
     p.add_argument("network", metavar="NETWORK")
