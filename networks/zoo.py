@@ -508,6 +508,24 @@ class ZooEntry:
     published_macs: float | None = None  # multiply-accumulates for the default input
     source: str = ""
 
+    @property
+    def family(self) -> str:
+        """The architecture family (one paper's design): :data:`FAMILIES`."""
+        return FAMILIES.get(self.name, self.name)
+
+
+#: Zoo network -> architecture family (the unit of the predictors' leave-one-family-out test).
+FAMILIES: dict[str, str] = {
+    "resnet18": "resnet", "resnet34": "resnet", "resnet50": "resnet",
+    "resnet8": "resnet_cifar", "resnet20": "resnet_cifar", "resnet32": "resnet_cifar", "resnet56": "resnet_cifar",
+    "vgg16": "vgg", "vgg11": "vgg", "alexnet": "alexnet", "mobilenet_v2": "mobilenet_v2",
+    "mobilenet_v3_large": "mobilenet_v3", "efficientnet_b0": "efficientnet", "shufflenet_v2": "shufflenet",
+    "shufflenet_v2_x0_5": "shufflenet", "squeezenet1_0": "squeezenet", "squeezenet1_1": "squeezenet",
+    "densenet121": "densenet", "regnet_y_400mf": "regnet", "resnext50_32x4d": "resnext",
+    "convnext_tiny": "convnext", "lenet5": "lenet", "lenet5_digits": "lenet", "lstm_digits": "recurrent",
+    "gru_digits": "recurrent",
+}
+
 
 _IMAGENET = (1, 3, 224, 224)
 _CIFAR = (1, 3, 32, 32)
@@ -568,6 +586,19 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
 def names() -> list[str]:
     """The zoo's network names."""
     return list(ZOO)
+
+
+def family(name: str) -> str:
+    """The architecture family of a zoo network (``resnet``, ``shufflenet``, ...)."""
+    return entry(name).family
+
+
+def families() -> dict[str, list[str]]:
+    """Family -> its zoo networks, in zoo order."""
+    out: dict[str, list[str]] = {}
+    for n in ZOO:
+        out.setdefault(ZOO[n].family, []).append(n)
+    return out
 
 
 _ALIASES = {"lenet": "lenet5"}

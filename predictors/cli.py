@@ -93,7 +93,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--accelerator", required=True, help="comma-separated accelerators, e.g. eyeriss,simba")
     p.add_argument("--networks", required=True,
-                   help="comma-separated: nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, zoo-resnets, zoo names")
+                   help="comma-separated: nas:N, nas-digits:N, nas-imagenet:N, resnet:N, layers:N (random layer "
+                   "shapes), zoo, zoo-resnets, family:NAME, zoo names")
     p.add_argument("--multipliers", default="all", help="all, or comma-separated multiplier names (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated networks (default 0)")
     p.add_argument("--chunk-size", type=int, default=4, help="(network, accelerator) tasks per Parquet part (default 4)")
