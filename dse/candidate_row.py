@@ -22,7 +22,8 @@ class CandidateRow:
     ``energy`` is in the energy objective's unit; ``accuracy`` the approximate model's
     validation top-1 accuracy (a fraction); ``error`` ``1 - accuracy`` for ``status == "ok"``;
     ``multipliers`` and ``variables`` are JSON text; ``genome`` the genome's JSON; times in seconds
-    (0 for a ``cached`` row answered from an earlier evaluation).
+    (0 for a ``cached`` row answered from an earlier evaluation); ``energy_recheck``: why the
+    reference priced the candidate instead of the predictor (``energy.recheck``), empty if it did not.
     """
 
     generation: int
@@ -54,6 +55,7 @@ class CandidateRow:
     message: str
     genome: str
     variables: str
+    energy_recheck: str = ""
 
     @classmethod
     def of(cls, generation: int, index: int, candidate: Candidate, variables: Mapping[str, Any],
@@ -82,6 +84,7 @@ class CandidateRow:
             cached=bool(cached), weights_cached=bool(result.get("weights_cached", False)),
             message=result.get("message", ""),
             genome=candidate.genome.to_json(), variables=json.dumps(dict(variables), sort_keys=True, default=str),
+            energy_recheck=result.get("energy_recheck", "") or "",
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ PUBLIC = [
     "generation", "index", "phase", "key", "genome_key", "status", "feasible", "energy", "energy_model",
     "reference_energy", "predictor_error", "accuracy", "error", "float_accuracy", "multiplier", "multipliers",
     "exact", "params", "macs", "n_stages", "n_layers", "time_s", "train_s", "eval_s", "cached",
-    "weights_cached", "message", "genome", "variables",
+    "weights_cached", "message", "genome", "variables", "energy_recheck",
 ]
 GENOME = Genome((1, 8, 8), 10, (StageGene((BlockGene("plain", 16, 3, 2),)),), stem_channels=8)
 
