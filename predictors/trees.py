@@ -37,6 +37,45 @@ def xgboost_from_dict(model: dict):
     return booster
 
 
+#: Batches above this many rows go through a numba kernel (numba's import costs more than a
+#: small batch: ``approxdse energy --predictor`` stays in numpy).
+NUMBA_ROWS = 256
+
+
+def _xgb_python(X, base, feature, threshold, left, right, default_left, value, is_leaf):
+    out = np.full(X.shape[0], base)
+    for i in range(X.shape[0]):
+        total = 0.0
+        for t in range(feature.shape[0]):
+            node = 0
+            while not is_leaf[t, node]:
+                x = X[i, feature[t, node]]
+                if x != x:
+                    node = left[t, node] if default_left[t, node] else right[t, node]
+                elif x < threshold[t, node]:
+                    node = left[t, node]
+                else:
+                    node = right[t, node]
+            total += value[t, node]
+        out[i] += total
+    return out
+
+
+_XGB_COMPILED: list = []
+
+
+def _xgb_numba(*args):
+    """:func:`_xgb_python` compiled by numba on first use (imported here: see :func:`_predict_numba`)."""
+    if not _XGB_COMPILED:
+        try:
+            from numba import njit
+
+            _XGB_COMPILED.append(njit(cache=True, nogil=True)(_xgb_python))
+        except ImportError:  # pragma: no cover - numba is a dependency
+            _XGB_COMPILED.append(_xgb_python)
+    return _XGB_COMPILED[0](*args)
+
+
 def _xgb_float(text: Any) -> float:
     """XGBoost writes base_score as ``"5E-1"`` or ``"[5E-1]"``."""
     return float(str(text).strip("[]"))
@@ -105,12 +144,15 @@ class XGBoostTrees:
         return cls(base, feature, threshold, left, right, default_left, value, is_leaf, depth)
 
     def predict(self, X: Any) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
+        X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != 2:
             raise ApproxDSEError(f"tree ensemble input must be 2-D, got shape {X.shape}")
         n, trees = X.shape[0], self.feature.shape[0]
         if n == 0 or trees == 0:
             return np.full(n, self.base_score)
+        if n > NUMBA_ROWS:
+            return _xgb_numba(X, self.base_score, self.feature, self.threshold, self.left, self.right,
+                              self.default_left, self.value, self.is_leaf)
         tree = np.arange(trees)[None, :]
         rows = np.arange(n)[:, None]
         node = np.zeros((n, trees), dtype=np.int64)
