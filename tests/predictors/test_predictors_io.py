@@ -95,6 +95,10 @@ def test_shipped_models_load_and_predict():
         assert f.name.startswith(p.accelerator + "_")
         value = p.predict(g, [["u8_trunc_2"] * len(g.to_workload().layers)], p.accelerator)
         assert value.shape == (1,) and np.isfinite(value).all() and value[0] > 0
+        if p.kind == "learned":  # shipped with calibrated intervals and the training domain
+            r = p.predict_interval(g, "u8_exact")
+            assert p.has_intervals and r.low[0] < r.energy[0] < r.high[0]
+            assert p.out_of_domain_layers("shufflenet_v2") == ()  # the zoo families are in its training data
 
 
 def test_shipped_models_match_the_installed_reference(monkeypatch):
