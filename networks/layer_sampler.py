@@ -27,8 +27,10 @@ patchify     k x k with stride k (2, 4): ConvNeXt / Swin-style downsampling
 Half the conv, pointwise and depthwise layers take their widths and output size
 as a network stage would (output 112 down to 7, widths from half to 8x the
 stage's base of 16 x 2^stage); the rest draw them independently. Channel counts are
-log-uniform integers in ``[min_channels, max_channels]``; half of them are then
-rounded to a multiple of 8, the rest stay as drawn (odd counts included).
+a power of two times a prime from 11 to 127 a quarter of the time (few ways to
+split them into tiles: 58, 116, 232 map up to 3x worse than 64 or 240 on
+Eyeriss), else log-uniform integers in ``[min_channels, max_channels]``, half of
+them rounded to a multiple of 8 (odd counts included).
 Output sizes come from the sizes ImageNet and CIFAR networks reach (7, 13,
 14, 27, 28, 54-56, 112, ...) or any integer 2..112. Layers above ``max_macs``
 are redrawn from the same generator, so a seed fixes the result.
@@ -82,9 +84,19 @@ class LayerSpace:
                                  f"with a positive sum; got {dict(self.weights)}")
 
 
+#: Primes behind channel counts that map badly (ShuffleNetV2's 58 = 2 x 29, 116, 232, 464).
+_PRIMES = (11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107,
+           109, 113, 127)
+
+
 def _channels(rng: np.random.Generator, space: LayerSpace, lo: int | None = None, hi: int | None = None) -> int:
     lo = max(lo or space.min_channels, 1)
     hi = max(min(hi or space.max_channels, space.max_channels), lo)
+    if rng.random() < 0.25:  # a power of two times a prime: few ways to split it into tiles
+        p = int(rng.choice(_PRIMES))
+        ks = [k for k in range(8) if lo <= p << k <= hi]
+        if ks:
+            return p << int(rng.choice(ks))
     c = int(round(math.exp(rng.uniform(math.log(lo), math.log(hi + 0.499)))))
     if rng.random() < 0.5 and c >= 8:
         c = max(8, int(round(c / 8)) * 8)
