@@ -294,7 +294,7 @@ class EnergyConfig:
     #: candidate with the reference instead when one of its layers lies outside the predictor's
     #: training domain or its 90% interval is wider than ``recheck_width`` (relative to the energy).
     recheck: bool = True
-    recheck_width: float = 0.1
+    recheck_width: float = 0.25
 
     def __post_init__(self) -> None:
         if not isinstance(self.recheck, bool):

@@ -106,7 +106,7 @@ class EnergyObjective:
     spec: str = "summing"
     accelerator: str = "eyeriss"
     recheck: bool = False
-    recheck_width: float = 0.1
+    recheck_width: float = 0.25
     _model: EnergyModel | None = field(default=None, init=False, repr=False)
 
     @property

@@ -66,7 +66,7 @@ class EvaluationSettings:
     constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
     weights_dir: str | None = None
     recheck: bool = True
-    recheck_width: float = 0.1
+    recheck_width: float = 0.25
 
     def training_hash(self) -> str:
         """Hash of what determines a genome's float weights (dataset and training settings)."""

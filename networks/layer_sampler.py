@@ -24,7 +24,9 @@ stem         3 input channels, 16..96 outputs, 3x3/2, 4x4/4, 7x7/2 or 11x11/4 on
 patchify     k x k with stride k (2, 4): ConvNeXt / Swin-style downsampling
 ============ ===========================================================================
 
-Half the conv, pointwise and depthwise layers take their widths and output size
+In 40% of the conv and pointwise layers the output width follows the input's (equal,
+mostly; else doubled or halved), as inside residual and ShuffleNet blocks. Half the
+conv, pointwise and depthwise layers take their widths and output size
 as a network stage would (output 112 down to 7, widths from half to 8x the
 stage's base of 16 x 2^stage); the rest draw them independently. Channel counts are
 a power of two times a prime from 11 to 127 a quarter of the time (few ways to
@@ -133,6 +135,8 @@ def _conv(name: str, C: int, M: int, P: int, k: int, stride: int = 1, groups: in
 def _draw(rng: np.random.Generator, space: LayerSpace, kind: str, name: str) -> Layer:
     staged = _staged(rng, space) if kind in ("conv", "pointwise", "depthwise") else None
     C, M, P = staged or (_channels(rng, space), _channels(rng, space), _size(rng, space))
+    if kind in ("conv", "pointwise") and rng.random() < 0.4:  # blocks keep (or double) their width
+        M = min(space.max_channels, C * int(rng.choice([1, 1, 1, 2]))) if rng.random() < 0.8 else max(1, C // 2)
     if kind == "conv":
         k = int(rng.choice([3, 3, 5, 7]))
         dilation = 2 if (k == 3 and rng.random() < 0.2) else 1

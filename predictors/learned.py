@@ -21,9 +21,15 @@ Two granularities (``granularity=``):
 
 Uncertainty (``interval_folds=``, default 5): besides the model fitted on every
 training network, ``interval_folds`` models are fitted with one fold of the
-training networks left out each (folds drawn by network); each left-out
-network's residual ``log(reference / predicted)`` is kept, in two pools: networks
-with a layer outside their fold model's training domain, and the others.
+training networks left out each; each left-out
+network's residual ``log(reference / predicted)`` is kept (not those of the
+random-layer pseudo-networks, dataset kind ``layers``: they train the fold
+models, but the pools describe networks), in two pools: networks with a layer outside
+their fold model's training domain, and the others. Folds are drawn by group: a zoo
+network goes with its whole architecture family (:func:`approxdse.networks.zoo.family`),
+and the residuals of the zoo networks also make a third pool, ``families``: the error
+on families a fold model never saw. With ``MIN_POOL`` of those, every interval spans
+both its own pool's bounds and the family pool's.
 :meth:`LearnedPredictor.predict_interval` gives a ``level`` interval (90% by
 default) from the pool's conformal quantiles (split-conformal order statistics,
 ``ceil((n + 1) q)``), and flags each layer whose features lie outside the
@@ -48,6 +54,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.networks import zoo
 from approxdse.predictors.base import Assignment, EnergyPredictor, NetworkLike, Query, Timer, normalise
 from approxdse.predictors.energy_model import EnergyEstimate, LayerMultipliers
 from approxdse.predictors.features import (
@@ -338,13 +345,25 @@ class LearnedPredictor(EnergyPredictor):
         folds = min(self.interval_folds, n_nets)
         if folds < 2:
             raise ApproxDSEError("intervals need at least two training networks; pass interval_folds=0")
-        fold_of = np.empty(n_nets, dtype=int)
-        fold_of[np.random.default_rng(self.seed).permutation(n_nets)] = np.arange(n_nets) % folds
         if self.granularity == "layer":
             names = list(dict.fromkeys(ds.layers["network"]))
         else:
             names = list(dict.fromkeys(ds.energy["network"]))
-        pools: dict[str, list[float]] = {"in_domain": [], "out_of_domain": []}
+        # folds by group: a zoo network goes with its whole architecture family, so that the
+        # family pool measures the error on families the fold model never saw
+        groups = [zoo.family(n) if zoo.has(n) else n for n in names]
+        unique = list(dict.fromkeys(groups))
+        folds = min(folds, len(unique))
+        if folds < 2:
+            raise ApproxDSEError("intervals need networks of at least two families; pass interval_folds=0")
+        group_fold = np.empty(len(unique), dtype=int)
+        group_fold[np.random.default_rng(self.seed).permutation(len(unique))] = np.arange(len(unique)) % folds
+        index = {g: i for i, g in enumerate(unique)}
+        fold_of = np.array([group_fold[index[g]] for g in groups], dtype=int)
+        # pseudo-networks of random layers (dataset kind "layers") train the folds but give no residual:
+        # the pools describe networks
+        kind_of = dict(zip(ds.networks["network"], ds.networks["network_kind"])) if "network_kind" in ds.networks else {}
+        pools: dict[str, list[float]] = {"in_domain": [], "out_of_domain": [], "families": []}
         for f in range(folds):
             test_nets = np.flatnonzero(fold_of == f)
             rows = fold_of[owner] == f
@@ -355,6 +374,8 @@ class LearnedPredictor(EnergyPredictor):
                                     [k for w in train_w for k in layer_kinds(w)])
             pred = self._raw_predict_with(model, X[rows])
             for k in test_nets:
+                if kind_of.get(names[k]) == "layers":
+                    continue
                 w = ds.workload(names[k])
                 ood = bool(domain.outside(layer_feature_matrix(w), layer_kinds(w)).any())
                 mine = owner[rows] == k
@@ -365,6 +386,8 @@ class LearnedPredictor(EnergyPredictor):
                 else:
                     res = list(y[rows][mine] - pred[mine])
                 pools["out_of_domain" if ood else "in_domain"] += [float(v) for v in res]
+                if zoo.has(names[k]):
+                    pools["families"] += [float(v) for v in res]
         self.residuals = {k: sorted(v) for k, v in pools.items()}
 
     def _train(self, X: np.ndarray, y: np.ndarray):
@@ -468,6 +491,10 @@ class LearnedPredictor(EnergyPredictor):
             pool = list(self.residuals.get("in_domain", [])) + list(self.residuals.get("out_of_domain", []))
             widen = OOD_WIDEN if ood else 1.0
         lo, hi = conformal_bounds(np.asarray(pool), level)
+        family = self.residuals.get("families") or []
+        if len(family) >= MIN_POOL:  # also cover the error on architecture families never seen
+            flo, fhi = conformal_bounds(np.asarray(family), level)
+            lo, hi = min(lo, flo), max(hi, fhi)
         return min(widen * lo, 0.0), max(widen * hi, 0.0)
 
     def predict_interval(self, networks: NetworkLike | Sequence[NetworkLike],
@@ -540,7 +567,7 @@ class LearnedPredictor(EnergyPredictor):
             )
         p.domain = LayerDomain.from_dict(data["domain"], len(LAYER_FEATURES)) if data.get("domain") else None
         res = data.get("residuals") or {}
-        p.residuals = {k: [float(v) for v in res.get(k, [])] for k in ("in_domain", "out_of_domain")}
+        p.residuals = {k: [float(v) for v in res.get(k, [])] for k in ("in_domain", "out_of_domain", "families")}
         if not all(math.isfinite(v) for vs in p.residuals.values() for v in vs):
             raise ApproxDSEError("the model's calibration residuals are malformed; retrain it")
         if kind == "xgboost":

@@ -55,7 +55,7 @@ def test_models_without_intervals_are_never_rechecked():
 
 
 def test_config_keys():
-    assert EnergyConfig().recheck is True and EnergyConfig().recheck_width == 0.1
+    assert EnergyConfig().recheck is True and EnergyConfig().recheck_width == 0.25
     with pytest.raises(ApproxDSEError, match="recheck must be true or false"):
         EnergyConfig(recheck="yes")
     with pytest.raises(ApproxDSEError, match="recheck_width"):
