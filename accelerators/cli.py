@@ -33,6 +33,7 @@ from approxdse.networks import zoo
 from approxdse.networks.problem_files import load_problems, write_problem
 
 FORMATS = ("table", "json", "csv")
+DEFAULT_ACCELERATOR = "eyeriss"
 
 
 def register(subparsers) -> None:
@@ -43,12 +44,14 @@ def register(subparsers) -> None:
         help="reference energy of a network on an accelerator, per layer and per component",
         description="Reference inference energy of NETWORK on an accelerator (Timeloop-style model and "
         "mapper, Accelergy-style energy tables) with a given 8-bit multiplier. NETWORK is a zoo name "
-        "(resnet18, resnet34, resnet50, vgg16, alexnet, mobilenet_v2, lenet5, lenet5_digits, resnet20, "
-        "resnet32, resnet56), a Timeloop problem file or a folder of them, an ONNX model (model.onnx; "
+        "(resnet18, resnet34, resnet50, vgg16, vgg11, alexnet, mobilenet_v2, mobilenet_v3_large, efficientnet_b0, "
+        "shufflenet_v2, squeezenet1_0, densenet121, regnet_y_400mf, resnext50_32x4d, convnext_tiny, lenet5, "
+        "resnet20, resnet32, resnet56, ...: approxdse workload lists a network's layers), "
+        "a Timeloop problem file or a folder of them, an ONNX model (model.onnx; "
         "needs pip install 'approxdse[onnx]'), or path/file.py:factory returning a torch.nn.Module.",
     )
     p.add_argument("network", metavar="NETWORK")
-    p.add_argument("--accelerator", "-a", default="eyeriss", metavar="NAME|FILE.yaml",
+    p.add_argument("--accelerator", "-a", default=None, metavar="NAME|FILE.yaml",
                    help="eyeriss (default), simba, eyeriss-2022, simba-2022 or an architecture YAML file")
     p.add_argument("--multiplier", "-m", default="exact", metavar="NAME",
                    help="multiplier name from the catalog (default: exact)")
@@ -159,25 +162,37 @@ def _print_warnings(messages: list[str], limit: int = 2) -> None:
               f"(--strict turns them into errors)", file=sys.stderr)
 
 
-def run_energy(args: argparse.Namespace) -> int:
+def resolve_energy_network(args: argparse.Namespace):
+    """The ``energy`` command's NETWORK (``--strict``, ``--input-shape`` honoured, warnings printed):
+    ``(workload, {layer: multiplier} of an approximated module, input shape label or None)``."""
     import warnings
 
-    _check_outputs(args)
-    _check_inputs(args)
-    progress = show_progress(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         network = _resolve_strict_network(args)
         workload, traced = resolve_network_and_multipliers(network, args.input_shape)
     _print_warnings([str(w.message) for w in caught])
-    progress = progress and len(workload) >= 8
     # the workload is resolved; the shape only labels the report
     shape = args.input_shape
     if shape is None and zoo.has(args.network):
         shape = zoo.entry(args.network).input_shape
+    return workload, traced, shape
+
+
+def check_energy_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable ``--out``/``--plot`` paths of the ``energy`` command before any work."""
+    _check_outputs(args)
+
+
+def run_energy(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    _check_inputs(args)
+    progress = show_progress(args)
+    workload, traced, shape = resolve_energy_network(args)
+    progress = progress and len(workload) >= 8
     if args.compare_multipliers:
         result = compare_multipliers(workload, _split_names(args.compare_multipliers),
-                                     accelerator=args.accelerator, objective=args.objective,
+                                     accelerator=args.accelerator or DEFAULT_ACCELERATOR, objective=args.objective,
                                      mapping=args.mapping, progress=progress, input_shape=shape,
                                      mapper=args.mapper)
         if args.format == "json":
@@ -191,9 +206,9 @@ def run_energy(args: argparse.Namespace) -> int:
                     parts += ["", rep.table(per_layer=True)]
             text = "\n".join(parts)
     else:
-        result = estimate_energy(workload, accelerator=args.accelerator, multiplier=args.multiplier,
-                                 objective=args.objective, mapping=args.mapping, progress=progress,
-                                 mapper=args.mapper,
+        result = estimate_energy(workload, accelerator=args.accelerator or DEFAULT_ACCELERATOR,
+                                 multiplier=args.multiplier, objective=args.objective, mapping=args.mapping,
+                                 progress=progress, mapper=args.mapper,
                                  input_shape=shape, layer_multipliers=traced or None)
         if args.format == "json":
             text = result.to_json()

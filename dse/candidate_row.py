@@ -26,6 +26,8 @@ class CandidateRow:
     (:mod:`~dse.screening`): ``predicted_output_error`` is the error model's score (NaN: not
     scored), ``screened`` whether the candidate was screened (``status == "screened"`` when its
     evaluation was skipped; ``audit`` mode evaluates it anyway), ``screen_s`` the error model's time.
+    (0 for a ``cached`` row answered from an earlier evaluation); ``energy_recheck``: why the
+    reference priced the candidate instead of the predictor (``energy.recheck``), empty if it did not.
     """
 
     generation: int
@@ -60,6 +62,7 @@ class CandidateRow:
     predicted_output_error: float = math.nan
     screened: bool = False
     screen_s: float = 0.0
+    energy_recheck: str = ""
 
     @classmethod
     def of(cls, generation: int, index: int, candidate: Candidate, variables: Mapping[str, Any],
@@ -91,6 +94,7 @@ class CandidateRow:
             predicted_output_error=_number(result.get("predicted_output_error")),
             screened=bool(result.get("screened", False)),
             screen_s=0.0 if cached else _number(result.get("screen_s"), 0.0),
+            energy_recheck=result.get("energy_recheck", "") or "",
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -294,8 +294,16 @@ class EnergyConfig:
     accelerator: str = "eyeriss"
     #: Re-evaluate the final front with the reference model and report the predictor's error.
     reference_front: bool = True
+    #: With a predictor that knows its uncertainty (``learned``, a learned model file): price a
+    #: candidate with the reference instead when one of its layers lies outside the predictor's
+    #: training domain or its 90% interval is wider than ``recheck_width`` (relative to the energy).
+    recheck: bool = True
+    recheck_width: float = 0.25
 
     def __post_init__(self) -> None:
+        if not isinstance(self.recheck, bool):
+            raise ApproxDSEError(f"energy.recheck must be true or false, got {self.recheck!r}")
+        _number("energy", "recheck_width", self.recheck_width, minimum=0.0, exclusive=True)
         if not isinstance(self.predictor, str) or not self.predictor:
             raise ApproxDSEError(f"energy.predictor must be a name or a file path, got {self.predictor!r}")
         if not isinstance(self.accelerator, str) or not self.accelerator:

@@ -20,6 +20,16 @@ Each is an :class:`~approxdse.predictors.energy_model.EnergyModel`
 (``energy(workload, multipliers)``, a ``name`` and a ``unit``);
 :class:`EnergyObjective` builds the one the config names (:data:`MODELS`) and
 asks it for each candidate's energy, per-layer multipliers honoured.
+
+**Re-checks** (``recheck=True``, the search's ``energy.recheck``, default on): a
+model that knows its uncertainty (an
+:class:`~approxdse.predictors.energy_model.UncertainEnergyModel`: the learned
+predictor) is asked for an estimate; when a layer of the candidate lies
+outside its training domain, or its 90% interval is wider than
+``recheck_width`` times the energy, the candidate is priced by the reference
+instead, and :meth:`EnergyObjective.evaluate` says so (``recheck``:
+``out-of-domain: N layers`` or ``wide interval: W%``; empty when the
+predictor's answer was kept). Models without intervals are never re-checked.
 """
 from __future__ import annotations
 
@@ -37,6 +47,7 @@ from approxdse.predictors.energy_model import (
     LayerMultipliers,
     MultiplicationCount,
     ReferenceModel,
+    UncertainEnergyModel,
 )
 from approxdse.predictors.io import load_predictor
 
@@ -76,15 +87,26 @@ def candidate_multipliers(candidate: Candidate, workload) -> LayerMultipliers:
     return [per_layer[layer.name] for layer in workload.layers]
 
 
+@dataclass(frozen=True)
+class CandidateEnergy:
+    """A candidate's energy and, when the reference re-checked it, why (empty otherwise)."""
+
+    energy: float
+    recheck: str = ""
+
+
 @dataclass
 class EnergyObjective:
     """Energy of candidates under one model (see the module docstring).
 
-    ``spec`` is ``summing``, ``learned``, ``reference``, ``multiplications`` or a predictor file path.
+    ``spec`` is ``summing``, ``learned``, ``reference``, ``multiplications`` or a predictor file path;
+    ``recheck``/``recheck_width``: re-check out-of-domain or wide-interval predictions with the reference.
     """
 
     spec: str = "summing"
     accelerator: str = "eyeriss"
+    recheck: bool = False
+    recheck_width: float = 0.25
     _model: EnergyModel | None = field(default=None, init=False, repr=False)
 
     @property
@@ -114,8 +136,24 @@ class EnergyObjective:
 
     def energy(self, candidate: Candidate) -> float:
         """The candidate's energy in :attr:`unit` (float; raises for a network the model cannot map)."""
+        return self.evaluate(candidate).energy
+
+    def evaluate(self, candidate: Candidate) -> CandidateEnergy:
+        """The candidate's energy, re-checked with the reference where the module docstring says."""
         workload = candidate.genome.to_workload()
-        return self.model().energy(workload, candidate_multipliers(candidate, workload))
+        multipliers = candidate_multipliers(candidate, workload)
+        model = self.model()
+        if not (self.recheck and isinstance(model, UncertainEnergyModel)):
+            return CandidateEnergy(model.energy(workload, multipliers))
+        est = model.estimate(workload, multipliers)
+        width = est.relative_width
+        if est.out_of_domain:
+            reason = f"out-of-domain: {len(est.out_of_domain_layers)} layers"
+        elif width is not None and width > self.recheck_width:
+            reason = f"wide interval: {width * 100:.1f}%"
+        else:
+            return CandidateEnergy(est.energy)
+        return CandidateEnergy(ReferenceModel(self.accelerator).energy(workload, multipliers), reason)
 
 
 def reference_energy(candidate: Candidate, accelerator: str) -> float:

@@ -71,6 +71,8 @@ class EvaluationSettings:
     constraints: ConstraintConfig = field(default_factory=ConstraintConfig)
     weights_dir: str | None = None
     screening: ScreeningConfig = field(default_factory=ScreeningConfig)
+    recheck: bool = True
+    recheck_width: float = 0.25
 
     def training_hash(self) -> str:
         """Hash of what determines a genome's float weights (dataset and training settings)."""
@@ -106,6 +108,8 @@ class EvaluationResult:
     time_s: float = 0.0
     weights_cached: bool = False
     message: str = ""
+    #: Why the reference priced this candidate instead of the predictor (empty: it did not).
+    energy_recheck: str = ""
 
     @property
     def error(self) -> float:
@@ -117,13 +121,14 @@ class EvaluationResult:
 
 # ---------------------------------------------------------------------- per-process state
 _DATA: dict[str, Any] = {}
-_ENERGY: dict[tuple[str, str], EnergyObjective] = {}
+_ENERGY: dict[tuple, EnergyObjective] = {}
 
 
 def _energy_model(settings: EvaluationSettings) -> EnergyObjective:
-    key = (settings.energy, settings.accelerator)
+    key = (settings.energy, settings.accelerator, settings.recheck, settings.recheck_width)
     if key not in _ENERGY:
-        _ENERGY[key] = EnergyObjective(settings.energy, settings.accelerator)
+        _ENERGY[key] = EnergyObjective(settings.energy, settings.accelerator, settings.recheck,
+                                       settings.recheck_width)
     return _ENERGY[key]
 
 
@@ -234,7 +239,8 @@ def _checked(settings: EvaluationSettings, cands: Sequence[Candidate], genome) -
         r = EvaluationResult(c.key(), "ok", params=params, macs=macs)
         t0 = time.perf_counter()
         try:
-            r.energy = _energy_model(settings).energy(c)
+            priced = _energy_model(settings).evaluate(c)
+            r.energy, r.energy_recheck = priced.energy, priced.recheck
         except Exception as exc:
             r.status, r.message = "failed", f"energy: {type(exc).__name__}: {exc}"
         r.time_s = time.perf_counter() - t0

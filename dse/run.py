@@ -187,7 +187,7 @@ class SearchRun:
         energy = str(cfg.predictor_path()) if cfg.energy.is_file else cfg.energy.predictor
         weights = self.weights_dir if self.weights_dir is not None else self.run_dir / "weights"
         return EvaluationSettings(cfg.dataset, cfg.training, energy, cfg.energy.accelerator, cfg.constraints,
-                                  str(weights), cfg.screening)
+                                  str(weights), cfg.screening, cfg.energy.recheck, cfg.energy.recheck_width)
 
     def _row(self, gen: int, index: int, cand: Candidate, x: dict, result: dict, cached: bool) -> dict:
         """The log record (:class:`~dse.candidate_row.CandidateRow` as a dict) of one evaluation."""

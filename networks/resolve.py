@@ -9,6 +9,10 @@ Dataset network specs (``approxdse dataset --networks``), comma-separated:
   (``nas-digits:N``, ``nas-cifar:N``, ``nas-imagenet:N`` pick a preset);
 * ``resnet:N``: N ResNet-like genomes (CIFAR input; residual and bottleneck
   blocks only);
+* ``layers:N``: N pseudo-networks of 12 random layers each from the layer-shape
+  sampler (:mod:`approxdse.networks.layer_sampler`: odd channel counts, groups,
+  depthwise 3-7, SE layers, stems, dilation), kind ``layers``;
+* ``family:NAME``: the zoo networks of one architecture family (:func:`zoo.families`);
 * ``zoo``: every network in :mod:`approxdse.networks.zoo`; ``zoo-resnets``: its ResNets;
 * any zoo name (``resnet20``, ``mobilenet_v2``...).
 """
@@ -23,6 +27,7 @@ from approxdse.core.errors import ApproxDSEError
 from approxdse.networks import zoo
 from approxdse.networks.generator import GeneratorSpace, sample_genomes
 from approxdse.networks.genome import Genome
+from approxdse.networks.layer_sampler import sample_layer_workloads
 from approxdse.networks.workload import Layer, Workload
 
 
@@ -121,6 +126,15 @@ def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkE
         elif head == "resnet" and tail:
             for g in sample_genomes(_count(spec, tail), seed=seed * 1000 + _stream("resnet"), space=resnet_space()):
                 entries.append(NetworkEntry(f"resnet_{g.key()}", "resnet", g.to_workload(f"resnet_{g.key()}"), g.to_json()))
+        elif head == "layers" and tail:
+            for w in sample_layer_workloads(_count(spec, tail), seed=seed * 1000 + _stream("layers")):
+                entries.append(NetworkEntry(w.name, "layers", w))
+        elif head == "family" and tail:
+            fams = zoo.families()
+            if tail not in fams:
+                raise ApproxDSEError(f"unknown family {tail!r}; the zoo has: {', '.join(fams)}")
+            entries += [NetworkEntry(n, "resnet" if n.startswith("resnet") else "zoo", zoo.workload(n))
+                        for n in fams[tail]]
         elif head == "zoo" and not tail:
             entries += [NetworkEntry(n, "zoo", zoo.workload(n)) for n in zoo.names()]
         elif head == "zoo-resnets" and not tail:
@@ -130,8 +144,8 @@ def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkE
             entries.append(NetworkEntry(name, "resnet" if name.startswith("resnet") else "zoo", zoo.workload(name)))
         else:
             raise ApproxDSEError(
-                f"unknown network spec {spec!r}; use nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, "
-                "zoo-resnets or a zoo name"
+                f"unknown network spec {spec!r}; use nas:N, nas-digits:N, nas-imagenet:N, resnet:N, layers:N, zoo, "
+                "zoo-resnets, family:NAME or a zoo name"
             )
     seen: set[str] = set()
     unique = []
@@ -143,7 +157,7 @@ def resolve_networks(specs: str | Sequence[str], seed: int = 0) -> list[NetworkE
 
 
 def _stream(label: str) -> int:
-    return {"cifar": 1, "digits": 2, "imagenet": 3, "resnet": 4}.get(label, 5)
+    return {"cifar": 1, "digits": 2, "imagenet": 3, "resnet": 4, "layers": 6}.get(label, 5)
 
 
 def network_names(entries: Iterable[NetworkEntry]) -> list[str]:

@@ -17,7 +17,9 @@ from torch import nn
 
 def activation(name: str | None) -> nn.Module | None:
     """The activation module a spec names (None: no activation)."""
-    return {None: None, "relu": nn.ReLU(inplace=False), "relu6": nn.ReLU6(), "tanh": nn.Tanh()}[name]
+    return {None: None, "relu": nn.ReLU(inplace=False), "relu6": nn.ReLU6(), "tanh": nn.Tanh(),
+            "hardswish": nn.Hardswish(), "swish": nn.SiLU(), "gelu": nn.GELU(), "sigmoid": nn.Sigmoid(),
+            "hardsigmoid": nn.Hardsigmoid()}[name]
 
 
 # --------------------------------------------------------------------------- zoo specs
@@ -50,6 +52,46 @@ class SpecResidual(nn.Module):
             short = getattr(self, n)(short)
         out = out + short
         return self.act(out) if self.act is not None else out
+
+
+class SqueezeExciteModule(nn.Module):
+    """``x * gate(fc2(act(fc1(avgpool(x)))))`` with 1x1 convs (the zoo's ``SqueezeExcite``)."""
+
+    def __init__(self, channels: int, squeeze: int, act: str, gate: str):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+        self.act, self.gate = activation(act), activation(gate)
+
+    def forward(self, x):
+        s = torch.nn.functional.adaptive_avg_pool2d(x, 1)
+        return x * self.gate(self.fc2(self.act(self.fc1(s))))
+
+
+class SpecConcat(nn.Module):
+    """Branches on the input (or on equal channel slices of it), concatenated on channels, then
+    optionally a channel shuffle (the zoo's ``Concat``); an empty branch passes its input on."""
+
+    def __init__(self, branches: list[list[tuple[str, nn.Module]]], split: bool, shuffle: int):
+        super().__init__()
+        self._branches = [[n for n, _ in b] for b in branches]
+        self.split, self.shuffle = split, shuffle
+        for b in branches:
+            for n, m in b:
+                self.add_module(n, m)
+
+    def forward(self, x):
+        parts = torch.chunk(x, len(self._branches), dim=1) if self.split else [x] * len(self._branches)
+        outs = []
+        for names, part in zip(self._branches, parts):
+            for n in names:
+                part = getattr(self, n)(part)
+            outs.append(part)
+        out = torch.cat(outs, dim=1)
+        if self.shuffle:
+            n, c, h, w = out.shape
+            out = out.view(n, self.shuffle, c // self.shuffle, h, w).transpose(1, 2).reshape(n, c, h, w)
+        return out
 
 
 class PadShortcutModule(nn.Module):

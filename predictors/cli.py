@@ -5,6 +5,12 @@
     approxdse train-predictor --data DIR --kind summing|xgboost|hgb --accelerator A --out FILE
                       [--format table|json]
     approxdse compare --predictor FILE --data DIR [--plot FILE.png] [--format table|json] [--out FILE]
+                      [--networks held-out|all] [--allow-training-data]
+    approxdse energy NETWORK --predictor summing|learned|FILE.json [--multiplier M] [--accelerator A]
+                      [--format table|json|csv] [--per-layer] [--out FILE]
+
+``--predictor`` is added here to the ``energy`` command of :mod:`approxdse.accelerators.cli`
+(the reference lives a layer below the predictors): without it ``energy`` runs the reference.
 
 The shared options come from :mod:`approxdse.core.cli_options`. Heavy imports stay
 inside the handlers so ``approxdse --help`` stays instant.
@@ -16,6 +22,7 @@ import json
 import os
 import sys
 
+from approxdse.accelerators.cli import check_energy_outputs, resolve_energy_network, run_energy
 from approxdse.core.atomic_files import check_writable
 from approxdse.core.cli_options import (
     format_option,
@@ -30,12 +37,51 @@ from approxdse.predictors.compare import compare_predictor
 from approxdse.predictors.dataset import Dataset, generate_dataset
 from approxdse.predictors.io import check_model_path, load_predictor
 from approxdse.predictors.learned import LearnedPredictor
+from approxdse.predictors.predicted_energy import load_energy_predictor, predicted_energy
 from approxdse.predictors.summing import SummingPredictor
 
 SUMMARY_FORMATS = ("table", "json")
+#: ``energy`` options that need the reference's mapping search (refused with ``--predictor``).
+_REFERENCE_ONLY = (("mapping", "--mapping"), ("compare_multipliers", "--compare-multipliers"), ("plot", "--plot"))
+
+
+def _extend_energy(subparsers) -> None:
+    """Add ``--predictor`` to the ``energy`` command registered by :mod:`approxdse.accelerators.cli`."""
+    energy = subparsers.choices.get("energy")
+    if energy is None:  # pragma: no cover - the accelerators' commands always register first
+        return
+    energy.add_argument("--predictor", metavar="summing|learned|FILE.json", default=None,
+                        help="answer with a predictor instead of the reference (milliseconds, no mapping search): "
+                        "the default summing or learned predictor of the accelerator, or a model file from "
+                        "train-predictor; learned adds a 90%% interval and an out-of-domain flag")
+    energy.set_defaults(func=_energy)
+
+
+def _energy(args: argparse.Namespace) -> int:
+    if args.predictor is None:
+        return run_energy(args)
+    for attr, flag in _REFERENCE_ONLY:
+        if getattr(args, attr, None):
+            raise ApproxDSEError(f"{flag} needs the reference; drop --predictor to use it")
+    if args.objective != "energy":
+        raise ApproxDSEError(f"--objective {args.objective} needs the reference; predictors give energy only")
+    check_energy_outputs(args)
+    pred, source = load_energy_predictor(args.predictor, args.accelerator, progress=show_progress(args))
+    workload, traced, shape = resolve_energy_network(args)
+    report = predicted_energy(pred, workload, args.multiplier, source=source, layer_multipliers=traced or None,
+                              input_shape=tuple(shape) if shape else None)
+    if args.format == "json":
+        text = report.to_json()
+    elif args.format == "csv":
+        text = report.to_csv()
+    else:
+        text = report.table(per_layer=args.per_layer)
+    write_output(text, args.out, f"predicted energy {args.format}")
+    return 0
 
 
 def register(subparsers) -> None:
+    _extend_energy(subparsers)
     p = subparsers.add_parser(
         "dataset",
         help="reference energies of many networks x multipliers x accelerators (resumable)",
@@ -47,7 +93,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--accelerator", required=True, help="comma-separated accelerators, e.g. eyeriss,simba")
     p.add_argument("--networks", required=True,
-                   help="comma-separated: nas:N, nas-digits:N, nas-imagenet:N, resnet:N, zoo, zoo-resnets, zoo names")
+                   help="comma-separated: nas:N, nas-digits:N, nas-imagenet:N, resnet:N, layers:N (random layer "
+                   "shapes), zoo, zoo-resnets, family:NAME, zoo names")
     p.add_argument("--multipliers", default="all", help="all, or comma-separated multiplier names (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated networks (default 0)")
     p.add_argument("--chunk-size", type=int, default=4, help="(network, accelerator) tasks per Parquet part (default 4)")
@@ -85,6 +132,9 @@ def register(subparsers) -> None:
     p.add_argument("--plot", default=None, metavar="FILE.png", help="write a scatter plot + error histogram PNG here")
     p.add_argument("--networks", choices=["held-out", "all"], default="held-out",
                    help="held-out (default: networks the predictor did not see, if any) or all")
+    p.add_argument("--allow-training-data", action="store_true",
+                   help="score even when every network of the dataset was used in training (marked "
+                   "evaluated_on: training); refused otherwise")
     p.add_argument("--reference-networks", type=int, default=10,
                    help="networks on which the reference and the predictor are timed (default 10; 0: no timing)")
     p.add_argument("--seed", type=int, default=0, help="seed choosing the timed networks")
@@ -146,20 +196,18 @@ def _compare(args: argparse.Namespace) -> int:
             check_writable(target)
     pred = load_predictor(args.predictor)
     ds = Dataset.load(args.data)
-    note = ""
     if args.networks == "held-out" and pred.training_networks:
-        seen = set(pred.training_networks)
-        unseen = sorted(set(ds.energy["network"]) - seen)
+        unseen = sorted(set(ds.energy["network"]) - set(pred.training_networks))
         if unseen:
             ds = ds.subset(unseen)
-        else:
-            note = "note: every network in the dataset was used in training; comparing on all of them"
-    result = compare_predictor(pred, ds, reference_networks=args.reference_networks, seed=args.seed)
+    result = compare_predictor(pred, ds, reference_networks=args.reference_networks, seed=args.seed,
+                               allow_training_data=args.allow_training_data)
     if args.plot:
         result.plot(args.plot)
     write_output(result.to_json() if args.format == "json" else result.table(), args.out)
-    if note:
-        print(note, file=sys.stderr)
+    if result.metrics["evaluated_on"] != "held-out":
+        print(f"approxdse: warning: evaluated on {result.metrics['evaluated_on']} networks "
+              f"({result.metrics['n_training_networks']} of them used in training)", file=sys.stderr)
     if args.plot:
         print(f"approxdse: plot written to {args.plot}", file=sys.stderr)
     return 0

@@ -10,6 +10,12 @@ network x multiplier):
 * ``per_network_pearson_min`` / ``_median``: Pearson over the multipliers of each
   fixed network (networks with at least 3 multipliers).
 
+``evaluated_on`` says which networks were scored: ``held-out`` (none of them
+among the predictor's training networks), ``training`` (all of them: the scores
+then say nothing about new networks) or ``mixed``; ``n_training_networks`` and
+``n_held_out_networks`` count them. :func:`compare_predictor` refuses
+training-only data unless ``allow_training_data=True``.
+
 Speed: the reference (:func:`accelerators.estimate.estimate_energy`, exact
 multiplier) and the predictor are timed on the same networks in the same run
 (``reference_networks``, default 10, of the dataset's networks; the predictor
@@ -101,6 +107,7 @@ class Comparison:
         lines = [
             f"{m['predictor']} predictor vs reference on {m['accelerator']}: {m['n_rows']} rows, "
             f"{m['n_networks']} networks",
+            f"  evaluated on           {_describe_evaluated_on(m)}",
             "",
             f"  R^2                    {_num(m['r2'], '.5f')}",
             f"  MAPE                   {_num(m['mape_pct'], '.3f')} %",
@@ -144,6 +151,9 @@ class Comparison:
         m = self.metrics
         ax1.set_title(f"{m['predictor']} on {m['accelerator']}: MAPE {_num(m['mape_pct'], '.2f')}%, "
                       f"Spearman {_num(m['spearman'], '.4f')}", fontsize=9)
+        if m.get("evaluated_on"):
+            fig.suptitle(f"evaluated on {_describe_evaluated_on(m)}", fontsize=9,
+                         color="black" if m["evaluated_on"] == "held-out" else "firebrick")
         ax2.hist(err, bins=40)
         ax2.set_xlabel("prediction error (%)")
         ax2.set_ylabel("rows")
@@ -152,6 +162,29 @@ class Comparison:
         if path is not None:
             save_figure(fig, path, format="png")
         return fig
+
+
+EVALUATED_ON = ("held-out", "training", "mixed")
+
+
+def evaluated_on(predictor, networks) -> tuple[str, int, int]:
+    """(``held-out`` | ``training`` | ``mixed``, training networks scored, held-out networks scored)."""
+    seen = set(predictor.training_networks)
+    names = set(networks)
+    n_train = len(names & seen)
+    n_held = len(names) - n_train
+    label = "training" if n_held == 0 else ("held-out" if n_train == 0 else "mixed")
+    return label, n_train, n_held
+
+
+def _describe_evaluated_on(m: dict) -> str:
+    label = m.get("evaluated_on", "?")
+    if label == "held-out":
+        return f"held-out networks ({m.get('n_held_out_networks')} not seen in training)"
+    if label == "training":
+        return (f"TRAINING networks ({m.get('n_training_networks')}): these scores say nothing about "
+                "networks the predictor has not seen")
+    return (f"mixed: {m.get('n_held_out_networks')} held-out and {m.get('n_training_networks')} training networks")
 
 
 def _json_safe(obj: Any) -> Any:
@@ -193,8 +226,11 @@ def time_predictor(predictor, workloads: list, accelerator: str, multiplier: str
 
 
 def compare_predictor(predictor, dataset: Any, reference_networks: int = 10, seed: int = 0,
-                      time_it: bool = True) -> Comparison:
-    """Compare a fitted predictor with a dataset's reference energies (see the module docstring)."""
+                      time_it: bool = True, allow_training_data: bool = True) -> Comparison:
+    """Compare a fitted predictor with a dataset's reference energies (see the module docstring).
+
+    ``allow_training_data=False`` refuses a dataset whose networks were all used in training.
+    """
     if not isinstance(dataset, Dataset):
         dataset = Dataset.load(dataset)
     acc = predictor.accelerator
@@ -207,11 +243,19 @@ def compare_predictor(predictor, dataset: Any, reference_networks: int = 10, see
         )
     ds = dataset.for_accelerator(acc)
     predictor.check_dataset(ds)
+    nets = ds.energy["network"].to_numpy()
+    on, n_train, n_held = evaluated_on(predictor, nets)
+    if on == "training" and not allow_training_data:
+        raise ApproxDSEError(
+            f"every network of dataset {ds.directory!r} was used to train this predictor, so the scores would say "
+            "nothing about new networks; train with --holdout 0.25 (or on another dataset) and compare on the "
+            "networks it did not see, or pass --allow-training-data"
+        )
     y = ds.energy["total_energy_pJ"].to_numpy(dtype=np.float64)
     p = predictor.predict_dataset(ds)
-    nets = ds.energy["network"].to_numpy()
     metrics: dict[str, Any] = {"predictor": _label(predictor), "accelerator": acc,
-                               "n_networks": int(len(np.unique(nets)))}
+                               "n_networks": int(len(np.unique(nets))), "evaluated_on": on,
+                               "n_training_networks": n_train, "n_held_out_networks": n_held}
     metrics.update(error_metrics(y, p))
     per_net = per_network_pearson(nets, y, p)
     metrics["per_network_pearson_min"] = min(per_net) if per_net else None

@@ -9,7 +9,7 @@
 2. otherwise a model fitted earlier on this machine, cached under
    ``<home>/cache/predictors`` (:func:`approxdse.core.paths.cache_dir`);
 3. otherwise one fitted now: a small reference dataset (``nas:N`` CIFAR-preset
-   networks plus the zoo's CIFAR ResNets, exact and two approximate
+   networks, 20 pseudo-networks of random layer shapes and the zoo's CIFAR ResNets, exact and two approximate
    multipliers) is generated into that cache (about a second per network) and
    the model trained on it and cached.
 
@@ -33,7 +33,7 @@ from approxdse.predictors.summing import SummingPredictor
 
 KINDS = ("summing", "learned")
 #: Networks of the on-the-fly dataset.
-ON_THE_FLY_NETWORKS = "nas:{n},resnet20,resnet32,resnet56"
+ON_THE_FLY_NETWORKS = "nas:{n},layers:20,resnet20,resnet32,resnet56"
 ON_THE_FLY_MULTIPLIERS = "u8_exact,u8_bam_h2_v6,u8_trunc_3"
 
 

@@ -15,6 +15,10 @@ Four implementations, one contract (``energy(workload, multipliers) -> float``):
 ``workload``, in layer order. Every model refuses a multiplier without an energy
 figure the same way (:func:`approxdse.multipliers.relative_energy_of`).
 
+A model that knows its uncertainty (the learned predictor) also has
+``estimate(workload, multipliers) -> EnergyEstimate``: the energy, a 90%
+interval and the layers outside its training domain (:class:`UncertainEnergyModel`).
+
 >>> from approxdse.networks import zoo
 >>> MultiplicationCount().energy(zoo.workload("lenet5"), "u8_exact") == zoo.workload("lenet5").macs
 True
@@ -36,6 +40,32 @@ PJ = "pJ"
 EXACT_MULTIPLICATIONS = "exact multiplications"
 
 
+@dataclass(frozen=True)
+class EnergyEstimate:
+    """An energy (pJ) with what a model knows of its uncertainty.
+
+    ``low``/``high``: a central ``level`` interval (None when the model gives none);
+    ``out_of_domain_layers``: names of the layers outside the model's training domain.
+    """
+
+    energy: float
+    low: float | None = None
+    high: float | None = None
+    level: float | None = None
+    out_of_domain_layers: tuple[str, ...] = ()
+
+    @property
+    def out_of_domain(self) -> bool:
+        return bool(self.out_of_domain_layers)
+
+    @property
+    def relative_width(self) -> float | None:
+        """``(high - low) / energy``, or None without an interval."""
+        if self.low is None or self.high is None or not self.energy:
+            return None
+        return (self.high - self.low) / self.energy
+
+
 @runtime_checkable
 class EnergyModel(Protocol):
     """What an energy objective needs from a model: a name, a unit, and the energy of one network."""
@@ -50,6 +80,14 @@ class EnergyModel(Protocol):
 
     def energy(self, workload: Workload, multipliers: LayerMultipliers) -> float:
         """The inference energy of ``workload`` with ``multipliers`` (one, or one per layer)."""
+
+
+@runtime_checkable
+class UncertainEnergyModel(EnergyModel, Protocol):
+    """An :class:`EnergyModel` that also gives an interval and an out-of-domain flag."""
+
+    def estimate(self, workload: Workload, multipliers: LayerMultipliers) -> EnergyEstimate:
+        """The energy of ``workload`` with an interval and the layers outside the training domain."""
 
 
 def per_layer(workload: Workload, multipliers: LayerMultipliers) -> list[MultiplierLike]:

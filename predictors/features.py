@@ -14,7 +14,12 @@ Network features (:func:`network_features`, from the Workload alone):
 
 Layer features (:func:`layer_features`): the raw loop bounds C, M, P, Q, R, S,
 stride, groups, C/groups, M/groups, depthwise / fc flags, log2 MACs, weights,
-inputs, outputs and their reuse ratios.
+inputs, outputs and their reuse ratios; the dilation; and how the per-group
+channel counts and the output size factor (a mapper splits loop bounds into
+exact factors, so 58 = 2 x 29 channels map worse than 64): for each of C/groups,
+M/groups, P and Q the power of two dividing it (``v2_*``, capped at 10), its
+largest divisor up to 16 (``div16_*``) and log2 of its largest prime factor
+(``lpf_*``).
 
 Multiplier features (:func:`multiplier_features`): ``relative_energy``,
 ``signed``, and where known ``area_um2``, ``power_mw`` and the error metrics
@@ -54,8 +59,13 @@ NETWORK_FEATURES: tuple[str, ...] = (
 LAYER_FEATURES: tuple[str, ...] = (
     "C", "M", "P", "Q", "R", "S", "stride", "groups", "C_per_group", "M_per_group",
     "depthwise", "fc", "log_macs", "log_weights", "log_inputs", "log_outputs",
-    "reuse_w", "reuse_i", "reuse_o",
+    "reuse_w", "reuse_i", "reuse_o", "dilation",
+    "v2_cg", "v2_mg", "v2_p", "v2_q", "div16_cg", "div16_mg", "div16_p", "div16_q",
+    "lpf_cg", "lpf_mg", "lpf_p", "lpf_q",
 )
+
+#: Layer kinds with their own feature ranges for the out-of-domain check (:func:`layer_kinds`).
+LAYER_KINDS: tuple[str, ...] = ("conv", "pointwise", "grouped", "depthwise", "fc")
 
 MULTIPLIER_FEATURES: tuple[str, ...] = (
     "relative_energy", "signed", "area_um2", "power_mw", "mae_pct", "wce_pct", "mre_pct", "ep_pct",
@@ -66,6 +76,45 @@ def _check_finite(values: np.ndarray, what: str) -> np.ndarray:
     if not np.all(np.isfinite(values)):
         raise ApproxDSEError(f"{what} has NaN or infinite features; check its shapes and multiplier figures")
     return values
+
+
+@lru_cache(maxsize=65536)
+def _factor_features(n: int) -> tuple[float, float, float]:
+    """(power of two dividing n, capped at 10; largest divisor <= 16; log2 of the largest prime factor)."""
+    n = max(int(n), 1)
+    v2, m = 0, n
+    while m % 2 == 0 and v2 < 10:
+        m //= 2
+        v2 += 1
+    div16 = max(d for d in range(1, 17) if n % d == 0)
+    largest, m, p = 1, n, 2
+    while p * p <= m:
+        while m % p == 0:
+            largest, m = p, m // p
+        p += 1
+    largest = max(largest, m)
+    return float(v2), float(div16), math.log2(largest)
+
+
+def _factor_columns(values: np.ndarray) -> np.ndarray:
+    return np.array([_factor_features(int(v)) for v in values], dtype=np.float64).reshape(len(values), 3)
+
+
+def layer_kinds(workload) -> list[str]:
+    """Each layer's kind (:data:`LAYER_KINDS`): fc, depthwise, grouped, pointwise (1x1) or conv."""
+    out = []
+    for l in workload.layers:
+        if l.kind == "fc":
+            out.append("fc")
+        elif l.is_depthwise:
+            out.append("depthwise")
+        elif l.groups > 1:
+            out.append("grouped")
+        elif l.R == 1 and l.S == 1:
+            out.append("pointwise")
+        else:
+            out.append("conv")
+    return out
 
 
 def layer_feature_matrix(workload) -> np.ndarray:
@@ -81,10 +130,13 @@ def layer_feature_matrix(workload) -> np.ndarray:
     inputs = np.maximum(N * C * h * w, 1.0)
     outputs = np.maximum(N * M * P * Q, 1.0)
     depthwise = ((g > 1) & (g == C) & (C == M)).astype(np.float64)
+    fcg, fmg, fp, fq = (_factor_columns(v) for v in (cg, mg, P, Q))
     out = np.column_stack([
         C, M, P, Q, R, S, sh, g, cg, mg, depthwise, fc,
         np.log2(macs), np.log2(weights), np.log2(inputs), np.log2(outputs),
-        np.log2(macs / weights), np.log2(macs / inputs), np.log2(macs / outputs),
+        np.log2(macs / weights), np.log2(macs / inputs), np.log2(macs / outputs), dh,
+        fcg[:, 0], fmg[:, 0], fp[:, 0], fq[:, 0], fcg[:, 1], fmg[:, 1], fp[:, 1], fq[:, 1],
+        fcg[:, 2], fmg[:, 2], fp[:, 2], fq[:, 2],
     ])
     return _check_finite(out, f"network {workload.name!r}")
 

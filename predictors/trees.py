@@ -1,7 +1,10 @@
 """Gradient-boosted tree ensembles as JSON: XGBoost boosters and scikit-learn HistGradientBoosting.
 
 Never pickle: an XGBoost booster is kept in XGBoost's own JSON model format
-(embedded as a JSON object); a fitted ``HistGradientBoostingRegressor`` is
+(embedded as a JSON object) and evaluated here by :class:`XGBoostTrees`
+(vectorised numpy over rows and trees, float32 splits as XGBoost makes them),
+so that loading and predicting need no XGBoost import (which costs seconds:
+it imports scikit-learn and scipy); a fitted ``HistGradientBoostingRegressor`` is
 reduced to its trees' node arrays (feature, threshold, children, missing-value
 direction, leaf value) plus the baseline, and evaluated here with numpy, so a
 saved model needs no scikit-learn internals to load.
@@ -32,6 +35,132 @@ def xgboost_from_dict(model: dict):
     except xgb.core.XGBoostError as exc:
         raise ApproxDSEError(f"the embedded XGBoost model is corrupt ({str(exc).splitlines()[0]})") from None
     return booster
+
+
+#: Batches above this many rows go through a numba kernel (numba's import costs more than a
+#: small batch: ``approxdse energy --predictor`` stays in numpy).
+NUMBA_ROWS = 256
+
+
+def _xgb_python(X, base, feature, threshold, left, right, default_left, value, is_leaf):
+    out = np.full(X.shape[0], base)
+    for i in range(X.shape[0]):
+        total = 0.0
+        for t in range(feature.shape[0]):
+            node = 0
+            while not is_leaf[t, node]:
+                x = X[i, feature[t, node]]
+                if x != x:
+                    node = left[t, node] if default_left[t, node] else right[t, node]
+                elif x < threshold[t, node]:
+                    node = left[t, node]
+                else:
+                    node = right[t, node]
+            total += value[t, node]
+        out[i] += total
+    return out
+
+
+_XGB_COMPILED: list = []
+
+
+def _xgb_numba(*args):
+    """:func:`_xgb_python` compiled by numba on first use (imported here: see :func:`_predict_numba`)."""
+    if not _XGB_COMPILED:
+        try:
+            from numba import njit
+
+            _XGB_COMPILED.append(njit(cache=True, nogil=True)(_xgb_python))
+        except ImportError:  # pragma: no cover - numba is a dependency
+            _XGB_COMPILED.append(_xgb_python)
+    return _XGB_COMPILED[0](*args)
+
+
+def _xgb_float(text: Any) -> float:
+    """XGBoost writes base_score as ``"5E-1"`` or ``"[5E-1]"``."""
+    return float(str(text).strip("[]"))
+
+
+@dataclass
+class XGBoostTrees:
+    """An XGBoost regression booster (``reg:*`` objective, numeric splits) read from its JSON model.
+
+    ``predict(X)`` equals ``Booster.inplace_predict(X)`` (float32 inputs and thresholds, ``x < t``
+    goes left, NaN follows ``default_left``) to float32 rounding of the leaf sum.
+    """
+
+    base_score: float
+    feature: np.ndarray  # [trees, nodes] int64, leaves point at themselves
+    threshold: np.ndarray  # float32
+    left: np.ndarray
+    right: np.ndarray
+    default_left: np.ndarray  # bool
+    value: np.ndarray  # float64 leaf values (0 for internal nodes)
+    is_leaf: np.ndarray
+    depth: int
+
+    @classmethod
+    def from_model(cls, model: dict) -> "XGBoostTrees":
+        try:
+            learner = model["learner"]
+            objective = learner["objective"]["name"]
+            if not objective.startswith("reg:"):
+                raise ValueError(f"objective {objective} is not a regression")
+            base = _xgb_float(learner["learner_model_param"]["base_score"])
+            trees = learner["gradient_booster"]["model"]["trees"]
+            width = max(len(t["left_children"]) for t in trees) if trees else 1
+            n = len(trees)
+            feature = np.zeros((n, width), dtype=np.int64)
+            threshold = np.zeros((n, width), dtype=np.float32)
+            left = np.tile(np.arange(width, dtype=np.int64), (n, 1))
+            right = left.copy()
+            default_left = np.zeros((n, width), dtype=bool)
+            value = np.zeros((n, width), dtype=np.float64)
+            is_leaf = np.ones((n, width), dtype=bool)
+            depth = 0
+            for i, t in enumerate(trees):
+                if any(t.get("split_type", [])) or t.get("categories"):
+                    raise ValueError("categorical splits are not supported")
+                lc, rc = np.asarray(t["left_children"], dtype=np.int64), np.asarray(t["right_children"], dtype=np.int64)
+                k = len(lc)
+                leaf = lc == -1
+                cond = np.asarray(t["split_conditions"], dtype=np.float64)
+                feature[i, :k] = np.where(leaf, 0, np.asarray(t["split_indices"], dtype=np.int64))
+                threshold[i, :k] = np.where(leaf, 0.0, cond).astype(np.float32)
+                left[i, :k] = np.where(leaf, np.arange(k), lc)
+                right[i, :k] = np.where(leaf, np.arange(k), rc)
+                default_left[i, :k] = np.asarray(t["default_left"], dtype=bool)
+                value[i, :k] = np.where(leaf, cond, 0.0)
+                is_leaf[i, :k] = leaf
+                d = np.zeros(k, dtype=np.int64)
+                for node in range(k):  # XGBoost numbers parents before children
+                    if not leaf[node]:
+                        d[lc[node]] = d[rc[node]] = d[node] + 1
+                depth = max(depth, int(d.max()))
+            if np.any(left >= width) or np.any(right >= width) or np.any(left < 0) or np.any(right < 0):
+                raise ValueError("a child index points outside its tree")
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ApproxDSEError(f"the embedded XGBoost model is corrupt or unsupported ({exc})") from None
+        return cls(base, feature, threshold, left, right, default_left, value, is_leaf, depth)
+
+    def predict(self, X: Any) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if X.ndim != 2:
+            raise ApproxDSEError(f"tree ensemble input must be 2-D, got shape {X.shape}")
+        n, trees = X.shape[0], self.feature.shape[0]
+        if n == 0 or trees == 0:
+            return np.full(n, self.base_score)
+        if n > NUMBA_ROWS:
+            return _xgb_numba(X, self.base_score, self.feature, self.threshold, self.left, self.right,
+                              self.default_left, self.value, self.is_leaf)
+        tree = np.arange(trees)[None, :]
+        rows = np.arange(n)[:, None]
+        node = np.zeros((n, trees), dtype=np.int64)
+        for _ in range(self.depth):
+            x = X[rows, self.feature[tree, node]]
+            go_left = np.where(np.isnan(x), self.default_left[tree, node], x < self.threshold[tree, node])
+            node = np.where(go_left, self.left[tree, node], self.right[tree, node])
+        return self.base_score + self.value[tree, node].sum(axis=1)
 
 
 # --------------------------------------------------------------------------- HistGradientBoosting

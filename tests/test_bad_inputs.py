@@ -130,6 +130,12 @@ CASES = [
                                "eyeriss", "--out", "p.json"], 2, "is not a dataset"),
     ("model-missing", ["compare", "--predictor", "missing.json", "--data", "some_dir"], 2,
      "predictor model 'missing.json' does not exist"),
+    ("energy-predictor-missing", ["energy", "lenet5", "--predictor", "missing.json"], 2,
+     "predictor model 'missing.json' does not exist"),
+    ("energy-predictor-unknown", ["energy", "lenet5", "--predictor", "forest"], 2,
+     "--predictor must be summing, learned or a model file"),
+    ("energy-predictor-with-mapping", ["energy", "lenet5", "--predictor", "summing", "--mapping", "m.yaml"], 2,
+     "--mapping needs the reference; drop --predictor"),
     ("user-lut-missing", ["multipliers", "show", "lostlut"], 2, "user multiplier 'lostlut' has lost its LUT file"),
     ("user-lut-missing-energy", ["energy", "lenet5", "--multiplier", "lostlut"], 2, "has lost its LUT file"),
     # ---- unwritable outputs

@@ -19,6 +19,7 @@ PUBLIC = [
     "reference_energy", "predictor_error", "accuracy", "error", "float_accuracy", "multiplier", "multipliers",
     "exact", "params", "macs", "n_stages", "n_layers", "time_s", "train_s", "eval_s", "cached",
     "weights_cached", "message", "genome", "variables", "predicted_output_error", "screened", "screen_s",
+    "energy_recheck",
 ]
 GENOME = Genome((1, 8, 8), 10, (StageGene((BlockGene("plain", 16, 3, 2),)),), stem_channels=8)
 

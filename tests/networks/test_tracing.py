@@ -22,7 +22,9 @@ def _dims(layer):
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "alexnet", "resnet20", "lenet5", "lenet5_digits",
-                                  "lstm_digits", "gru_digits"])
+                                  "lstm_digits", "gru_digits", "mobilenet_v3_large", "efficientnet_b0",
+                                  "shufflenet_v2_x0_5", "squeezenet1_1", "densenet121", "regnet_y_400mf",
+                                  "resnext50_32x4d", "convnext_tiny"])
 def test_traced_zoo_module_equals_zoo_workload(name):
     traced = workload_from_module(zoo.module(name), zoo.entry(name).input_shape, name=name)
     assert traced == zoo.workload(name)

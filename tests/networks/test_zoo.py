@@ -10,6 +10,14 @@ two-tower original, our single-tower variant has 0.71 G as torchvision lists);
 MobileNetV2 300 M (Sandler et al., CVPR 2018, Table 4); CIFAR ResNet-20/32/56
 parameters 0.27/0.46/0.85 M (He et al. 2016, Table 6); LeNet-5's layer sizes from
 LeCun et al. 1998.
+
+The families added for the predictors' coverage (MACs from the papers where they give them,
+else torchvision's model documentation, "GFLOPS" = MACs): VGG-11 7.6 G; MobileNetV3-Large
+219 M (Howard et al. 2019, Table 3); EfficientNet-B0 0.39 G (Tan & Le 2019, Table 2);
+ShuffleNetV2 1.0x 146 M and 0.5x 41 M (Ma et al. 2018, Table 5); SqueezeNet 1.0 0.82 G and
+1.1 0.35 G (torchvision); DenseNet-121 2.83 G (torchvision); RegNetY-400MF 0.4 G (Radosavovic
+et al. 2020); ResNeXt-50 32x4d 4.2 G (Xie et al. 2017, Table 1); ConvNeXt-T 4.5 G (Liu et al.
+2022, Table 1). Parameters from torchvision's documentation.
 """
 import pytest
 
@@ -24,9 +32,24 @@ PUBLISHED_MACS = {  # network: (published MACs, relative tolerance)
     "alexnet": (0.72e9, 0.02),
     "mobilenet_v2": (300e6, 0.01),
     "lenet5": (416_520, 0.0),
+    "vgg11": (7.61e9, 0.01),
+    "mobilenet_v3_large": (219e6, 0.02),
+    "efficientnet_b0": (0.39e9, 0.02),
+    "shufflenet_v2": (146e6, 0.01),
+    "shufflenet_v2_x0_5": (41e6, 0.02),
+    "squeezenet1_0": (0.82e9, 0.01),
+    "squeezenet1_1": (0.35e9, 0.01),
+    "densenet121": (2.83e9, 0.01),
+    "regnet_y_400mf": (0.40e9, 0.01),
+    "resnext50_32x4d": (4.23e9, 0.01),
+    "convnext_tiny": (4.46e9, 0.01),
 }
 PUBLISHED_PARAMS = {"resnet20": 0.27e6, "resnet32": 0.46e6, "resnet56": 0.85e6, "mobilenet_v2": 3.4e6,
-                    "resnet18": 11.7e6, "resnet50": 25.5e6, "vgg16": 138e6}
+                    "resnet18": 11.7e6, "resnet50": 25.5e6, "vgg16": 138e6,
+                    "vgg11": 132.9e6, "mobilenet_v3_large": 5.48e6, "efficientnet_b0": 5.29e6,
+                    "shufflenet_v2": 2.28e6, "squeezenet1_0": 1.25e6, "squeezenet1_1": 1.24e6,
+                    "densenet121": 7.98e6, "regnet_y_400mf": 4.34e6, "resnext50_32x4d": 25.03e6,
+                    "convnext_tiny": 28.59e6}
 
 
 @pytest.mark.parametrize("name", list(PUBLISHED_MACS))
@@ -50,6 +73,37 @@ def test_layer_counts():
     assert counts["alexnet"] == 8
     assert counts["mobilenet_v2"] == 53  # 52 convs + classifier
     assert counts["resnet20"] == 20 and counts["resnet32"] == 32 and counts["resnet56"] == 56
+    assert counts["vgg11"] == 11  # 8 convs + 3 fc
+    assert counts["mobilenet_v3_large"] == 64  # stem, 15 blocks (the first without expansion), 8 SE x 2, last conv, 2 fc
+    assert counts["efficientnet_b0"] == 82  # stem, 16 MBConv (4 + 15 x 5 convs with SE), head conv, fc
+    assert counts["shufflenet_v2"] == 57  # conv1, 3 x 5 + 13 x 3 unit convs, conv5, fc
+    assert counts["squeezenet1_0"] == counts["squeezenet1_1"] == 26  # conv1, 8 fires x 3, conv10
+    assert counts["densenet121"] == 121  # the 121 of its name: conv0, 58 x 2, 3 transitions, fc
+    assert counts["regnet_y_400mf"] == 86  # stem, 16 blocks x 5 (a, b, SE x 2, c), 4 projections, fc
+    assert counts["resnext50_32x4d"] == 54
+    assert counts["convnext_tiny"] == 59  # stem, 18 blocks x 3, 3 downsampling convs, head
+
+
+def test_new_families_have_the_shapes_that_trouble_predictors():
+    shuffle = zoo.workload("shufflenet_v2")
+    assert {layer.M for layer in shuffle} >= {58, 116, 232}  # odd channel counts
+    assert shuffle["stage2.0.left_dw"].is_depthwise and shuffle["stage2.0.left_dw"].stride == 2
+    eff = zoo.workload("efficientnet_b0")
+    assert {layer.R for layer in eff if layer.is_depthwise} == {3, 5}
+    se = eff["features.2.se.fc1"]
+    assert (se.C, se.M, se.P, se.Q) == (96, 4, 1, 1)  # SE squeeze: 1/4 of the block input (16)
+    v3 = zoo.workload("mobilenet_v3_large")
+    assert v3["features.4.se.fc1"].M == 24  # 72 / 4 = 18, rounded up to a multiple of 8
+    regnet = zoo.workload("regnet_y_400mf")
+    assert regnet["trunk.s1.block1.b"].groups == 6 and regnet["trunk.s4.block1.b"].groups == 55
+    assert zoo.workload("resnext50_32x4d")["layer1.0.conv2"].groups == 32
+    conv = zoo.workload("convnext_tiny")
+    assert (conv["stem"].R, conv["stem"].stride) == (4, 4) and conv["stages.0.0.dwconv"].R == 7
+    dense = zoo.workload("densenet121")
+    assert dense["features.denseblock1.denselayer6.conv1"].C == 64 + 5 * 32
+    assert dense["features.transition3.conv"].C == 1024 and dense["classifier"].C == 1024
+    sq = zoo.workload("squeezenet1_0")
+    assert sq["features.5.squeeze"].P == 54 and sq["features.7.squeeze"].P == 27  # ceil-mode pooling
 
 
 def test_resnet18_shapes():

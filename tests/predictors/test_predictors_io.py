@@ -95,6 +95,10 @@ def test_shipped_models_load_and_predict():
         assert f.name.startswith(p.accelerator + "_")
         value = p.predict(g, [["u8_trunc_2"] * len(g.to_workload().layers)], p.accelerator)
         assert value.shape == (1,) and np.isfinite(value).all() and value[0] > 0
+        if p.kind == "learned":  # shipped with calibrated intervals and the training domain
+            r = p.predict_interval(g, "u8_exact")
+            assert p.has_intervals and r.low[0] < r.energy[0] < r.high[0]
+            assert p.out_of_domain_layers("shufflenet_v2") == ()  # the zoo families are in its training data
 
 
 def test_shipped_models_match_the_installed_reference(monkeypatch):
@@ -116,3 +120,20 @@ def test_shipped_models_match_the_installed_reference(monkeypatch):
         kind = f.stem.split("_", 1)[1]
         got = defaults.default_predictor(p.accelerator, kind, progress=False)
         assert got.to_dict() == p.to_dict()
+
+
+def test_numpy_xgboost_trees_equal_xgboost_on_both_paths():
+    xgb = pytest.importorskip("xgboost")
+    from approxdse.predictors.trees import NUMBA_ROWS, XGBoostTrees, xgboost_to_dict
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 6)) * [1, 10, 100, 1, 1, 1]
+    y = np.sin(X[:, 0]) + 0.01 * X[:, 1] + (X[:, 2] > 50)
+    X[rng.random(X.shape) < 0.05] = np.nan  # missing values follow default_left
+    booster = xgb.train({"max_depth": 5, "eta": 0.3, "nthread": 1}, xgb.DMatrix(X, y), 40)
+    trees = XGBoostTrees.from_model(xgboost_to_dict(booster))
+    want = booster.inplace_predict(X)
+    for rows in (slice(0, NUMBA_ROWS), slice(0, None)):  # the numpy and the numba path
+        assert np.allclose(trees.predict(X[rows]), want[rows], rtol=0, atol=1e-5)
+    with pytest.raises(ApproxDSEError, match="corrupt"):
+        XGBoostTrees.from_model({"learner": {}})
