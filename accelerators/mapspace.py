@@ -175,7 +175,9 @@ def order_tensors(arch: Architecture, keep: dict[str, frozenset[str]]) -> list[t
 def order_classes(arch: Architecture, level: int, mask: int, tensors: tuple[str, ...]) -> np.ndarray:
     """The order classes of ``level`` for the nontrivial dims in ``mask`` (bit d = DIMS[d])."""
     lv = arch.levels[level]
-    if isinstance(lv, SpatialLevel) or not tensors or bin(mask).count("1") < 2:
+    if isinstance(lv, SpatialLevel) or bin(mask).count("1") < 2:
         rank = np.arange(len(DIMS), dtype=np.int64)
         return rank[None]
-    return _classes_for(mask, tensors, lv.permutation.inner, lv.permutation.outer)
+    classes = _classes_for(mask, tensors, lv.permutation.inner, lv.permutation.outer)
+    # with no tensor below it the order costs nothing, but it must still obey the permutation
+    return classes[:1] if not tensors else classes

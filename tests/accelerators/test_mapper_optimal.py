@@ -170,3 +170,12 @@ def test_report_cache_and_disk_cache(monkeypatch, tmp_path):
 def test_unknown_mapper_is_one_line_error():
     with pytest.raises(ApproxDSEError, match="unknown mapper"):
         mapper.map_layer(CASES[0][1], _arch("tiny"), mapper="genetic")
+
+
+@pytest.mark.parametrize("which", ["exhaustive", "fast"])
+def test_grouped_layer_orders_obey_the_innermost_permutation(which):
+    """G is in no exercise's permutation: a G loop beside M at eyeriss' psum_spad must follow the constraint."""
+    arch = load_architecture("eyeriss")
+    layer = Layer("g", C=8, M=16, P=7, Q=7, R=3, S=3, groups=4)
+    mapping, _ = mapper.map_layer_report(layer, arch, "energy", mapper=which)
+    check_mapping(layer, arch, mapping)
