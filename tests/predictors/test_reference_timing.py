@@ -1,0 +1,14 @@
+"""time_reference times a cold reference: no mapping from the in-memory or the on-disk cache."""
+from __future__ import annotations
+
+from approxdse.accelerators import mapper
+from approxdse.predictors import compare
+
+
+def test_time_reference_bypasses_the_disk_cache(monkeypatch):
+    seen = []
+    monkeypatch.setattr(compare, "reference_energy", lambda w, acc, mult: seen.append(mapper.DISK_CACHE))
+    assert mapper.DISK_CACHE
+    compare.time_reference(["a", "b"], "eyeriss")
+    assert seen == [False, False]
+    assert mapper.DISK_CACHE  # restored
