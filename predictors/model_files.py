@@ -141,14 +141,14 @@ def ubjson_loads(data: bytes) -> Any:
 
 
 # --------------------------------------------------------------------------- predictors
-def _finite(obj: Any) -> Any:
+def json_finite(obj: Any) -> Any:
     """JSON has no NaN/inf: store them as None."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: json_finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [json_finite(v) for v in obj]
     return obj
 
 
@@ -174,7 +174,7 @@ def check_model_path(path: str | os.PathLike) -> Path:
 def save_predictor(predictor, path: str | os.PathLike) -> Path:
     """Write a fitted predictor to ``path`` (``.ubj``: UBJSON, ``.json``: JSON; other suffixes refused)."""
     path = check_model_path(path)
-    data = _finite(predictor_to_dict(predictor))
+    data = json_finite(predictor_to_dict(predictor))
     if path.suffix.lower() == ".ubj":
         payload = ubjson_dumps(data)
     else:

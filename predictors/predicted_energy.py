@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from approxdse.predictors.defaults import default_predictor
 from approxdse.predictors.features import per_layer_relative_energy
 from approxdse.predictors.io import load_predictor
 from approxdse.predictors.learned import LearnedPredictor
+from approxdse.predictors.model_files import json_finite
 
 #: The interval level ``approxdse energy --predictor learned`` reports.
 LEVEL = 0.9
@@ -89,7 +89,7 @@ class PredictedReport:
                 "predictor": self.predictor, "totals": self.totals(), "layers": self.layers}
 
     def to_json(self) -> str:
-        return json.dumps(_finite(self.to_dict()), indent=1)
+        return json.dumps(json_finite(self.to_dict()), indent=1)
 
     def to_csv(self) -> str:
         import csv
@@ -126,16 +126,6 @@ class PredictedReport:
                 f"({', '.join(self.out_of_domain_layers[:3])}{', ...' if n > 3 else ''}); "
                 "check with the reference (drop --predictor)" if n else "no"))
         return "\n".join(lines)
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _label(pred) -> str:
