@@ -255,23 +255,33 @@ def _checked(settings: EvaluationSettings, cands: Sequence[Candidate], genome) -
     return results
 
 
-def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> list[dict]:
-    """Evaluate candidates sharing one genome (as :meth:`Candidate.to_dict` dicts); returns result dicts.
-
-    This is the unit of work sent to a worker process or a Dask worker.
-    """
+def _group(settings: EvaluationSettings, candidates: Sequence[dict], caller: str):
+    """(candidates, their one genome, :func:`_checked` results; or instead of them the build error)."""
     import torch
 
     torch.set_num_threads(settings.training.threads)
     cands = [Candidate.from_dict(c) for c in candidates]
     genome = cands[0].genome
     if any(c.genome.key() != genome.key() for c in cands):
-        raise ValueError("evaluate_group needs candidates of one genome")
+        raise ValueError(f"{caller} needs candidates of one genome")
     try:
-        results = _checked(settings, cands, genome)
+        return cands, genome, _checked(settings, cands, genome)
     except _BuildError as exc:
-        return [EvaluationResult(c.key(), "failed", message=f"building the network failed: {exc}").to_dict()
-                for c in cands]
+        return cands, genome, exc
+
+
+def _build_failed(cands: list, exc: Exception) -> list:
+    return [EvaluationResult(c.key(), "failed", message=f"building the network failed: {exc}") for c in cands]
+
+
+def evaluate_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> list[dict]:
+    """Evaluate candidates sharing one genome (as :meth:`Candidate.to_dict` dicts); returns result dicts.
+
+    This is the unit of work sent to a worker process or a Dask worker.
+    """
+    cands, genome, results = _group(settings, candidates, "evaluate_group")
+    if isinstance(results, _BuildError):
+        return [r.to_dict() for r in _build_failed(cands, results)]
     pending = [(c, r) for c, r in zip(cands, results) if r.status == "ok"]
     if not pending:
         return [r.to_dict() for r in results]
@@ -310,18 +320,10 @@ def predict_group(settings: EvaluationSettings, candidates: Sequence[dict]) -> l
     :func:`evaluate_group` trains it and left in the weights cache, so the evaluation that
     follows reads it back.
     """
-    import torch
-
-    torch.set_num_threads(settings.training.threads)
-    cands = [Candidate.from_dict(c) for c in candidates]
-    genome = cands[0].genome
-    if any(c.genome.key() != genome.key() for c in cands):
-        raise ValueError("predict_group needs candidates of one genome")
-    try:
-        results = _checked(settings, cands, genome)
-    except _BuildError as exc:
-        return [EvaluationResult(c.key(), "failed", message=f"building the network failed: {exc}").to_dict()
-                | {"predicted_output_error": math.nan, "screen_s": 0.0} for c in cands]
+    cands, genome, results = _group(settings, candidates, "predict_group")
+    if isinstance(results, _BuildError):
+        return [r.to_dict() | {"predicted_output_error": math.nan, "screen_s": 0.0}
+                for r in _build_failed(cands, results)]
     out = [r.to_dict() | {"predicted_output_error": math.nan, "screen_s": 0.0} for r in results]
     scored = [i for i, (c, r) in enumerate(zip(cands, results)) if r.status == "ok" and c.channel_groups == 1]
     if not scored:
