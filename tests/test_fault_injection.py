@@ -204,7 +204,7 @@ def test_dataset_killed_and_resumed(seed, tmp_path, home, dataset_reference):
 
     rng = random.Random(seed)
     out = tmp_path / "cut"
-    parts = rng.randint(0, 2)
+    parts = rng.randint(0, 1)  # of 3 networks: the kill never races the last one
     sig = signal.SIGINT if seed % 2 else signal.SIGKILL
     _kill_when(_approxdse(*DATASET, "--out", "cut"), _env(home), tmp_path,
                lambda: (out / "manifest.json").is_file() and _parts(out) >= parts, sig, rng)
@@ -235,7 +235,7 @@ def sweep_reference(tmp_path_factory, home):
 def test_accuracy_sweep_killed_and_resumed(seed, tmp_path, home, sweep_reference):
     rng = random.Random(seed)
     out = tmp_path / "cut"
-    rows = rng.randint(0, 2)
+    rows = rng.randint(0, 1)  # of 3: at least two rows still to do when the kill comes
     sig = signal.SIGINT if seed % 2 else signal.SIGKILL
     _kill_when(_approxdse(*SWEEP, "--out", "cut"), _env(home), tmp_path,
                lambda: _rows(out / "accuracy_sweep.partial.csv") >= rows
