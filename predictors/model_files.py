@@ -12,7 +12,6 @@ Files are written to a temporary name and renamed.
 from __future__ import annotations
 
 import json
-import math
 import os
 import struct
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from approxdse import __version__
 from approxdse.core.atomic_files import atomic_write_bytes, check_writable
+from approxdse.core.jsonl import json_safe
 from approxdse.core.errors import ApproxDSEError
 
 FORMAT = "approxdse-predictor"
@@ -141,17 +141,6 @@ def ubjson_loads(data: bytes) -> Any:
 
 
 # --------------------------------------------------------------------------- predictors
-def json_finite(obj: Any) -> Any:
-    """JSON has no NaN/inf: store them as None."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_finite(v) for v in obj]
-    return obj
-
-
 def predictor_to_dict(predictor) -> dict:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "approxdse": __version__, **predictor.to_dict()}
 
@@ -174,7 +163,7 @@ def check_model_path(path: str | os.PathLike) -> Path:
 def save_predictor(predictor, path: str | os.PathLike) -> Path:
     """Write a fitted predictor to ``path`` (``.ubj``: UBJSON, ``.json``: JSON; other suffixes refused)."""
     path = check_model_path(path)
-    data = json_finite(predictor_to_dict(predictor))
+    data = json_safe(predictor_to_dict(predictor))  # JSON has no NaN/inf: stored as None
     if path.suffix.lower() == ".ubj":
         payload = ubjson_dumps(data)
     else:

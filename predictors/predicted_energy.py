@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.jsonl import json_safe
 from approxdse.networks.workload import Workload
 from approxdse.predictors.defaults import KINDS as DEFAULT_KINDS
 from approxdse.predictors.defaults import default_predictor
 from approxdse.predictors.features import per_layer_relative_energy
 from approxdse.predictors.io import load_predictor
 from approxdse.predictors.learned import LearnedPredictor
-from approxdse.predictors.model_files import json_finite
 
 #: The interval level ``approxdse energy --predictor learned`` reports.
 LEVEL = 0.9
@@ -89,7 +89,7 @@ class PredictedReport:
                 "predictor": self.predictor, "totals": self.totals(), "layers": self.layers}
 
     def to_json(self) -> str:
-        return json.dumps(json_finite(self.to_dict()), indent=1)
+        return json.dumps(json_safe(self.to_dict()), indent=1)
 
     def to_csv(self) -> str:
         import csv
