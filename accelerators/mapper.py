@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from approxdse.accelerators import mapspace, nest_kernel
+from approxdse.accelerators import mapspace
 from approxdse.accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
 from approxdse.accelerators.mapping import Mapping, mapping_from_arrays
 from approxdse.accelerators.nest_analysis import NestAnalysis, Problem, analyze, factor_ranges, legality
@@ -400,6 +400,9 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tup
     except ApproxDSEError:
         b0 = r0 = None
         p0 = q0 = np.inf
+    # numba (about 0.2 s to import) only when a search runs: predictors and cached runs skip it
+    from approxdse.accelerators import nest_kernel
+
     ka = nest_kernel.KernelArch.build(prob, arch)
     spmax, inner_pos = ka.innermost(factor_ranges(prob, arch)[1])
     found, bb, rr, p, q, legal, pruned, bounded, evaluated = nest_kernel.search(
