@@ -59,7 +59,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-FULL = {"networks": "nas:150,resnet:40,zoo-resnets,layers:200,nas-imagenet:30,zoo,nas-digits:40",
+FULL = {"networks": "nas:150,resnet:40,zoo-resnets,layers:500,nas-imagenet:30,zoo,nas-digits:40",
         "multipliers": "all", "timed": 20}
 QUICK = {"networks": "nas:40,resnet:12,resnet20,resnet32,resnet56,layers:24,zoo", "multipliers": "u8", "timed": 8}
 #: Multipliers of the leave-one-family-out rows (a spread of energies; every row of a network
