@@ -17,7 +17,8 @@ Counting conventions (those of Timeloop v3, checked against its stats.txt):
   every other iteration brings a whole new tile, except that when that
   innermost relevant loop is also the innermost non-trivial loop and slides an
   input window (P, Q, R or S), consecutive iterations fetch only the new part
-  of the window (Timeloop resets this sliding reuse whenever the tile's stride
+  of the window, which moves by the loop's step: the extent of its dimension
+  below the loop's level, spatial loops in between included (Timeloop resets this sliding reuse whenever the tile's stride
   changes, so it never spans an outer loop).
 * Reads of a level serve its child's fills (or, for the innermost level keeping
   the tensor, every MAC), once per *distinct* child tile: children whose tiles
@@ -242,7 +243,10 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
                 slide = (first < width) & (first == nxt_nt[:, start]) & (dim >= P)
                 if slide.any():
                     h, w = hw[i]
-                    e = ext[:, i, :]
+                    # the window moves by the sliding loop's own step: the extent of its
+                    # dimension below the loop's level (spatial loops in between included)
+                    lvl = np.array(inner_first)[np.minimum(first, width - 1) // 8]
+                    e = ext[rows, lvl + 1, :]
                     step = np.select([dim == P, dim == Q, dim == R, dim == S],
                                      [e[:, P] * prob.stride_h, e[:, Q] * prob.stride_w,
                                       e[:, R] * prob.dilation_h, e[:, S] * prob.dilation_w], 1)
@@ -364,7 +368,7 @@ def _best_case_loads(prob: Problem, bounds: np.ndarray, ext: np.ndarray, above: 
         rows = np.arange(K)
         js = np.maximum(jstar, 0)
         h, w = hw
-        e = ext[:, i, :]
+        e = ext[rows, js + 1, :]  # the window moves by the extent below the sliding loop's level
         for x, step, span in ((P, e[:, P] * prob.stride_h, h), (Q, e[:, Q] * prob.stride_w, w),
                               (R, e[:, R] * prob.dilation_h, h), (S, e[:, S] * prob.dilation_w, w)):
             n = np.where(jstar >= 0, bounds[rows, js, x], 1)

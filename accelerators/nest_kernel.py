@@ -282,7 +282,8 @@ def cost(b, rank, bound, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus,
                 if t == _I and first < width and first == first_nt and gd[first] >= P:
                     dim = gd[first]
                     n = gb[first]
-                    e = ext[i]
+                    # the window moves by the extent below the sliding loop's level
+                    e = ext[storage[ns - 1 - first // 8] + 1]
                     if dim == P:
                         step = e[P] * st[0]
                     elif dim == Q:
@@ -316,7 +317,7 @@ def cost(b, rank, bound, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus,
                 nld = prod_above // reuse
                 f = nld * T
                 if t == _I and jstar >= 0:
-                    e = ext[i]
+                    e = ext[jstar + 1]
                     for x in range(P, S + 1):
                         n = b[jstar, x]
                         if n <= 1:
