@@ -80,6 +80,7 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
                "AVX2 byte shuffles"),
     KernelSpec("neon", native_sources.NEON, (), "bytes", _ARM64, frozenset(), "NEON tbl/tbx byte-plane lookups"),
     # vectorising its indexed loads (element by element) makes it slower
+    KernelSpec("swar", native_sources.SWAR, (), "biased", (), frozenset(), "SWAR 64-bit table words (plain C)"),
     KernelSpec("portable", native_sources.PORTABLE, ("-fno-tree-vectorize",), "int32", (), frozenset(), "portable C"),
 )}
 #: The order in which ``auto`` tries the kernels (the first supported one that builds wins).
@@ -250,6 +251,25 @@ def transposed_int32(lut: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(np.asarray(lut, dtype=np.int32).T)[:, None, :], 0
 
 
+def biased_uint32(lut: np.ndarray) -> tuple[np.ndarray, int]:
+    """uint32 [256 (weight code), 1, 256 (activation index)]: the transposed ``lut + bias``, and the bias."""
+    biased, bias = _biased(lut)
+    return np.ascontiguousarray(biased.T.astype(np.uint32))[:, None, :], bias
+
+
+#: Bits of one field of the ``swar`` kernel's 64-bit table words (three per word).
+SWAR_FIELD_BITS = 21
+
+
+def swar_flush_interval(table: np.ndarray) -> int:
+    """How many ``swar`` additions a 21-bit field takes before it could overflow (from a ``biased`` table)."""
+    top = int(table.max())
+    interval = min(((1 << SWAR_FIELD_BITS) - 1) // max(top, 1), 1 << 20)
+    if interval < 4:  # pragma: no cover - validate_lut bounds lut + bias below 2^18 (interval >= 8)
+        raise ValueError(f"LUT values up to {top} are too wide for the swar kernel")
+    return interval
+
+
 def _biased(lut: np.ndarray) -> tuple[np.ndarray, int]:
     lut64 = np.asarray(lut, dtype=np.int64)
     bias = int(-lut64.min()) if lut64.min() < 0 else 0
@@ -257,20 +277,28 @@ def _biased(lut: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 #: How each table layout is built from a LUT.
-TABLE = {"bytes": byte_planes, "words": word_planes, "int32": transposed_int32}
+TABLE = {"bytes": byte_planes, "words": word_planes, "int32": transposed_int32, "biased": biased_uint32}
+
+
+def table_parameter(layout: str, table: np.ndarray) -> int:
+    """The integer a kernel with table ``layout`` takes beside its table: the number of planes, or, for
+    ``biased`` (the ``swar`` kernel), the flush interval."""
+    return swar_flush_interval(table) if layout == "biased" else table.shape[1]
 
 
 def lut_gemm(fn: ctypes._CFuncPtr, a: np.ndarray, l_valid: int, wt: np.ndarray, table: np.ndarray, bias: int,
-             out: np.ndarray, m_offset: int) -> None:
+             out: np.ndarray, m_offset: int, parameter: int | None = None) -> None:
     """``out[n, m_offset + m, l] = sum_k lut[a[n, k, l], wt[m, k]]`` for ``l < l_valid``.
 
     a: uint8 [N, K, Lp] (Lp a multiple of 64, C-contiguous); wt: uint8 [M, K];
     table: the kernel's layout of the LUT ([256, planes, 256], from :data:`TABLE`);
-    out: int32 [N, M_total, l_valid] (int32 wrap-around on overflow).
+    out: int32 [N, M_total, l_valid] (int32 wrap-around on overflow); parameter: what
+    :func:`table_parameter` gives for the table (default: its number of planes).
     """
     n, k, lp = a.shape
     m = wt.shape[0]
     assert lp % LANES == 0 and a.flags.c_contiguous and wt.flags.c_contiguous and out.flags.c_contiguous
     assert out.dtype == np.int32 and a.dtype == np.uint8 and wt.dtype == np.uint8 and table.flags.c_contiguous
-    fn(a.ctypes.data, wt.ctypes.data, table.ctypes.data, table.shape[1], out.ctypes.data,
+    fn(a.ctypes.data, wt.ctypes.data, table.ctypes.data, table.shape[1] if parameter is None else parameter,
+       out.ctypes.data,
        n, k, l_valid, lp, m, out.shape[1], m_offset, bias)

@@ -513,3 +513,124 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int P, int3
     }
 }
 """
+
+#: Plain C, any 64-bit CPU: SWAR. One 64-bit table word holds three output channels' products in 21-bit
+#: fields, so one scalar load and one add do three lookups; tables built per reduction step, reused for a
+#: tile of up to 4096 output positions.
+SWAR = _PRELUDE + r"""
+#include <stdlib.h>
+#define KC 4        /* reduction steps per pass (their tables, KC x NW x 2 KiB, stay in L1) */
+#define NWMAX 6     /* table words (3 output channels each) per task: 18 output channels */
+#define PT 4096     /* output positions per task */
+#define FBITS 21
+#define FMASK ((1ull << FBITS) - 1)
+
+static const uint32_t zero_row[256];
+
+/* Fields of 21 bits take FL = floor((2^21 - 1) / max(lut + bias)) additions before one could carry into
+   the next (FL >= 8: validate_lut bounds lut + bias below 2^18); every FL reduction steps the fields are
+   added to 32-bit accumulators (wrap-around mod 2^32, like int32). */
+static inline __attribute__((always_inline)) void block_body(
+        const uint8_t *a, const uint8_t *w, const uint32_t *tab, const int NW, const int FL, int K, int L, int Lp,
+        int M, long p0, long p1, int m0, uint64_t *T, uint64_t *acc64, uint32_t *acc32) {
+    const int np = (int)(p1 - p0);
+    const int nch = MINI(3 * NW, M - m0);
+    memset(acc32, 0, sizeof(uint32_t) * 3 * NW * PT);
+    for (int kf = 0; kf < K; kf += FL) {
+        const int kfe = MINI(kf + FL, K);
+        for (int kc = kf; kc < kfe; kc += KC) {
+            /* tables: T[kk][j][x] = sum_i (lut + bias)[x, w[m0 + 3j + i, kc + kk]] << 21i; steps past the
+               interval get a zero table (and read a valid row) */
+            int krow[KC];
+            for (int kk = 0; kk < KC; kk++) {
+                const int k = kc + kk, valid = k < kfe;
+                krow[kk] = valid ? k : kc;
+                for (int j = 0; j < NW; j++) {
+                    const uint32_t *r[3];
+                    for (int i = 0; i < 3; i++) {
+                        const int c = 3 * j + i;
+                        r[i] = valid && c < nch ? tab + (size_t)w[(size_t)(m0 + c) * K + k] * 256 : zero_row;
+                    }
+                    uint64_t *t = T + ((size_t)kk * NW + j) * 256;
+                    for (int x = 0; x < 256; x++)
+                        t[x] = (uint64_t)r[0][x] | ((uint64_t)r[1][x] << FBITS) | ((uint64_t)r[2][x] << (2 * FBITS));
+                }
+            }
+            const uint64_t *T0 = T, *T1 = T + NW * 256, *T2 = T + 2 * NW * 256, *T3 = T + 3 * NW * 256;
+            const int first = kc == kf;
+            long p = p0;
+            int q = 0;
+            while (p < p1) {  /* one image's run of positions at a time */
+                const int b = (int)(p / L), l0 = (int)(p % L), l1 = (int)MINI((long)L, l0 + (p1 - p));
+                const uint8_t *ab = a + (size_t)b * K * Lp;
+                const uint8_t *x0 = ab + (size_t)krow[0] * Lp, *x1 = ab + (size_t)krow[1] * Lp;
+                const uint8_t *x2 = ab + (size_t)krow[2] * Lp, *x3 = ab + (size_t)krow[3] * Lp;
+                for (int l = l0; l < l1; l++, q++) {
+                    const unsigned i0 = x0[l], i1 = x1[l], i2 = x2[l], i3 = x3[l];
+                    for (int j = 0; j < NW; j++) {
+                        const uint64_t s = (T0[j * 256 + i0] + T1[j * 256 + i1]) + (T2[j * 256 + i2] + T3[j * 256 + i3]);
+                        acc64[(size_t)j * PT + q] = first ? s : acc64[(size_t)j * PT + q] + s;
+                    }
+                }
+                p += l1 - l0;
+            }
+        }
+        for (int j = 0; j < NW; j++) {
+            const uint64_t *s = acc64 + (size_t)j * PT;
+            uint32_t *d0 = acc32 + (size_t)(3 * j) * PT, *d1 = d0 + PT, *d2 = d1 + PT;
+            for (int q = 0; q < np; q++) {
+                const uint64_t v = s[q];
+                d0[q] += (uint32_t)(v & FMASK);
+                d1[q] += (uint32_t)((v >> FBITS) & FMASK);
+                d2[q] += (uint32_t)(v >> (2 * FBITS));
+            }
+        }
+    }
+}
+
+/* Output positions are numbered across the batch (b, l), l < L, in tiles of PT; output channels in blocks
+   of 3 * NWMAX (the last block takes fewer table words). */
+void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int32_t *out, int N, int K,
+              int L, int Lp, int M, int Mtot, int m_off, int64_t bias) {
+    const uint32_t *tab = (const uint32_t *)table;  /* (lut + bias), [256 weight codes][256 activation codes] */
+    const long npos = (long)N * L;
+    const long tiles = (npos + PT - 1) / PT;
+    const int mblocks = (M + 3 * NWMAX - 1) / (3 * NWMAX);
+    const long ntasks = (long)mblocks * tiles;
+    const uint32_t fix = (uint32_t)(uint64_t)((int64_t)K * bias);
+    FL = FL / KC * KC;
+    #pragma omp parallel if (PARALLEL_WORK(N, M, L, K))
+    {
+        uint64_t *T = (uint64_t *)malloc(sizeof(uint64_t) * KC * NWMAX * 256);
+        uint64_t *acc64 = (uint64_t *)malloc(sizeof(uint64_t) * NWMAX * PT);
+        uint32_t *acc32 = (uint32_t *)malloc(sizeof(uint32_t) * 3 * NWMAX * PT);
+        #pragma omp for schedule(dynamic, 1)
+        for (long task = 0; task < ntasks; task++) {
+            const int m0 = (int)(task % mblocks) * 3 * NWMAX;  /* output channels vary fastest: the activations stay in cache */
+            const long p0 = (task / mblocks) * PT, p1 = MINI(p0 + PT, npos);
+            const int nw = MINI(NWMAX, (M - m0 + 2) / 3);
+            switch (nw) {
+                case 1: block_body(a, w, tab, 1, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                case 2: block_body(a, w, tab, 2, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                case 3: block_body(a, w, tab, 3, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                case 4: block_body(a, w, tab, 4, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                case 5: block_body(a, w, tab, 5, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                default: block_body(a, w, tab, 6, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+            }
+            const int nch = MINI(3 * nw, M - m0);
+            for (int c = 0; c < nch; c++) {
+                const uint32_t *s = acc32 + (size_t)c * PT;
+                long p = p0;
+                int q = 0;
+                while (p < p1) {
+                    const int b = (int)(p / L), l0 = (int)(p % L), l1 = (int)MINI((long)L, l0 + (p1 - p));
+                    int32_t *o = out + ((size_t)b * Mtot + m_off + m0 + c) * L;
+                    for (int l = l0; l < l1; l++, q++) o[l] = (int32_t)(s[q] - fix);
+                    p += l1 - l0;
+                }
+            }
+        }
+        free(T); free(acc64); free(acc32);
+    }
+}
+"""
