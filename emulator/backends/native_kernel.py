@@ -73,9 +73,12 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
                frozenset({"avx512f", "avx512bw", "avx512vbmi"}), "AVX-512 VBMI byte-plane permutes"),
     KernelSpec("avx512", native_sources.AVX512, ("-mavx512f", "-mavx512bw"), "words", _X86,
                frozenset({"avx512f", "avx512bw"}), "AVX-512 16-bit-plane permutes (no VBMI)"),
-    KernelSpec("avx2", native_sources.AVX2_GATHER, ("-mavx2",), "words", _X86, frozenset({"avx2"}),
+    # SWAR lookups (scalar 64-bit loads, three products each); AVX2 vectorises the table build and flushes
+    KernelSpec("avx2", native_sources.SWAR, ("-mavx2",), "biased", _X86, frozenset({"avx2"}),
+               "AVX2 (SWAR lookups, vectorised table build)"),
+    # measured slower than the SWAR lookups (benchmarks/RESULTS.md), so never chosen by ``auto``; forcible
+    KernelSpec("avx2-gather", native_sources.AVX2_GATHER, ("-mavx2",), "words", _X86, frozenset({"avx2"}),
                "AVX2 gathers"),
-    # measured slower than the gathers (benchmarks/RESULTS.md), so never chosen by ``auto``; forcible
     KernelSpec("avx2-shuffle", native_sources.AVX2_SHUFFLE, ("-mavx2",), "bytes", _X86, frozenset({"avx2"}),
                "AVX2 byte shuffles"),
     KernelSpec("neon", native_sources.NEON, (), "bytes", _ARM64, frozenset(), "NEON tbl/tbx byte-plane lookups"),
@@ -84,8 +87,8 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
     KernelSpec("portable", native_sources.PORTABLE, ("-fno-tree-vectorize",), "int32", (), frozenset(), "portable C"),
 )}
 #: The order in which ``auto`` tries the kernels (the first supported one that builds wins).
-#: ``avx2-shuffle`` is left out: it runs only when forced.
-PREFERENCE = ("avx512-vbmi", "avx512", "avx2", "neon", "portable")
+#: ``avx2-gather`` and ``avx2-shuffle`` are left out: they run only when forced.
+PREFERENCE = ("avx512-vbmi", "avx512", "avx2", "neon", "swar", "portable")
 
 _lock = threading.Lock()
 _loaded: dict[str, ctypes._CFuncPtr | None] = {}

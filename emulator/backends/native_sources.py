@@ -526,6 +526,29 @@ SWAR = _PRELUDE + r"""
 #define FMASK ((1ull << FBITS) - 1)
 
 static const uint32_t zero_row[256];
+/* an empty asm keeps the compiler from vectorising the lookups (indexed loads, element by element, are
+   slower than the scalar loop); the table build and the flushes stay vectorised */
+#if defined(__GNUC__)
+#define SCALAR_LOOP(v) __asm__("" : "+r"(v))
+#else
+#define SCALAR_LOOP(v) (void)0
+#endif
+
+/* acc64[j * PT + q] (+)= sum_kk T[kk][j][x[kk][q]] for q < n */
+static inline __attribute__((always_inline)) void lookups(
+        const uint8_t *const *x, const uint64_t *T, const int NW, const int first, int n, uint64_t *acc64) {
+    const uint8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    for (int q = 0; q < n; q++) {
+        size_t i0 = x0[q];
+        const size_t i1 = x1[q], i2 = x2[q], i3 = x3[q];
+        SCALAR_LOOP(i0);
+        for (int j = 0; j < NW; j++) {
+            const uint64_t *t = T + (size_t)j * 256;
+            const uint64_t s = (t[i0] + t[(size_t)NW * 256 + i1]) + (t[(size_t)2 * NW * 256 + i2] + t[(size_t)3 * NW * 256 + i3]);
+            acc64[(size_t)j * PT + q] = first ? s : acc64[(size_t)j * PT + q] + s;
+        }
+    }
+}
 
 /* Fields of 21 bits take FL = floor((2^21 - 1) / max(lut + bias)) additions before one could carry into
    the next (FL >= 8: validate_lut bounds lut + bias below 2^18); every FL reduction steps the fields are
@@ -556,22 +579,17 @@ static inline __attribute__((always_inline)) void block_body(
                         t[x] = (uint64_t)r[0][x] | ((uint64_t)r[1][x] << FBITS) | ((uint64_t)r[2][x] << (2 * FBITS));
                 }
             }
-            const uint64_t *T0 = T, *T1 = T + NW * 256, *T2 = T + 2 * NW * 256, *T3 = T + 3 * NW * 256;
             const int first = kc == kf;
             long p = p0;
             int q = 0;
             while (p < p1) {  /* one image's run of positions at a time */
                 const int b = (int)(p / L), l0 = (int)(p % L), l1 = (int)MINI((long)L, l0 + (p1 - p));
                 const uint8_t *ab = a + (size_t)b * K * Lp;
-                const uint8_t *x0 = ab + (size_t)krow[0] * Lp, *x1 = ab + (size_t)krow[1] * Lp;
-                const uint8_t *x2 = ab + (size_t)krow[2] * Lp, *x3 = ab + (size_t)krow[3] * Lp;
-                for (int l = l0; l < l1; l++, q++) {
-                    const unsigned i0 = x0[l], i1 = x1[l], i2 = x2[l], i3 = x3[l];
-                    for (int j = 0; j < NW; j++) {
-                        const uint64_t s = (T0[j * 256 + i0] + T1[j * 256 + i1]) + (T2[j * 256 + i2] + T3[j * 256 + i3]);
-                        acc64[(size_t)j * PT + q] = first ? s : acc64[(size_t)j * PT + q] + s;
-                    }
-                }
+                const uint8_t *x[KC];
+                for (int kk = 0; kk < KC; kk++) x[kk] = ab + (size_t)krow[kk] * Lp + l0;
+                if (first) lookups(x, T, NW, 1, l1 - l0, acc64 + q);
+                else lookups(x, T, NW, 0, l1 - l0, acc64 + q);
+                q += l1 - l0;
                 p += l1 - l0;
             }
         }
@@ -615,7 +633,7 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int
                 case 3: block_body(a, w, tab, 3, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
                 case 4: block_body(a, w, tab, 4, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
                 case 5: block_body(a, w, tab, 5, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
-                default: block_body(a, w, tab, 6, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                default: block_body(a, w, tab, NWMAX, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
             }
             const int nch = MINI(3 * nw, M - m0);
             for (int c = 0; c < nch; c++) {
