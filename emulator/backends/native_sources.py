@@ -522,6 +522,8 @@ SWAR = _PRELUDE + r"""
 #define KC 4        /* reduction steps per pass (their tables, KC x NW x 2 KiB, stay in L1) */
 #define NWMAX 6     /* table words (3 output channels each) per task: 18 output channels */
 #define PT 4096     /* output positions per task */
+#define DIRECT 64         /* positions per image of the direct path */
+#define DIRECT_BELOW 48   /* the direct path runs for at most this many positions in all (measured crossover) */
 #define FBITS 21
 #define FMASK ((1ull << FBITS) - 1)
 
@@ -606,6 +608,31 @@ static inline __attribute__((always_inline)) void block_body(
     }
 }
 
+/* Few output positions (a linear layer's batch): building tables would cost more than it saves, so one
+   load per product, straight from the LUT column of each weight. */
+static void direct(const uint8_t *a, const uint8_t *w, const uint32_t *tab, int32_t *out, int N, int K, int L,
+                   int Lp, int M, int Mtot, int m_off, uint32_t fix) {
+    #pragma omp parallel for schedule(dynamic, 8) if (PARALLEL_WORK(N, M, L, K))
+    for (int m = 0; m < M; m++) {
+        const uint8_t *wm = w + (size_t)m * K;
+        for (int b = 0; b < N; b++) {
+            uint32_t acc[DIRECT] = {0};
+            const uint8_t *ab = a + (size_t)b * K * Lp;
+            for (int k = 0; k < K; k++) {
+                const uint32_t *col = tab + (size_t)wm[k] * 256;
+                const uint8_t *x = ab + (size_t)k * Lp;
+                for (int l = 0; l < L; l++) {
+                    size_t i = x[l];
+                    SCALAR_LOOP(i);
+                    acc[l] += col[i];
+                }
+            }
+            int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L;
+            for (int l = 0; l < L; l++) o[l] = (int32_t)(acc[l] - fix);
+        }
+    }
+}
+
 /* Output positions are numbered across the batch (b, l), l < L, in tiles of PT; output channels in blocks
    of 3 * NWMAX (the last block takes fewer table words). */
 void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int32_t *out, int N, int K,
@@ -616,6 +643,10 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int
     const int mblocks = (M + 3 * NWMAX - 1) / (3 * NWMAX);
     const long ntasks = (long)mblocks * tiles;
     const uint32_t fix = (uint32_t)(uint64_t)((int64_t)K * bias);
+    if (npos <= DIRECT_BELOW && L <= DIRECT) {
+        direct(a, w, tab, out, N, K, L, Lp, M, Mtot, m_off, fix);
+        return;
+    }
     FL = FL / KC * KC;
     #pragma omp parallel if (PARALLEL_WORK(N, M, L, K))
     {

@@ -67,11 +67,12 @@ def test_every_kernel_this_cpu_runs_is_bit_exact(name):
 def test_every_kernel_wraps_like_an_int32_accumulator(name):
     lut = np.full((256, 256), (1 << 17) - 1, dtype=np.int32)
     lut[5, 9] = -(1 << 17)
-    a = torch.from_numpy(np.r_[np.zeros(25_000), np.full(600, 5)].astype(np.uint8)[None, :])
-    w = torch.from_numpy(np.r_[np.zeros(25_000), np.full(600, 9)].astype(np.uint8)[None, :])
     total = 25_000 * ((1 << 17) - 1) - 600 * (1 << 17)
     wrapped = (total + (1 << 31)) % (1 << 32) - (1 << 31)
-    assert int(CPUBackend(name).lut_linear(a, w, lut)[0, 0]) == wrapped
+    for rows in (1, 100):  # few rows and many (the swar kernels' direct and table paths)
+        a = torch.from_numpy(np.tile(np.r_[np.zeros(25_000), np.full(600, 5)].astype(np.uint8), (rows, 1)))
+        w = torch.from_numpy(np.r_[np.zeros(25_000), np.full(600, 9)].astype(np.uint8)[None, :])
+        assert (CPUBackend(name).lut_linear(a, w, lut) == wrapped).all()
 
 
 def test_auto_picks_the_first_runnable_kernel_and_the_override_forces_one(monkeypatch):
@@ -180,12 +181,14 @@ SWAR_KERNELS = [n for n in native_kernel.KERNELS if native_kernel.KERNELS[n].tab
 @pytest.mark.parametrize("name", SWAR_KERNELS)
 def test_swar_kernels_are_bit_exact_across_tiles_blocks_and_flushes(name):
     """The SWAR kernels' edges: tiles of 4096 positions (crossing images), blocks of 18 output channels
-    (short last blocks of 1-5 table words), passes of 4 reduction steps, flushes every 32 (8 for wide LUTs)."""
+    (short last blocks of 1-5 table words), passes of 4 reduction steps, flushes every 32 (8 for wide LUTs);
+    at most 48 positions take the direct path (one load per product)."""
     if not native_kernel.supported(name):
         pytest.skip(f"this CPU cannot run {name}")
     backend = CPUBackend(name)
     rng = np.random.default_rng(5)
-    cases = [(4097, 5, 1), (4095, 9, 19), (8200, 33, 2), (3, 31, 37), (1, 65, 18), (2, 4, 36), (70, 2, 53)]
+    cases = [(4097, 5, 1), (4095, 9, 19), (8200, 33, 2), (49, 31, 37), (60, 65, 18), (50, 4, 36), (70, 2, 53),
+             (48, 7, 5), (1, 300, 3), (47, 1, 20)]
     for rows, k, m in cases:
         a = rng.integers(0, 256, (rows, k), dtype=np.uint8)
         w = rng.integers(0, 256, (m, k), dtype=np.uint8)
