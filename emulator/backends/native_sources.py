@@ -522,6 +522,7 @@ SWAR = _PRELUDE + r"""
 #define KC 4        /* reduction steps per pass (their tables, KC x NW x 2 KiB, stay in L1) */
 #define NWMAX 6     /* table words (3 output channels each) per task: 18 output channels */
 #define PT 4096     /* output positions per task */
+#define PS (PT + 24) /* accumulator row stride: rows 4 KiB apart would alias */
 #define DIRECT 64         /* positions per image of the direct path */
 #define DIRECT_BELOW 48   /* the direct path runs for at most this many positions in all (measured crossover) */
 #define FBITS 21
@@ -536,7 +537,7 @@ static const uint32_t zero_row[256];
 #define SCALAR_LOOP(v) (void)0
 #endif
 
-/* acc64[j * PT + q] (+)= sum_kk T[kk][j][x[kk][q]] for q < n */
+/* acc64[j * PS + q] (+)= sum_kk T[kk][j][x[kk][q]] for q < n */
 static inline __attribute__((always_inline)) void lookups(
         const uint8_t *const *x, const uint64_t *T, const int NW, const int first, int n, uint64_t *acc64) {
     const uint8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
@@ -547,7 +548,7 @@ static inline __attribute__((always_inline)) void lookups(
         for (int j = 0; j < NW; j++) {
             const uint64_t *t = T + (size_t)j * 256;
             const uint64_t s = (t[i0] + t[(size_t)NW * 256 + i1]) + (t[(size_t)2 * NW * 256 + i2] + t[(size_t)3 * NW * 256 + i3]);
-            acc64[(size_t)j * PT + q] = first ? s : acc64[(size_t)j * PT + q] + s;
+            acc64[(size_t)j * PS + q] = first ? s : acc64[(size_t)j * PS + q] + s;
         }
     }
 }
@@ -560,7 +561,7 @@ static inline __attribute__((always_inline)) void block_body(
         int M, long p0, long p1, int m0, uint64_t *T, uint64_t *acc64, uint32_t *acc32) {
     const int np = (int)(p1 - p0);
     const int nch = MINI(3 * NW, M - m0);
-    memset(acc32, 0, sizeof(uint32_t) * 3 * NW * PT);
+    memset(acc32, 0, sizeof(uint32_t) * 3 * NW * PS);
     for (int kf = 0; kf < K; kf += FL) {
         const int kfe = MINI(kf + FL, K);
         for (int kc = kf; kc < kfe; kc += KC) {
@@ -596,8 +597,8 @@ static inline __attribute__((always_inline)) void block_body(
             }
         }
         for (int j = 0; j < NW; j++) {
-            const uint64_t *s = acc64 + (size_t)j * PT;
-            uint32_t *d0 = acc32 + (size_t)(3 * j) * PT, *d1 = d0 + PT, *d2 = d1 + PT;
+            const uint64_t *s = acc64 + (size_t)j * PS;
+            uint32_t *d0 = acc32 + (size_t)(3 * j) * PS, *d1 = d0 + PS, *d2 = d1 + PS;
             for (int q = 0; q < np; q++) {
                 const uint64_t v = s[q];
                 d0[q] += (uint32_t)(v & FMASK);
@@ -651,8 +652,8 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int
     #pragma omp parallel if (PARALLEL_WORK(N, M, L, K))
     {
         uint64_t *T = (uint64_t *)malloc(sizeof(uint64_t) * KC * NWMAX * 256);
-        uint64_t *acc64 = (uint64_t *)malloc(sizeof(uint64_t) * NWMAX * PT);
-        uint32_t *acc32 = (uint32_t *)malloc(sizeof(uint32_t) * 3 * NWMAX * PT);
+        uint64_t *acc64 = (uint64_t *)malloc(sizeof(uint64_t) * NWMAX * PS);
+        uint32_t *acc32 = (uint32_t *)malloc(sizeof(uint32_t) * 3 * NWMAX * PS);
         #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntasks; task++) {
             const int m0 = (int)(task % mblocks) * 3 * NWMAX;  /* output channels vary fastest: the activations stay in cache */
@@ -668,7 +669,7 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int
             }
             const int nch = MINI(3 * nw, M - m0);
             for (int c = 0; c < nch; c++) {
-                const uint32_t *s = acc32 + (size_t)c * PT;
+                const uint32_t *s = acc32 + (size_t)c * PS;
                 long p = p0;
                 int q = 0;
                 while (p < p1) {
