@@ -1,8 +1,8 @@
 """The fast CPU backend: numba im2col of uint8 indices + a LUT GEMM kernel.
 
 The GEMM is the fastest native kernel of :mod:`.native_kernel` that this CPU
-supports and a C compiler builds (AVX-512 VBMI, AVX-512, AVX2, NEON, portable
-C), else the numba kernel of :mod:`.cpu_kernels`. All are bit-exact with the
+supports and a C compiler builds (AVX-512 VBMI, AVX-512, AVX2, NEON, SWAR C,
+portable C), else the numba kernel of :mod:`.cpu_kernels`. All are bit-exact with the
 reference backend.
 """
 from __future__ import annotations

@@ -7,13 +7,18 @@ bit-exact with the reference backend (exact integer arithmetic):
   per instruction in each 128-entry half of a byte plane of the LUT column;
 * ``avx512`` (AVX-512 F, BW): ``vpermi2w`` over the four 64-entry quarters of
   16-bit planes, two blends;
-* ``avx2`` (AVX2): ``vpgatherdd`` reads 16 products at once from a column that
-  packs two output channels' 16-bit products (built per reduction step, reused
-  for 1024 output positions);
+* ``avx2`` (AVX2): the ``swar`` kernel built with ``-mavx2`` (vectorised table
+  build and flushes);
+* ``avx2-gather`` (AVX2): ``vpgatherdd`` reads 16 products at once from a column
+  that packs two output channels' 16-bit products; measured slower than
+  ``avx2``, so it runs only when forced;
 * ``avx2-shuffle`` (AVX2): ``vpshufb`` over the 16 16-byte chunks of byte
-  planes; measured slower than the gathers, so it runs only when forced;
+  planes; slower still, forced only;
 * ``neon`` (aarch64): ``tbl``/``tbx`` over the four 64-byte quarters of byte
   planes, 16 lookups each;
+* ``swar`` (any 64-bit CPU, plain C): one 64-bit table word holds three output
+  channels' products in 21-bit fields, so one scalar load and add do three
+  lookups (tables built per reduction step, reused for up to 4096 positions);
 * ``portable`` (any C compiler): scalar, 2 output channels x 4 reduction steps
   per pass, LUT columns reused from L1.
 
