@@ -540,14 +540,14 @@ static const uint32_t zero_row[256];
 /* acc64[j * PS + q] (+)= sum_kk T[kk][j][x[kk][q]] for q < n */
 static inline __attribute__((always_inline)) void lookups(
         const uint8_t *const *x, const uint64_t *T, const int NW, const int first, int n, uint64_t *acc64) {
-    const uint8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
     for (int q = 0; q < n; q++) {
-        size_t i0 = x0[q];
-        const size_t i1 = x1[q], i2 = x2[q], i3 = x3[q];
-        SCALAR_LOOP(i0);
+        size_t i[KC];
+        for (int kk = 0; kk < KC; kk++) i[kk] = x[kk][q];
+        SCALAR_LOOP(i[0]);
         for (int j = 0; j < NW; j++) {
             const uint64_t *t = T + (size_t)j * 256;
-            const uint64_t s = (t[i0] + t[(size_t)NW * 256 + i1]) + (t[(size_t)2 * NW * 256 + i2] + t[(size_t)3 * NW * 256 + i3]);
+            uint64_t s = 0;
+            for (int kk = 0; kk < KC; kk++) s += t[(size_t)kk * NW * 256 + i[kk]];
             acc64[(size_t)j * PS + q] = first ? s : acc64[(size_t)j * PS + q] + s;
         }
     }
