@@ -554,8 +554,9 @@ static inline __attribute__((always_inline)) void lookups(
 }
 
 /* Fields of 21 bits take FL = floor((2^21 - 1) / max(lut + bias)) additions before one could carry into
-   the next (FL >= 8: validate_lut bounds lut + bias below 2^18); every FL reduction steps the fields are
-   added to 32-bit accumulators (wrap-around mod 2^32, like int32). */
+   the next (FL >= 10: validate_lut bounds lut + bias below 3 * 2^16; the caller's FL is rounded down to a
+   multiple of KC, so it must be >= KC); every FL reduction steps the fields are added to 32-bit
+   accumulators (wrap-around mod 2^32, like int32). */
 static inline __attribute__((always_inline)) void block_body(
         const uint8_t *a, const uint8_t *w, const uint32_t *tab, const int NW, const int FL, int K, int L, int Lp,
         int M, long p0, long p1, int m0, uint64_t *T, uint64_t *acc64, uint32_t *acc32) {
@@ -612,26 +613,28 @@ static inline __attribute__((always_inline)) void block_body(
 }
 
 /* Few output positions (a linear layer's batch): building tables would cost more than it saves, so one
-   load per product, straight from the LUT column of each weight. */
+   load per product, straight from the LUT column of each weight (also the fallback when the table path
+   cannot allocate its buffers). */
 static void direct(const uint8_t *a, const uint8_t *w, const uint32_t *tab, int32_t *out, int N, int K, int L,
                    int Lp, int M, int Mtot, int m_off, uint32_t fix) {
     #pragma omp parallel for schedule(dynamic, 8) if (PARALLEL_WORK(N, M, L, K))
     for (int m = 0; m < M; m++) {
         const uint8_t *wm = w + (size_t)m * K;
-        for (int b = 0; b < N; b++) {
+        for (int b = 0; b < N; b++) for (int l0 = 0; l0 < L; l0 += DIRECT) {
+            const int nl = MINI(DIRECT, L - l0);
             uint32_t acc[DIRECT] = {0};
-            const uint8_t *ab = a + (size_t)b * K * Lp;
+            const uint8_t *ab = a + (size_t)b * K * Lp + l0;
             for (int k = 0; k < K; k++) {
                 const uint32_t *col = tab + (size_t)wm[k] * 256;
                 const uint8_t *x = ab + (size_t)k * Lp;
-                for (int l = 0; l < L; l++) {
+                for (int l = 0; l < nl; l++) {
                     size_t i = x[l];
                     SCALAR_LOOP(i);
                     acc[l] += col[i];
                 }
             }
-            int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L;
-            for (int l = 0; l < L; l++) o[l] = (int32_t)(acc[l] - fix);
+            int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L + l0;
+            for (int l = 0; l < nl; l++) o[l] = (int32_t)(acc[l] - fix);
         }
     }
 }
@@ -646,18 +649,25 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int
     const int mblocks = (M + 3 * NWMAX - 1) / (3 * NWMAX);
     const long ntasks = (long)mblocks * tiles;
     const uint32_t fix = (uint32_t)(uint64_t)((int64_t)K * bias);
-    if (npos <= DIRECT_BELOW && L <= DIRECT) {
+    if (npos <= DIRECT_BELOW) {
         direct(a, w, tab, out, N, K, L, Lp, M, Mtot, m_off, fix);
         return;
     }
     FL = FL / KC * KC;
+    int failed = 0;
     #pragma omp parallel if (PARALLEL_WORK(N, M, L, K))
     {
         uint64_t *T = (uint64_t *)malloc(sizeof(uint64_t) * KC * NWMAX * 256);
         uint64_t *acc64 = (uint64_t *)malloc(sizeof(uint64_t) * NWMAX * PS);
         uint32_t *acc32 = (uint32_t *)malloc(sizeof(uint32_t) * 3 * NWMAX * PS);
+        const int ok = T && acc64 && acc32;
+        if (!ok) {
+            #pragma omp atomic write
+            failed = 1;
+        }
         #pragma omp for schedule(dynamic, 1)
         for (long task = 0; task < ntasks; task++) {
+            if (!ok) continue;  /* redone below */
             const int m0 = (int)(task % mblocks) * 3 * NWMAX;  /* output channels vary fastest: the activations stay in cache */
             const long p0 = (task / mblocks) * PT, p1 = MINI(p0 + PT, npos);
             const int nw = MINI(NWMAX, (M - m0 + 2) / 3);
@@ -684,5 +694,6 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int
         }
         free(T); free(acc64); free(acc32);
     }
+    if (failed) direct(a, w, tab, out, N, K, L, Lp, M, Mtot, m_off, fix);
 }
 """

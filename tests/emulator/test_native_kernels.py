@@ -204,6 +204,32 @@ def test_swar_kernels_are_bit_exact_across_tiles_blocks_and_flushes(name):
         assert torch.equal(backend.lut_conv2d(a, w, lut, geom, 0), ref.lut_conv2d(a, w, lut, geom, 0)), lut_name
 
 
+def test_swar_direct_path_is_bit_exact_for_any_number_of_positions(tmp_path):
+    """The direct path (few positions; also the fallback when buffers cannot be allocated), forced for all."""
+    import ctypes
+
+    spec = native_kernel.KERNELS["swar"]
+    source = spec.source.replace("#define DIRECT_BELOW 48", "#define DIRECT_BELOW (1L << 40)")
+    assert source != spec.source
+    fn = ctypes.CDLL(str(native_kernel.build(native_kernel.KernelSpec("swar-direct", source, spec.flags, "biased"),
+                                             directory=tmp_path))).lut_gemm
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int, ctypes.c_void_p] + [ctypes.c_int] * 7 + [ctypes.c_int64]
+    rng = np.random.default_rng(8)
+    for lut_name, lut in LUTS.items():
+        table, bias = native_kernel.biased_uint32(lut)
+        for n, k, l_valid, m in [(1, 1, 1, 1), (2, 37, 130, 3), (3, 5, 64, 2)]:
+            lp = -(-l_valid // 64) * 64
+            a = np.zeros((n, k, lp), dtype=np.uint8)
+            a[:, :, :l_valid] = rng.integers(0, 256, (n, k, l_valid), dtype=np.uint8)
+            w = rng.integers(0, 256, (m, k), dtype=np.uint8)
+            out = np.empty((n, m, l_valid), dtype=np.int32)
+            native_kernel.lut_gemm(fn, a, l_valid, w, table, bias, out, 0, native_kernel.swar_flush_interval(table))
+            expected = lut.astype(np.int64)[a[:, None, :, :l_valid], w[None, :, :, None]].sum(2)
+            expected = (expected + (1 << 31)) % (1 << 32) - (1 << 31)
+            np.testing.assert_array_equal(out, expected, err_msg=f"{lut_name} {(n, k, l_valid, m)}")
+
+
 def test_swar_flush_interval_keeps_every_field_below_21_bits():
     for lut_name, lut in LUTS.items():
         table, bias = native_kernel.biased_uint32(lut)
