@@ -14,7 +14,9 @@ in the layout the kernel reads (see ``TABLE`` in :mod:`.native_kernel`):
 * ``bytes``: uint8 [256 weight codes, planes, 256 activation codes], the byte
   planes of ``lut + bias`` (VBMI, AVX2 byte-shuffle, NEON);
 * ``words``: uint16 [256, planes, 256], its 16-bit planes (AVX-512 without VBMI, AVX2 gathers);
-* ``int32``: int32 [256, 1, 256], the transposed LUT itself (portable C).
+* ``int32``: int32 [256, 1, 256], the transposed LUT itself (portable C);
+* ``biased``: uint32 [256, 1, 256], the transposed ``lut + bias`` (SWAR; ``planes`` is then the flush
+  interval, see :func:`.native_kernel.table_parameter`).
 
 All arithmetic is exact integer arithmetic: byte and word sums are widened
 before they can overflow and recombined as
