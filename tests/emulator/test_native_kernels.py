@@ -180,15 +180,15 @@ SWAR_KERNELS = [n for n in native_kernel.KERNELS if native_kernel.KERNELS[n].tab
 
 @pytest.mark.parametrize("name", SWAR_KERNELS)
 def test_swar_kernels_are_bit_exact_across_tiles_blocks_and_flushes(name):
-    """The SWAR kernels' edges: tiles of 4096 positions (crossing images), blocks of 18 output channels
-    (short last blocks of 1-5 table words), passes of 4 reduction steps, flushes every 32 (8 for wide LUTs);
+    """The SWAR kernels' edges: tiles of 4096 positions (crossing images), blocks of 12 output channels
+    (short last blocks of 1-3 table words, the last one part-filled), passes of 4 reduction steps, flushes every 32 (8 for wide LUTs);
     at most 48 positions take the direct path (one load per product)."""
     if not native_kernel.supported(name):
         pytest.skip(f"this CPU cannot run {name}")
     backend = CPUBackend(name)
     rng = np.random.default_rng(5)
     cases = [(4097, 5, 1), (4095, 9, 19), (8200, 33, 2), (49, 31, 37), (60, 65, 18), (50, 4, 36), (70, 2, 53),
-             (48, 7, 5), (1, 300, 3), (47, 1, 20)]
+             (64, 3, 13), (100, 6, 24), (48, 7, 5), (1, 300, 3), (47, 1, 20)]
     for rows, k, m in cases:
         a = rng.integers(0, 256, (rows, k), dtype=np.uint8)
         w = rng.integers(0, 256, (m, k), dtype=np.uint8)
