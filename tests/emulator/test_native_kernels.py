@@ -181,8 +181,8 @@ SWAR_KERNELS = [n for n in native_kernel.KERNELS if native_kernel.KERNELS[n].tab
 @pytest.mark.parametrize("name", SWAR_KERNELS)
 def test_swar_kernels_are_bit_exact_across_tiles_blocks_and_flushes(name):
     """The SWAR kernels' edges: tiles of 4096 positions (crossing images), blocks of 12 output channels
-    (short last blocks of 1-3 table words, the last one part-filled), passes of 4 reduction steps, flushes every 32 (8 for wide LUTs);
-    at most 48 positions take the direct path (one load per product)."""
+    (short last blocks of 1-3 table words, the last one part-filled), passes of 4 reduction steps,
+    flushes every 32 (8 for wide LUTs); at most 48 positions take the direct path (one load per product)."""
     if not native_kernel.supported(name):
         pytest.skip(f"this CPU cannot run {name}")
     backend = CPUBackend(name)
