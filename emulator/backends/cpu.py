@@ -1,8 +1,8 @@
 """The fast CPU backend: numba im2col of uint8 indices + a LUT GEMM kernel.
 
 The GEMM is the fastest native kernel of :mod:`.native_kernel` that this CPU
-supports and a C compiler builds (AVX-512 VBMI, AVX-512, AVX2, NEON, portable
-C), else the numba kernel of :mod:`.cpu_kernels`. All are bit-exact with the
+supports and a C compiler builds (AVX-512 VBMI, AVX-512, AVX2, NEON, SWAR C,
+portable C), else the numba kernel of :mod:`.cpu_kernels`. All are bit-exact with the
 reference backend.
 """
 from __future__ import annotations
@@ -93,10 +93,14 @@ class CPUBackend(Backend):
         self._gemm(cols, wt, lut, out, 0)
         return torch.from_numpy(np.ascontiguousarray(out[0].T))
 
+    def _build_table(self, lut: np.ndarray) -> tuple[np.ndarray, int, int]:
+        table, bias = native_kernel.TABLE[self._table](lut)
+        return table, bias, native_kernel.table_parameter(self._table, table)
+
     def _gemm(self, cols: np.ndarray, wt: np.ndarray, lut: np.ndarray, out: np.ndarray, m_offset: int) -> None:
         if self._fn is not None:
-            table, bias = _cached(lut, self._table, native_kernel.TABLE[self._table])
-            native_kernel.lut_gemm(self._fn, cols, out.shape[2], wt, table, bias, out, m_offset)
+            table, bias, parameter = _cached(lut, self._table, self._build_table)
+            native_kernel.lut_gemm(self._fn, cols, out.shape[2], wt, table, bias, out, m_offset, parameter)
             return
 
         lut_t = _cached(lut, "transposed", lambda t: np.ascontiguousarray(np.asarray(t, dtype=np.int32).T))

@@ -7,13 +7,18 @@ bit-exact with the reference backend (exact integer arithmetic):
   per instruction in each 128-entry half of a byte plane of the LUT column;
 * ``avx512`` (AVX-512 F, BW): ``vpermi2w`` over the four 64-entry quarters of
   16-bit planes, two blends;
-* ``avx2`` (AVX2): ``vpgatherdd`` reads 16 products at once from a column that
-  packs two output channels' 16-bit products (built per reduction step, reused
-  for 1024 output positions);
+* ``avx2`` (AVX2): the ``swar`` kernel built with ``-mavx2`` (vectorised table
+  build and flushes);
+* ``avx2-gather`` (AVX2): ``vpgatherdd`` reads 16 products at once from a column
+  that packs two output channels' 16-bit products; measured slower than
+  ``avx2``, so it runs only when forced;
 * ``avx2-shuffle`` (AVX2): ``vpshufb`` over the 16 16-byte chunks of byte
-  planes; measured slower than the gathers, so it runs only when forced;
+  planes; slower still, forced only;
 * ``neon`` (aarch64): ``tbl``/``tbx`` over the four 64-byte quarters of byte
   planes, 16 lookups each;
+* ``swar`` (any 64-bit CPU, plain C): one 64-bit table word holds three output
+  channels' products in 21-bit fields, so one scalar load and add do three
+  lookups (tables built per reduction step, reused for up to 4096 positions);
 * ``portable`` (any C compiler): scalar, 2 output channels x 4 reduction steps
   per pass, LUT columns reused from L1.
 
@@ -73,18 +78,22 @@ KERNELS: dict[str, KernelSpec] = {spec.name: spec for spec in (
                frozenset({"avx512f", "avx512bw", "avx512vbmi"}), "AVX-512 VBMI byte-plane permutes"),
     KernelSpec("avx512", native_sources.AVX512, ("-mavx512f", "-mavx512bw"), "words", _X86,
                frozenset({"avx512f", "avx512bw"}), "AVX-512 16-bit-plane permutes (no VBMI)"),
-    KernelSpec("avx2", native_sources.AVX2_GATHER, ("-mavx2",), "words", _X86, frozenset({"avx2"}),
+    # SWAR lookups (scalar 64-bit loads, three products each); AVX2 vectorises the table build and flushes
+    KernelSpec("avx2", native_sources.SWAR, ("-mavx2",), "biased", _X86, frozenset({"avx2"}),
+               "AVX2 (SWAR lookups, vectorised table build)"),
+    # measured slower than the SWAR lookups (benchmarks/RESULTS.md), so never chosen by ``auto``; forcible
+    KernelSpec("avx2-gather", native_sources.AVX2_GATHER, ("-mavx2",), "words", _X86, frozenset({"avx2"}),
                "AVX2 gathers"),
-    # measured slower than the gathers (benchmarks/RESULTS.md), so never chosen by ``auto``; forcible
     KernelSpec("avx2-shuffle", native_sources.AVX2_SHUFFLE, ("-mavx2",), "bytes", _X86, frozenset({"avx2"}),
                "AVX2 byte shuffles"),
     KernelSpec("neon", native_sources.NEON, (), "bytes", _ARM64, frozenset(), "NEON tbl/tbx byte-plane lookups"),
     # vectorising its indexed loads (element by element) makes it slower
+    KernelSpec("swar", native_sources.SWAR, (), "biased", (), frozenset(), "SWAR 64-bit table words (plain C)"),
     KernelSpec("portable", native_sources.PORTABLE, ("-fno-tree-vectorize",), "int32", (), frozenset(), "portable C"),
 )}
 #: The order in which ``auto`` tries the kernels (the first supported one that builds wins).
-#: ``avx2-shuffle`` is left out: it runs only when forced.
-PREFERENCE = ("avx512-vbmi", "avx512", "avx2", "neon", "portable")
+#: ``avx2-gather`` and ``avx2-shuffle`` are left out: they run only when forced.
+PREFERENCE = ("avx512-vbmi", "avx512", "avx2", "neon", "swar", "portable")
 
 _lock = threading.Lock()
 _loaded: dict[str, ctypes._CFuncPtr | None] = {}
@@ -250,6 +259,25 @@ def transposed_int32(lut: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(np.asarray(lut, dtype=np.int32).T)[:, None, :], 0
 
 
+def biased_uint32(lut: np.ndarray) -> tuple[np.ndarray, int]:
+    """uint32 [256 (weight code), 1, 256 (activation index)]: the transposed ``lut + bias``, and the bias."""
+    biased, bias = _biased(lut)
+    return np.ascontiguousarray(biased.T.astype(np.uint32))[:, None, :], bias
+
+
+#: Bits of one field of the ``swar`` kernel's 64-bit table words (three per word).
+SWAR_FIELD_BITS = 21
+
+
+def swar_flush_interval(table: np.ndarray) -> int:
+    """How many ``swar`` additions a 21-bit field takes before it could overflow (from a ``biased`` table)."""
+    top = int(table.max())
+    interval = min(((1 << SWAR_FIELD_BITS) - 1) // max(top, 1), 1 << 20)
+    if interval < 4:  # pragma: no cover - validate_lut bounds lut + bias below 2^18 (interval >= 8)
+        raise ValueError(f"LUT values up to {top} are too wide for the swar kernel")
+    return interval
+
+
 def _biased(lut: np.ndarray) -> tuple[np.ndarray, int]:
     lut64 = np.asarray(lut, dtype=np.int64)
     bias = int(-lut64.min()) if lut64.min() < 0 else 0
@@ -257,20 +285,28 @@ def _biased(lut: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 #: How each table layout is built from a LUT.
-TABLE = {"bytes": byte_planes, "words": word_planes, "int32": transposed_int32}
+TABLE = {"bytes": byte_planes, "words": word_planes, "int32": transposed_int32, "biased": biased_uint32}
+
+
+def table_parameter(layout: str, table: np.ndarray) -> int:
+    """The integer a kernel with table ``layout`` takes beside its table: the number of planes, or, for
+    ``biased`` (the ``swar`` kernel), the flush interval."""
+    return swar_flush_interval(table) if layout == "biased" else table.shape[1]
 
 
 def lut_gemm(fn: ctypes._CFuncPtr, a: np.ndarray, l_valid: int, wt: np.ndarray, table: np.ndarray, bias: int,
-             out: np.ndarray, m_offset: int) -> None:
+             out: np.ndarray, m_offset: int, parameter: int | None = None) -> None:
     """``out[n, m_offset + m, l] = sum_k lut[a[n, k, l], wt[m, k]]`` for ``l < l_valid``.
 
     a: uint8 [N, K, Lp] (Lp a multiple of 64, C-contiguous); wt: uint8 [M, K];
     table: the kernel's layout of the LUT ([256, planes, 256], from :data:`TABLE`);
-    out: int32 [N, M_total, l_valid] (int32 wrap-around on overflow).
+    out: int32 [N, M_total, l_valid] (int32 wrap-around on overflow); parameter: what
+    :func:`table_parameter` gives for the table (default: its number of planes).
     """
     n, k, lp = a.shape
     m = wt.shape[0]
     assert lp % LANES == 0 and a.flags.c_contiguous and wt.flags.c_contiguous and out.flags.c_contiguous
     assert out.dtype == np.int32 and a.dtype == np.uint8 and wt.dtype == np.uint8 and table.flags.c_contiguous
-    fn(a.ctypes.data, wt.ctypes.data, table.ctypes.data, table.shape[1], out.ctypes.data,
+    fn(a.ctypes.data, wt.ctypes.data, table.ctypes.data, table.shape[1] if parameter is None else parameter,
+       out.ctypes.data,
        n, k, l_valid, lp, m, out.shape[1], m_offset, bias)

@@ -14,7 +14,9 @@ in the layout the kernel reads (see ``TABLE`` in :mod:`.native_kernel`):
 * ``bytes``: uint8 [256 weight codes, planes, 256 activation codes], the byte
   planes of ``lut + bias`` (VBMI, AVX2 byte-shuffle, NEON);
 * ``words``: uint16 [256, planes, 256], its 16-bit planes (AVX-512 without VBMI, AVX2 gathers);
-* ``int32``: int32 [256, 1, 256], the transposed LUT itself (portable C).
+* ``int32``: int32 [256, 1, 256], the transposed LUT itself (portable C);
+* ``biased``: uint32 [256, 1, 256], the transposed ``lut + bias`` (SWAR; ``planes`` is then the flush
+  interval, see :func:`.native_kernel.table_parameter`).
 
 All arithmetic is exact integer arithmetic: byte and word sums are widened
 before they can overflow and recombined as
@@ -511,5 +513,187 @@ void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int P, int3
             }
         }
     }
+}
+"""
+
+#: Plain C, any 64-bit CPU: SWAR. One 64-bit table word holds three output channels' products in 21-bit
+#: fields, so one scalar load and one add do three lookups; 12 output channels x 4 reduction steps per
+#: pass, tables built per reduction step and reused for a tile of up to 4096 output positions.
+SWAR = _PRELUDE + r"""
+#include <stdlib.h>
+#define KC 4        /* reduction steps per pass (their tables, KC x NW x 2 KiB = 32 KiB, stay in L1) */
+#define NWMAX 4     /* table words (3 output channels each) per task: 12 output channels (measured: 4 beats 3 and 6) */
+#define PT 4096     /* output positions per task */
+#define PS (PT + 24) /* accumulator row stride: rows 4 KiB apart would alias */
+#define DIRECT 64         /* positions per image of the direct path */
+#define DIRECT_BELOW 48   /* the direct path runs for at most this many positions in all (measured crossover) */
+#define FBITS 21
+#define FMASK ((1ull << FBITS) - 1)
+
+static const uint32_t zero_row[256];
+/* an empty asm keeps the compiler from vectorising the lookups (indexed loads, element by element, are
+   slower than the scalar loop); the table build and the flushes stay vectorised */
+#if defined(__GNUC__)
+#define SCALAR_LOOP(v) __asm__("" : "+r"(v))
+#else
+#define SCALAR_LOOP(v) (void)0
+#endif
+
+/* acc64[j * PS + q] (+)= sum_kk T[kk][j][x[kk][q]] for q < n */
+static inline __attribute__((always_inline)) void lookups(
+        const uint8_t *const *x, const uint64_t *T, const int NW, const int first, int n, uint64_t *acc64) {
+    for (int q = 0; q < n; q++) {
+        size_t i[KC];
+        for (int kk = 0; kk < KC; kk++) i[kk] = x[kk][q];
+        SCALAR_LOOP(i[0]);
+        for (int j = 0; j < NW; j++) {
+            const uint64_t *t = T + (size_t)j * 256;
+            uint64_t s = 0;
+            for (int kk = 0; kk < KC; kk++) s += t[(size_t)kk * NW * 256 + i[kk]];
+            acc64[(size_t)j * PS + q] = first ? s : acc64[(size_t)j * PS + q] + s;
+        }
+    }
+}
+
+/* Fields of 21 bits take FL = floor((2^21 - 1) / max(lut + bias)) additions before one could carry into
+   the next (FL >= 10: validate_lut bounds lut + bias below 3 * 2^16; the caller's FL is rounded down to a
+   multiple of KC, so it must be >= KC); every FL reduction steps the fields are added to 32-bit
+   accumulators (wrap-around mod 2^32, like int32). */
+static inline __attribute__((always_inline)) void block_body(
+        const uint8_t *a, const uint8_t *w, const uint32_t *tab, const int NW, const int FL, int K, int L, int Lp,
+        int M, long p0, long p1, int m0, uint64_t *T, uint64_t *acc64, uint32_t *acc32) {
+    const int np = (int)(p1 - p0);
+    const int nch = MINI(3 * NW, M - m0);
+    memset(acc32, 0, sizeof(uint32_t) * 3 * NW * PS);
+    for (int kf = 0; kf < K; kf += FL) {
+        const int kfe = MINI(kf + FL, K);
+        for (int kc = kf; kc < kfe; kc += KC) {
+            /* tables: T[kk][j][x] = sum_i (lut + bias)[x, w[m0 + 3j + i, kc + kk]] << 21i; steps past the
+               interval get a zero table (and read a valid row) */
+            int krow[KC];
+            for (int kk = 0; kk < KC; kk++) {
+                const int k = kc + kk, valid = k < kfe;
+                krow[kk] = valid ? k : kc;
+                for (int j = 0; j < NW; j++) {
+                    const uint32_t *r[3];
+                    for (int i = 0; i < 3; i++) {
+                        const int c = 3 * j + i;
+                        r[i] = valid && c < nch ? tab + (size_t)w[(size_t)(m0 + c) * K + k] * 256 : zero_row;
+                    }
+                    uint64_t *t = T + ((size_t)kk * NW + j) * 256;
+                    /* r0 | r1 << 21 | r2 << 42, built as two 32-bit halves (vectorises to fewer instructions) */
+                    const uint32_t *r0 = r[0], *r1 = r[1], *r2 = r[2];
+                    for (int x = 0; x < 256; x++)
+                        t[x] = (uint64_t)(r0[x] | (r1[x] << FBITS)) | ((uint64_t)((r1[x] >> (32 - FBITS)) | (r2[x] << (2 * FBITS - 32))) << 32);
+                }
+            }
+            const int first = kc == kf;
+            long p = p0;
+            int q = 0;
+            while (p < p1) {  /* one image's run of positions at a time */
+                const int b = (int)(p / L), l0 = (int)(p % L), l1 = (int)MINI((long)L, l0 + (p1 - p));
+                const uint8_t *ab = a + (size_t)b * K * Lp;
+                const uint8_t *x[KC];
+                for (int kk = 0; kk < KC; kk++) x[kk] = ab + (size_t)krow[kk] * Lp + l0;
+                if (first) lookups(x, T, NW, 1, l1 - l0, acc64 + q);
+                else lookups(x, T, NW, 0, l1 - l0, acc64 + q);
+                q += l1 - l0;
+                p += l1 - l0;
+            }
+        }
+        for (int j = 0; j < NW; j++) {
+            const uint64_t *s = acc64 + (size_t)j * PS;
+            uint32_t *d0 = acc32 + (size_t)(3 * j) * PS, *d1 = d0 + PS, *d2 = d1 + PS;
+            for (int q = 0; q < np; q++) {
+                const uint64_t v = s[q];
+                d0[q] += (uint32_t)(v & FMASK);
+                d1[q] += (uint32_t)((v >> FBITS) & FMASK);
+                d2[q] += (uint32_t)(v >> (2 * FBITS));
+            }
+        }
+    }
+}
+
+/* Few output positions (a linear layer's batch): building tables would cost more than it saves, so one
+   load per product, straight from the LUT column of each weight (also the fallback when the table path
+   cannot allocate its buffers). */
+static void direct(const uint8_t *a, const uint8_t *w, const uint32_t *tab, int32_t *out, int N, int K, int L,
+                   int Lp, int M, int Mtot, int m_off, uint32_t fix) {
+    #pragma omp parallel for schedule(dynamic, 8) if (PARALLEL_WORK(N, M, L, K))
+    for (int m = 0; m < M; m++) {
+        const uint8_t *wm = w + (size_t)m * K;
+        for (int b = 0; b < N; b++) for (int l0 = 0; l0 < L; l0 += DIRECT) {
+            const int nl = MINI(DIRECT, L - l0);
+            uint32_t acc[DIRECT] = {0};
+            const uint8_t *ab = a + (size_t)b * K * Lp + l0;
+            for (int k = 0; k < K; k++) {
+                const uint32_t *col = tab + (size_t)wm[k] * 256;
+                const uint8_t *x = ab + (size_t)k * Lp;
+                for (int l = 0; l < nl; l++) {
+                    size_t i = x[l];
+                    SCALAR_LOOP(i);
+                    acc[l] += col[i];
+                }
+            }
+            int32_t *o = out + ((size_t)b * Mtot + m_off + m) * L + l0;
+            for (int l = 0; l < nl; l++) o[l] = (int32_t)(acc[l] - fix);
+        }
+    }
+}
+
+/* Output positions are numbered across the batch (b, l), l < L, in tiles of PT; output channels in blocks
+   of 3 * NWMAX (the last block takes fewer table words). */
+void lut_gemm(const uint8_t *a, const uint8_t *w, const void *table, int FL, int32_t *out, int N, int K,
+              int L, int Lp, int M, int Mtot, int m_off, int64_t bias) {
+    const uint32_t *tab = (const uint32_t *)table;  /* (lut + bias), [256 weight codes][256 activation codes] */
+    const long npos = (long)N * L;
+    const long tiles = (npos + PT - 1) / PT;
+    const int mblocks = (M + 3 * NWMAX - 1) / (3 * NWMAX);
+    const long ntasks = (long)mblocks * tiles;
+    const uint32_t fix = (uint32_t)(uint64_t)((int64_t)K * bias);
+    if (npos <= DIRECT_BELOW) {
+        direct(a, w, tab, out, N, K, L, Lp, M, Mtot, m_off, fix);
+        return;
+    }
+    FL = FL / KC * KC;
+    int failed = 0;
+    #pragma omp parallel if (PARALLEL_WORK(N, M, L, K))
+    {
+        uint64_t *T = (uint64_t *)malloc(sizeof(uint64_t) * KC * NWMAX * 256);
+        uint64_t *acc64 = (uint64_t *)malloc(sizeof(uint64_t) * NWMAX * PS);
+        uint32_t *acc32 = (uint32_t *)malloc(sizeof(uint32_t) * 3 * NWMAX * PS);
+        const int ok = T && acc64 && acc32;
+        if (!ok) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        #pragma omp for schedule(dynamic, 1)
+        for (long task = 0; task < ntasks; task++) {
+            if (!ok) continue;  /* redone below */
+            const int m0 = (int)(task % mblocks) * 3 * NWMAX;  /* output channels vary fastest: the activations stay in cache */
+            const long p0 = (task / mblocks) * PT, p1 = MINI(p0 + PT, npos);
+            const int nw = MINI(NWMAX, (M - m0 + 2) / 3);
+            switch (nw) {
+                case 1: block_body(a, w, tab, 1, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                case 2: block_body(a, w, tab, 2, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                case 3: block_body(a, w, tab, 3, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;
+                default: block_body(a, w, tab, NWMAX, FL, K, L, Lp, M, p0, p1, m0, T, acc64, acc32); break;  /* NWMAX = 4 */
+            }
+            const int nch = MINI(3 * nw, M - m0);
+            for (int c = 0; c < nch; c++) {
+                const uint32_t *s = acc32 + (size_t)c * PS;
+                long p = p0;
+                int q = 0;
+                while (p < p1) {
+                    const int b = (int)(p / L), l0 = (int)(p % L), l1 = (int)MINI((long)L, l0 + (p1 - p));
+                    int32_t *o = out + ((size_t)b * Mtot + m_off + m0 + c) * L;
+                    for (int l = l0; l < l1; l++, q++) o[l] = (int32_t)(s[q] - fix);
+                    p += l1 - l0;
+                }
+            }
+        }
+        free(T); free(acc64); free(acc32);
+    }
+    if (failed) direct(a, w, tab, out, N, K, L, Lp, M, Mtot, m_off, fix);
 }
 """

@@ -67,11 +67,12 @@ def test_every_kernel_this_cpu_runs_is_bit_exact(name):
 def test_every_kernel_wraps_like_an_int32_accumulator(name):
     lut = np.full((256, 256), (1 << 17) - 1, dtype=np.int32)
     lut[5, 9] = -(1 << 17)
-    a = torch.from_numpy(np.r_[np.zeros(25_000), np.full(600, 5)].astype(np.uint8)[None, :])
-    w = torch.from_numpy(np.r_[np.zeros(25_000), np.full(600, 9)].astype(np.uint8)[None, :])
     total = 25_000 * ((1 << 17) - 1) - 600 * (1 << 17)
     wrapped = (total + (1 << 31)) % (1 << 32) - (1 << 31)
-    assert int(CPUBackend(name).lut_linear(a, w, lut)[0, 0]) == wrapped
+    for rows in (1, 100):  # few rows and many (the swar kernels' direct and table paths)
+        a = torch.from_numpy(np.tile(np.r_[np.zeros(25_000), np.full(600, 5)].astype(np.uint8), (rows, 1)))
+        w = torch.from_numpy(np.r_[np.zeros(25_000), np.full(600, 9)].astype(np.uint8)[None, :])
+        assert (CPUBackend(name).lut_linear(a, w, lut) == wrapped).all()
 
 
 def test_auto_picks_the_first_runnable_kernel_and_the_override_forces_one(monkeypatch):
@@ -87,6 +88,7 @@ def test_auto_picks_the_first_runnable_kernel_and_the_override_forces_one(monkey
     with pytest.raises(ApproxDSEError, match="unknown CPU kernel 'sse9'"):
         CPUBackend()
     assert "avx2-shuffle" not in native_kernel.PREFERENCE  # measured slower: only when forced
+    assert "avx2-gather" not in native_kernel.PREFERENCE
 
 
 def test_forcing_a_kernel_this_cpu_lacks_is_one_clear_error():
@@ -99,10 +101,12 @@ def test_forcing_a_kernel_this_cpu_lacks_is_one_clear_error():
 def test_cpu_flags_decide_support(monkeypatch):
     monkeypatch.setattr(native_kernel, "machine", lambda: "x86_64")
     monkeypatch.setattr(native_kernel, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512bw"}))
-    assert [n for n in native_kernel.PREFERENCE if native_kernel.supported(n)] == ["avx512", "avx2", "portable"]
+    assert [n for n in native_kernel.PREFERENCE if native_kernel.supported(n)] == ["avx512", "avx2", "swar", "portable"]
+    monkeypatch.setattr(native_kernel, "cpu_flags", lambda: frozenset({"sse4_2"}))
+    assert [n for n in native_kernel.PREFERENCE if native_kernel.supported(n)] == ["swar", "portable"]
     monkeypatch.setattr(native_kernel, "machine", lambda: "aarch64")
     monkeypatch.setattr(native_kernel, "cpu_flags", lambda: frozenset({"asimd"}))
-    assert [n for n in native_kernel.PREFERENCE if native_kernel.supported(n)] == ["neon", "portable"]
+    assert [n for n in native_kernel.PREFERENCE if native_kernel.supported(n)] == ["neon", "swar", "portable"]
 
 
 @pytest.fixture
@@ -169,6 +173,78 @@ def test_word_and_int32_tables_rebuild_the_lut():
     t, bias = native_kernel.transposed_int32(lut)
     assert bias == 0 and t.shape == (256, 1, 256)
     np.testing.assert_array_equal(t[:, 0, :].T, lut)
+
+
+SWAR_KERNELS = [n for n in native_kernel.KERNELS if native_kernel.KERNELS[n].table == "biased"]
+
+
+@pytest.mark.parametrize("name", SWAR_KERNELS)
+def test_swar_kernels_are_bit_exact_across_tiles_blocks_and_flushes(name):
+    """The SWAR kernels' edges: tiles of 4096 positions (crossing images), blocks of 12 output channels
+    (short last blocks of 1-3 table words, the last one part-filled), passes of 4 reduction steps,
+    flushes every 32 (8 for wide LUTs); at most 48 positions take the direct path (one load per product)."""
+    if not native_kernel.supported(name):
+        pytest.skip(f"this CPU cannot run {name}")
+    backend = CPUBackend(name)
+    rng = np.random.default_rng(5)
+    cases = [(4097, 5, 1), (4095, 9, 19), (8200, 33, 2), (49, 31, 37), (60, 65, 18), (50, 4, 36), (70, 2, 53),
+             (64, 3, 13), (100, 6, 24), (48, 7, 5), (1, 300, 3), (47, 1, 20)]
+    for rows, k, m in cases:
+        a = rng.integers(0, 256, (rows, k), dtype=np.uint8)
+        w = rng.integers(0, 256, (m, k), dtype=np.uint8)
+        for lut_name, lut in LUTS.items():
+            got = backend.lut_linear(torch.from_numpy(a), torch.from_numpy(w), lut)
+            np.testing.assert_array_equal(got.numpy(), _oracle_linear(a, w, lut), err_msg=f"{name} {lut_name} {rows, k, m}")
+    # a batch whose positions per image (L = 57 * 73 = 4161) put tile edges inside images, in both
+    ref = get_backend("reference")
+    a = torch.from_numpy(rng.integers(0, 256, (3, 2, 57, 73), dtype=np.uint8))
+    w = torch.from_numpy(rng.integers(0, 256, (20, 2, 1, 1), dtype=np.uint8))
+    geom = ConvGeometry((1, 1), (0, 0), (1, 1), 1)
+    for lut_name, lut in LUTS.items():
+        assert torch.equal(backend.lut_conv2d(a, w, lut, geom, 0), ref.lut_conv2d(a, w, lut, geom, 0)), lut_name
+
+
+def test_swar_direct_path_is_bit_exact_for_any_number_of_positions(tmp_path):
+    """The direct path (few positions; also the fallback when buffers cannot be allocated), forced for all."""
+    import ctypes
+
+    spec = native_kernel.KERNELS["swar"]
+    source = spec.source.replace("#define DIRECT_BELOW 48", "#define DIRECT_BELOW (1L << 40)")
+    assert source != spec.source
+    fn = ctypes.CDLL(str(native_kernel.build(native_kernel.KernelSpec("swar-direct", source, spec.flags, "biased"),
+                                             directory=tmp_path))).lut_gemm
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int, ctypes.c_void_p] + [ctypes.c_int] * 7 + [ctypes.c_int64]
+    rng = np.random.default_rng(8)
+    for lut_name, lut in LUTS.items():
+        table, bias = native_kernel.biased_uint32(lut)
+        for n, k, l_valid, m in [(1, 1, 1, 1), (2, 37, 130, 3), (3, 5, 64, 2)]:
+            lp = -(-l_valid // 64) * 64
+            a = np.zeros((n, k, lp), dtype=np.uint8)
+            a[:, :, :l_valid] = rng.integers(0, 256, (n, k, l_valid), dtype=np.uint8)
+            w = rng.integers(0, 256, (m, k), dtype=np.uint8)
+            out = np.empty((n, m, l_valid), dtype=np.int32)
+            native_kernel.lut_gemm(fn, a, l_valid, w, table, bias, out, 0, native_kernel.swar_flush_interval(table))
+            expected = lut.astype(np.int64)[a[:, None, :, :l_valid], w[None, :, :, None]].sum(2)
+            expected = (expected + (1 << 31)) % (1 << 32) - (1 << 31)
+            np.testing.assert_array_equal(out, expected, err_msg=f"{lut_name} {(n, k, l_valid, m)}")
+
+
+def test_swar_flush_interval_keeps_every_field_below_21_bits():
+    for lut_name, lut in LUTS.items():
+        table, bias = native_kernel.biased_uint32(lut)
+        assert table.shape == (256, 1, 256) and table.dtype == np.uint32
+        np.testing.assert_array_equal(table[:, 0, :].T.astype(np.int64) - bias, lut)
+        interval = native_kernel.swar_flush_interval(table)
+        top = int(table.max())
+        assert interval * top < 1 << 21 <= (interval + 1) * top, lut_name
+    assert native_kernel.swar_flush_interval(native_kernel.biased_uint32(LUTS["random-unsigned"])[0]) == 32
+    assert native_kernel.swar_flush_interval(native_kernel.biased_uint32(LUTS["wide"])[0]) == 10
+    worst = np.full((256, 256), (1 << 17) - 1, dtype=np.int32)
+    worst[0, 0] = -(1 << 16)  # the widest LUT validate_lut accepts: lut + bias up to 3 * 2^16 - 1
+    assert native_kernel.swar_flush_interval(native_kernel.biased_uint32(worst)[0]) == 10
+    worst[0, 0] = -(1 << 17)  # wider than validate_lut allows (the int32 wrap-around test uses it)
+    assert native_kernel.swar_flush_interval(native_kernel.biased_uint32(worst)[0]) == 8
 
 
 # ---- NEON, cross-compiled for aarch64 and run under qemu-user (skipped where those tools are absent)
