@@ -84,6 +84,7 @@ class Nest:
                 for d, b in self.loops[j]]
 
     def spatial_between(self, p, c):
+        """(level, dim, bound) of the spatial loops strictly between levels p and c."""
         return [(j, d, b) for j in range(p + 1, c) if isinstance(self.arch.levels[j], SpatialLevel)
                 for d, b in self.loops[j]]
 
@@ -144,22 +145,20 @@ def level_events(nest: Nest, i: int, ds: str, fixed: list, fixed_idx: tuple):
     for idx in _steps(loops):
         at = nest.base(loops + fixed, idx + fixed_idx)
         box = nest.tile(ds, at, i)
-        if prev is not None and not any(r and a != b for r, a, b in zip(rel, idx, prev)):
+        changed = [k for k in range(len(idx)) if prev is None or idx[k] != prev[k]]
+        prev = idx
+        if not any(rel[k] for k in changed) and held is not None:
             yield idx, False, 0, box
-            prev = idx
             continue
-        changed = [k for k in range(len(idx)) if idx[k] != prev[k]] if prev is not None else []
-        slides = (ds == "Inputs" and prev is not None and changed == [len(loops) - 1]
-                  and loops[-1][1] in WINDOW)
         if elide:
             new = _elements(box)
             fill = len(new & seen)
             seen |= new
-        elif slides:
-            fill = len(_elements(box) - _elements(held))
+        elif ds == "Inputs" and held is not None and changed == [len(loops) - 1] and loops[-1][1] in WINDOW:
+            fill = len(_elements(box) - _elements(held))  # a sliding window: only the new elements
         else:
             fill = _size(box)
-        held, prev = box, idx
+        held = box
         yield idx, True, fill, box
 
 
@@ -172,7 +171,7 @@ def simulate(nest: Nest) -> dict:
         chain = [i for i in storage if ds in nest.keep[arch.levels[i].name]]
         for k, p in enumerate(chain):
             name = arch.levels[p].name
-            above = [(j, d, b) for j in range(p) if isinstance(arch.levels[j], SpatialLevel) for d, b in nest.loops[j]]
+            above = nest.spatial_between(-1, p)
             fixed0 = tuple(0 for _ in above)
             fills = 0
             if k > 0:
