@@ -57,7 +57,8 @@ class LayerEnergy:
     ``components`` are pJ per component, keyed by the architecture's storage
     level names plus ``multiplier`` and ``adder``; ``accesses`` maps
     ``(level, tensor)`` to per-instance ``reads``, ``fills``, ``updates`` and
-    the number of utilised ``instances``.
+    the number of utilised ``instances`` (with an imperfect factorisation, means over
+    the instances: partial tiles give some instances less work).
     """
 
     name: str
@@ -67,7 +68,7 @@ class LayerEnergy:
     cycles: int
     utilization: float
     mapping: Mapping
-    accesses: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    accesses: dict[tuple[str, str], dict[str, int | float]] = field(default_factory=dict)
     multiplier_energy: float = 1.0
 
     @property
@@ -99,6 +100,12 @@ def _check_multiplier_energy(value: float) -> float:
     return v
 
 
+def _count(x) -> int | float:
+    """A count as an int; a mean over instances (imperfect factorisation) may be fractional."""
+    v = float(x)
+    return int(v) if v.is_integer() else v
+
+
 def evaluate(layer: "Layer", arch: Architecture, mapping: Mapping, multiplier_energy: float = 1.0) -> LayerEnergy:
     """Energy, cycles and access counts of ``layer`` on ``arch`` under ``mapping``."""
     rel = _check_multiplier_energy(multiplier_energy)
@@ -107,7 +114,7 @@ def evaluate(layer: "Layer", arch: Architecture, mapping: Mapping, multiplier_en
     res = analyze(Problem.from_layer(layer), arch, bounds[None], rank[None], mapping.keep_of(arch), detail=True)
     comps = {k: float(v[0]) for k, v in res.components.items()}
     comps["multiplier"] *= rel
-    accesses = {key: {k: int(v[0]) for k, v in vals.items()} for key, vals in res.accesses.items()}
+    accesses = {key: {k: _count(v[0]) for k, v in vals.items()} for key, vals in res.accesses.items()}
     return LayerEnergy(
         name=layer.name,
         energy_pJ=float(sum(comps.values())),

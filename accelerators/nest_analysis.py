@@ -150,6 +150,11 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
             floor_levels: frozenset[int] = frozenset()) -> NestAnalysis:
     """Access counts and energy for K mappings (see the module docstring).
 
+    Where the loop bounds of a dimension multiply to more than the layer's size
+    (imperfect factorisation, :class:`_Guards`), the counts are those of the guarded
+    loop nest, whose last tile of each dimension is partial (``docs/accelerators_model.md``);
+    the per-instance counts are then means over each level's instances.
+
     With ``bound=True`` the loop orders are ignored and every count that depends
     on them is replaced by its minimum over all loop orders, taken separately for
     each level and tensor (the irrelevant loops of every level above, up to the
@@ -225,6 +230,12 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     for ds in DATASPACES:
         rel = RELEVANT[ds][gd]
         per_ds[ds] = (next_true(rel & nontriv), suffix_prod(np.where(rel, gb, 1)))
+    guards = _Guards.of(prob, arch, bounds, rank, offset)
+    if guards is not None and bound:
+        raise ApproxDSEError("lower bounds are only defined for exact factorisations")
+    load_terms: dict[tuple[int, str], tuple[np.ndarray, np.ndarray | None]] = {}
+    distinct_terms: dict[tuple[int, str], tuple[np.ndarray, np.ndarray | None]] = {}
+    fill_terms: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray | None]]] = {}
     for pos, i in enumerate(storage_idx):
         start = offset[storage_idx[pos - 1]] if pos > 0 else width
         for ds in DATASPACES:
@@ -265,9 +276,17 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
             elif bound:
                 nld, f = _best_case_loads(prob, bounds, ext, storage_idx[:pos], i, ds, T, hw[i], suf[:, start])
                 loads[(i, ds)] = nld
+            mask_a = guards.loads_mask(i, first) if guards is not None else None
+            mask_b = guards.spatial_mask(0, i) if guards is not None else None
+            load_terms[(i, ds)] = (nld * T, mask_a)
+            distinct_terms[(i, ds)] = (distinct[(i, ds)], mask_b)
             if ds == "Outputs" and arch.elide_first_output_fill:
-                f = nld * T - distinct[(i, ds)]
-            fills[(i, ds)] = f
+                fill_terms[(i, ds)] = [(nld * T, mask_a), (-distinct[(i, ds)], mask_b)]
+            else:
+                fill_terms[(i, ds)] = [(f, mask_a)]
+            if guards is not None:
+                distinct[(i, ds)] = guards.apply(ds, [distinct_terms[(i, ds)]])
+            fills[(i, ds)] = _combine(guards, ds, fill_terms[(i, ds)])
 
     reads: dict[tuple[int, str], np.ndarray] = {}
     updates: dict[tuple[int, str], np.ndarray] = {}
@@ -283,28 +302,35 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
                 if p < j < c:
                     uniq = uniq * _unique_children(bounds, ext, j, prob, ds)
             if c == L:
-                child_load = temporal  # one operand per MAC
+                load_t = [(temporal, guards.everything() if guards is not None else None)]  # one operand per MAC
                 if ds == "Outputs":
                     rel = RELEVANT[ds]
                     dist = np.ones(K, dtype=np.int64)
                     for i in storage_idx:
                         dist = dist * np.where(rel, bounds[:, i, :], 1).prod(axis=1)
-                    child_fill = temporal - dist
+                    fill_t = load_t + [(-dist, guards.spatial_mask(0, L) if guards is not None else None)]
                 else:
-                    child_fill = temporal
+                    fill_t = load_t
             else:
-                child_load = loads[(c, ds)] * tiles[c][ds]
-                child_fill = fills[(c, ds)]
+                load_t = [load_terms[(c, ds)]]
+                fill_t = fill_terms[(c, ds)]
+            # a parent read serves every child of a multicast group: the counts per parent instance
+            # enumerate only the spatial loops between them that are relevant to the tensor
+            child_load = _combine(guards, ds, load_t, uniq, p, c)
+            child_fill = _combine(guards, ds, fill_t, uniq, p, c)
             if ds == "Outputs" and not arch.elide_first_output_fill:
                 # older Timeloop: the child fills every partial sum; the parent skips its own first writes
-                own = distinct[(p, ds)] if p != chain[0] else tiles[p][ds]
-                reads[(p, ds)] = child_load * uniq - own
+                own = distinct[(p, ds)] if p != chain[0] else _combine(guards, ds, [(tiles[p][ds], None)])
+                reads[(p, ds)] = child_load - own
             else:
-                reads[(p, ds)] = child_fill * uniq
-            updates[(p, ds)] = child_load * uniq if ds == "Outputs" else np.zeros(K, dtype=np.int64)
+                reads[(p, ds)] = child_fill
+            updates[(p, ds)] = child_load if ds == "Outputs" else np.zeros(K, dtype=np.int64)
 
     components: dict[str, np.ndarray] = {}
     accesses = {}
+    if guards is not None:
+        temporal = np.rint(temporal * guards.ratio(np.zeros(len(DIMS), dtype=bool), guards.temporal_mask()))
+        temporal = temporal.astype(np.int64)
     cycles = temporal.astype(float)
     for i in storage_idx:
         lv = levels[i]
@@ -341,11 +367,129 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
         components=components,
         cycles=np.ceil(cycles).astype(np.int64),
         compute_cycles=temporal,
-        utilization=compute_instances / arch.num_macs,
+        utilization=(compute_instances / arch.num_macs if guards is None
+                     else macs / (np.maximum(temporal, 1) * arch.num_macs)),
         macs=macs,
         compute_instances=compute_instances,
         accesses=accesses if detail else None,
     )
+
+
+def _combine(guards: "_Guards | None", ds: str, terms: list[tuple[np.ndarray, np.ndarray | None]],
+             uniq: np.ndarray | int = 1, parent: int | None = None, child: int | None = None) -> np.ndarray:
+    """The sum of count terms, times ``uniq``; with guards each term is scaled to the guarded nest.
+
+    With ``parent``/``child`` the terms are counted per parent instance, once per multicast group.
+    """
+    if guards is None:
+        return sum(v for v, _ in terms) * uniq
+    out = 0.0
+    for v, mask in terms:
+        if mask is None:
+            mask = guards.spatial_mask(0, 0)
+        if parent is not None:
+            mask = guards.multicast(mask, parent, child)
+        out = out + v * uniq * guards.ratio(RELEVANT[ds], mask)
+    return out
+
+
+class _Guards:
+    """Counting for imperfect factorisations: loops whose bounds multiply past a dimension's size.
+
+    A dimension of size ``D`` whose loop bounds multiply to ``Dp > D`` runs a guarded nest:
+    every loop steps by the product of the bounds below it, and an iteration whose tile would
+    start at or past ``D`` is skipped, so each level's tiles are the aligned chunks of ``[0, D)``
+    and only the last one is partial. Each count of the exact model is a product of one factor
+    per dimension; for a guarded dimension that factor changes: a dimension relevant to the
+    tensor contributes the real total ``D`` of its tile extents instead of ``Dp``; an irrelevant
+    one the number of non-empty iterations of the loops the count enumerates (those that reload
+    or replicate the tile) instead of the product of their bounds. The terms here carry, per
+    mapping, level and dimension, which loops they enumerate (``mask[K, L, 8]``); :meth:`ratio`
+    is the guarded factor over the exact one. Only N, G, C and M may be guarded (a partial
+    window of P, Q, R or S would interact with sliding reuse and diagonal multicast).
+    """
+
+    GUARDABLE = np.array([1, 1, 1, 1, 0, 0, 0, 0], dtype=bool)
+
+    def __init__(self, sizes: np.ndarray, bounds: np.ndarray, spatial: np.ndarray, pos: np.ndarray):
+        self.sizes, self.bounds, self.spatial, self.pos = sizes, bounds, spatial, pos
+        self.pad = bounds.prod(axis=1)
+        self.guarded = [d for d in range(len(DIMS)) if (self.pad[:, d] != sizes[d]).any()]
+        K, L, _ = bounds.shape
+        self.shape = (K, L, len(DIMS))
+        self.stride = np.ones((K, L, len(DIMS)), dtype=np.int64)  # product of the bounds below each level
+        for j in range(L - 2, -1, -1):
+            self.stride[:, j, :] = self.stride[:, j + 1, :] * bounds[:, j + 1, :]
+
+    @staticmethod
+    def of(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndarray,
+           offset: dict[int, int]) -> "_Guards | None":
+        sizes = np.array(prob.dims, dtype=np.int64)
+        pad = bounds.prod(axis=1)
+        if (pad == sizes).all():
+            return None
+        if ((pad != sizes) & ~_Guards.GUARDABLE).any() or (pad < sizes).any():
+            raise ApproxDSEError("loop bounds must cover each dimension (N, G, C, M: at least its size; "
+                                 "P, Q, R, S: exactly)")
+        K, L, _ = bounds.shape
+        spatial = np.array([isinstance(lv, SpatialLevel) for lv in arch.levels])
+        pos = np.full((K, L, len(DIMS)), -1, dtype=np.int64)
+        for j, off in offset.items():
+            pos[:, j, :] = off + np.argsort(np.argsort(rank[:, j, :], axis=1, kind="stable"), axis=1)
+        return _Guards(sizes, bounds, spatial, pos)
+
+    def spatial_mask(self, lo: int, hi: int) -> np.ndarray:
+        """The spatial loops of levels ``lo <= j < hi``."""
+        m = np.zeros(self.shape, dtype=bool)
+        m[:, lo:hi, :] = self.spatial[lo:hi, None]
+        return m
+
+    def loads_mask(self, i: int, first: np.ndarray) -> np.ndarray:
+        """A level-``i`` tile's loads: the spatial loops above it and the temporal loops from ``first`` out."""
+        m = self.spatial_mask(0, i)
+        m[:, :i, :] |= self.pos[:, :i, :] >= first[:, None, None]
+        return m
+
+    def everything(self) -> np.ndarray:
+        return np.ones(self.shape, dtype=bool)
+
+    def temporal_mask(self) -> np.ndarray:
+        return np.broadcast_to(~self.spatial[None, :, None], self.shape).copy()
+
+    def multicast(self, mask: np.ndarray, parent: int, child: int) -> np.ndarray:
+        out = mask.copy()
+        out[:, parent + 1:child, :] &= ~self.spatial[parent + 1:child, None]
+        return out
+
+    def count(self, d: int, mask: np.ndarray) -> np.ndarray:
+        """Non-empty iterations of dimension ``d``'s loops in ``mask`` (the others at their first index)."""
+        b, st, en = self.bounds[:, :, d], self.stride[:, :, d], mask[:, :, d]
+        K, L = b.shape
+        below = np.ones((K, L + 1), dtype=np.int64)  # product of the enumerated bounds below each level
+        for j in range(L - 1, -1, -1):
+            below[:, j] = below[:, j + 1] * np.where(en[:, j], b[:, j], 1)
+        budget = np.full(K, self.sizes[d], dtype=np.int64)
+        out = np.zeros(K, dtype=np.int64)
+        for j in range(L):
+            q = np.minimum(b[:, j], budget // st[:, j])
+            out += np.where(en[:, j], q * below[:, j + 1], 0)
+            budget = np.where(en[:, j], np.where(q < b[:, j], budget - q * st[:, j], 0),
+                              np.minimum(budget, st[:, j]))
+        return out + (budget > 0)  # the partial iteration's own path
+
+    def ratio(self, relevant: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The guarded count over the exact one, for a term that enumerates the loops in ``mask``."""
+        r = np.ones(self.shape[0])
+        for d in self.guarded:
+            if relevant[d]:
+                r = r * (self.sizes[d] / self.pad[:, d])
+            else:
+                exact = np.where(mask[:, :, d], self.bounds[:, :, d], 1).prod(axis=1)
+                r = r * (self.count(d, mask) / exact)
+        return r
+
+    def apply(self, ds: str, terms: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
+        return _combine(self, ds, terms)
 
 
 def _best_case_loads(prob: Problem, bounds: np.ndarray, ext: np.ndarray, above: list[int], i: int, ds: str,
@@ -396,7 +540,7 @@ def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
     checks: list[tuple[np.ndarray, str]] = []
     prod = bounds.prod(axis=1)
     dims = np.array(prob.dims)
-    checks.append(((prod == dims).all(axis=1), "dims"))
+    checks.append((covers(prod, bounds, dims), "dims"))
     lo, hi = factor_ranges(prob, arch)
     checks.append((((bounds >= lo) & (bounds <= hi)).all(axis=(1, 2)), "factors"))
     sp = [i for i, lv in enumerate(levels) if isinstance(lv, SpatialLevel)]
@@ -418,6 +562,28 @@ def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
         k = int(np.argmin(ok))
         reasons.append(_explain(prob, arch, bounds[k], keep))
     return ok, reasons
+
+
+def covers(prod: np.ndarray, bounds: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    """Whether each mapping's loops cover the layer: exactly, or (N, G, C, M) imperfectly."""
+    return covered_dims(prod, bounds, dims).all(axis=1)
+
+
+def covered_dims(prod: np.ndarray, bounds: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    """``ok[K, 8]``: whether each dimension's loops cover it.
+
+    Exactly, or for N, G, C and M imperfectly: the bounds multiply past the size and the
+    outermost loop runs no empty iteration: ``(b - 1) * tile < size <= b * tile``, with
+    ``tile`` the extent below it.
+    """
+    ok = (prod == dims) | (_Guards.GUARDABLE & (prod > dims))
+    over = (prod > dims).any(axis=0)
+    for d in np.flatnonzero(over):
+        b = bounds[:, :, d]
+        top = np.argmax(b > 1, axis=1)
+        bt = b[np.arange(len(b)), top]
+        ok[:, d] &= (prod[:, d] == dims[d]) | ((bt - 1) * (prod[:, d] // bt) < dims[d])
+    return ok
 
 
 def factor_ranges(prob: Problem, arch: Architecture) -> tuple[np.ndarray, np.ndarray]:
@@ -482,7 +648,10 @@ def _explain(prob: Problem, arch: Architecture, b: np.ndarray, keep: dict[str, f
     """The first constraint one mapping (``b[L, 8]``) breaks, as a sentence."""
     prod = b.prod(axis=0)
     for d, name in enumerate(DIMS):
-        if prod[d] != prob.dims[d]:
+        if not covered_dims(prod[None], b[None], np.array(prob.dims))[0, d]:
+            if prod[d] > prob.dims[d] and _Guards.GUARDABLE[d]:
+                return (f"the outermost {name} loop runs an empty iteration: the bounds of {name} multiply to "
+                        f"{int(prod[d])}, more than one tile past the layer's {name}={prob.dims[d]}")
             return f"the loop bounds of {name} do not multiply to the layer's {name}={prob.dims[d]}"
     ext = _extents(b[None])[0]
     lo, hi = factor_ranges(prob, arch)
