@@ -261,6 +261,13 @@ def _check_mapper(which: str) -> str:
     return which
 
 
+def _check_factorization(factorization: str) -> str:
+    if factorization not in mapper.FACTORIZATIONS:
+        raise ApproxDSEError(f"unknown factorization {factorization!r}; choose one of "
+                             f"{', '.join(mapper.FACTORIZATIONS)}")
+    return factorization
+
+
 def clear_cache() -> None:
     """Forget cached evaluations and the mapper's cached mappings (for cold-cache timing)."""
     _EVALUATED.clear()
@@ -269,19 +276,22 @@ def clear_cache() -> None:
 
 
 def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float,
-              which: str = "auto") -> tuple[Any, str, int, dict]:
+              which: str = "auto", factorization: str = "exact") -> tuple[Any, str, int, dict]:
     """(LayerEnergy at the exact multiplier, mapping text, mappings explored, the search's report) for a layer."""
     search_rel = rel if objective == "edp" else 1.0
-    key = (layer.shape_key(), arch_id, objective, search_rel, which)
+    key = (layer.shape_key(), arch_id, objective, search_rel, which, factorization)
     hit = _EVALUATED.get(key)
     if hit is not None:
         _EVALUATED.move_to_end(key)
         return hit[0], hit[1], 0, hit[2]
     search_arch = _search_arch(arch, objective, rel)
-    mapping, rep = mapper.map_layer_report(layer, search_arch, objective=objective, mapper=which)
+    mapping, rep = mapper.map_layer_report(layer, search_arch, objective=objective, mapper=which,
+                                           factorization=factorization)
     explored = 0 if rep.cached else rep.evaluated
     res = evaluate(layer, arch, mapping, multiplier_energy=1.0)
-    search = {"mapper": rep.mapper, "proven_optimal": bool(rep.proven_optimal)}
+    search = {"mapper": rep.mapper, "proven_optimal": bool(rep.proven_optimal), "factorization": rep.factorization}
+    if rep.padded:
+        search["padded"] = dict(rep.padded)
     entry = (res, _mapping_text(getattr(res, "mapping", None) or mapping, arch), search)
     _EVALUATED[key] = entry
     if len(_EVALUATED) > _EVALUATED_MAX:
@@ -305,10 +315,10 @@ class LayerResult:
 
 
 def _evaluate(layer: Layer, arch, arch_id: str, objective: str, rel: float, mapping=None,
-              which: str = "auto") -> LayerResult:
+              which: str = "auto", factorization: str = "exact") -> LayerResult:
     """Map (unless ``mapping``) and evaluate one layer."""
     if mapping is None:
-        base, text, explored, search = _searched(layer, arch, arch_id, objective, rel, which)
+        base, text, explored, search = _searched(layer, arch, arch_id, objective, rel, which, factorization)
         res = base.with_multiplier(rel, arch) if rel != 1.0 else base
     else:
         mapping = _load_mapping(mapping, layer, arch)
@@ -357,7 +367,8 @@ def _check_channels(layer: Layer, spec) -> None:
 
 def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exact", objective: str = "energy",
                     mapping=None, progress: bool = False, layer_multipliers=None,
-                    input_shape: Sequence[int] | str | None = None, mapper: str = "auto") -> EnergyReport:
+                    input_shape: Sequence[int] | str | None = None, mapper: str = "auto",
+                    factorization: str = "exact") -> EnergyReport:
     """The reference inference energy of ``network`` on ``accelerator`` with ``multiplier``.
 
     Parameters
@@ -379,10 +390,15 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
     mapper : ``"auto"`` (default: the exhaustive mapper's proven optimum where the layer's map
         space is small enough, else the fast search), ``"exhaustive"`` or ``"fast"``; the report's
         ``extra["mappers"]`` says which ran for each layer.
+    factorization : ``"exact"`` (default: every loop bound divides its dimension, as Timeloop v3)
+        or ``"imperfect"`` (N, G, C and M may also run a partial last tile, counted for the real
+        partial tiles; never more energy than exact, not proven optimal; ``extra["mappers"]``
+        names the padded dimensions per layer).
     """
     start = time.perf_counter()
     objective = _check_objective(objective)
     which = _check_mapper(mapper)
+    factorization = _check_factorization(factorization)
     workload, traced = resolve_network_and_multipliers(network, input_shape)
     arch = resolve_accelerator(accelerator)
     default = _priced(multiplier)
@@ -407,7 +423,7 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
         iterator = tqdm(todo, desc=f"{workload.name} on {_arch_name(arch)}", unit="layer",
                         leave=False, file=sys.stderr)
     for key, layer, rel, layer_mapping in iterator:
-        results[key] = _evaluate(layer, arch, arch_id, objective, rel, layer_mapping, which)
+        results[key] = _evaluate(layer, arch, arch_id, objective, rel, layer_mapping, which, factorization)
 
     rows = []
     for layer, (mname, rel) in zip(workload, per_layer):
@@ -433,7 +449,8 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
 
 def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator="eyeriss",
                         objective: str = "energy", mapping=None, progress: bool = False, mapper: str = "auto",
-                        input_shape: Sequence[int] | str | None = None) -> MultiplierComparison:
+                        input_shape: Sequence[int] | str | None = None,
+                        factorization: str = "exact") -> MultiplierComparison:
     """:func:`estimate_energy` for each multiplier (the mapper runs once per layer shape)."""
     if not multipliers:
         raise ApproxDSEError("give at least one multiplier to compare")
@@ -442,7 +459,7 @@ def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator
     reports = []
     for m in multipliers:
         rep = estimate_energy(workload, arch, m, objective=objective, mapping=mapping, progress=progress,
-                              mapper=mapper)
+                              mapper=mapper, factorization=factorization)
         reports.append(replace(rep, input_shape=_report_input_shape(network, input_shape)))
     return MultiplierComparison(tuple(reports))
 

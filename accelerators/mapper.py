@@ -27,6 +27,15 @@ factors are seeded where the constraints put them (moves that break a constraint
 are illegal) and each reuse-class order is rearranged to obey the level's
 permutation constraint.
 
+``factorization="imperfect"`` (:func:`_imperfect_search`) also lets N, G, C and M run a
+partial last tile (guarded loops, counted for the real partial tiles by
+:func:`accelerators.nest_analysis.analyze`): next to the exact result, the chosen mapper
+runs on the layer with each awkward dimension padded to a few nearby sizes with many
+divisors (:func:`padded_sizes`); each padded result is trimmed to the real size (its
+outermost loop of the dimension to ``ceil(size / tile)``) and costed with its real partial
+tiles, and the best one wins. It can only match or beat ``exact``, but it is not proven
+optimal over every imperfect factorisation (``proven_optimal`` is false).
+
 Results are cached in memory and on disk (``approxdse.core.paths.cache_dir("mappings")``,
 one JSON file per key: the layer's problem, the architecture's content hash, the
 objective, the mapper, the factorisation and the mapper's code version), written
@@ -39,15 +48,17 @@ of a layer (one multiplication per MAC), so it cannot change the choice.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from approxdse.accelerators import mapspace
 from approxdse.accelerators.architecture import DIMS, Architecture, SpatialLevel, StorageLevel
+from approxdse.accelerators.constraints import effective_forced
 from approxdse.accelerators.mapping import Mapping, mapping_from_arrays
 from approxdse.accelerators.nest_analysis import NestAnalysis, Problem, analyze, factor_ranges, legality
 from approxdse.core.atomic_files import atomic_write_text
@@ -62,7 +73,16 @@ MAPPERS = ("auto", "exhaustive", "fast")
 #: a second per layer; the large Eyeriss layers (1e7-3e7) take 1.5-3 s, the unconstrained
 #: Simba exercise's layers (1e11-1e13) are out of reach and run the fast search.
 AUTO_EXHAUSTIVE_LIMIT = 5_000_000
-FACTORIZATIONS = ("exact",)
+#: ``exact``: every dimension's loop bounds multiply to its size (Timeloop v3). ``imperfect``:
+#: N, G, C and M may also run a partial last tile (:class:`nest_analysis._Guards`).
+FACTORIZATIONS = ("exact", "imperfect")
+#: Imperfect search: a dimension is padded only when its size has a prime factor above this
+#: (its divisors then fill meshes and buffers badly), to at most this much more than its size,
+#: and to at most :data:`PAD_CANDIDATES` sizes (those with the most divisors).
+PAD_PRIME_ABOVE = 5
+PAD_MAX_RATIO = 1.25
+PAD_CANDIDATES = 3
+_PAD_MULTIPLES = (4, 8, 16, 32, 64, 6, 12, 24, 48, 10, 20, 40)
 
 #: Loop-order classes (innermost first); the remaining dimensions follow in DIMS order.
 ORDER_CLASSES: tuple[tuple[str, ...], ...] = (
@@ -298,6 +318,11 @@ class MapperReport:
     tilings_bounded: int = 0
     #: product over dimensions of their allowed factorisations (before capacity and fan-out pruning)
     tiling_bound: int = 0
+    #: imperfect factorisation: the padded layers searched besides the exact one
+    padded_searches: int = 0
+    #: imperfect factorisation: the dimensions the result runs with a partial last tile and the
+    #: size their loops cover ({"C": 240} for C=232), empty when the exact factorisation won
+    padded: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -422,6 +447,111 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tup
     return mapping, report
 
 
+def _exact_search(prob: Problem, arch: Architecture, objective: str, mapper: str) -> tuple[Mapping, MapperReport]:
+    if mapper == "auto":
+        mapper = "exhaustive" if mapspace.tiling_bound(prob, arch) <= AUTO_EXHAUSTIVE_LIMIT else "fast"
+    if mapper == "exhaustive":
+        return _exhaustive_search(prob, arch, objective)
+    t0 = time.perf_counter()
+    mapping, n = _fast_search(prob, arch, objective)
+    return mapping, MapperReport("fast", objective, "exact", False, 0, 0, int(n), time.perf_counter() - t0)
+
+
+def padded_sizes(size: int) -> list[int]:
+    """The sizes an imperfect search pads a dimension of ``size`` to (empty when its divisors suffice).
+
+    Only sizes with a prime factor above :data:`PAD_PRIME_ABOVE` are padded, to the next
+    multiples of small smooth numbers within :data:`PAD_MAX_RATIO`, keeping the
+    :data:`PAD_CANDIDATES` with the most divisors (then the smallest).
+    """
+    n, largest, p = size, 1, 2
+    while p * p <= n:
+        while n % p == 0:
+            largest, n = max(largest, p), n // p
+        p += 1
+    largest = max(largest, n) if n > 1 else largest
+    if size < 2 or largest <= PAD_PRIME_ABOVE:
+        return []
+    cands = {-(-size // m) * m for m in _PAD_MULTIPLES}
+    cands = [c for c in cands if size < c <= size * PAD_MAX_RATIO]
+    ndiv = {c: sum(1 for d in range(1, c + 1) if c % d == 0) for c in cands}
+    return sorted(cands, key=lambda c: (-ndiv[c], c))[:PAD_CANDIDATES]
+
+
+def _keeps_forced(arch: Architecture, d: int, size: int, padded: int) -> bool:
+    """Whether every forced factor (``=``) of dimension ``d`` at the padded size is its own value
+    or what it means at the real size (so padding never invents a third bound)."""
+    for lv in arch.levels:
+        for f in lv.factors:
+            if f.op == "=" and f.dim == DIMS[d] and \
+                    effective_forced(f.value, padded) not in (effective_forced(f.value, size), f.value):
+                return False
+    return True
+
+
+def trim(bounds: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
+    """Padded loop bounds cut back to the real sizes: each dimension's outermost loop to ``ceil(size / tile)``.
+
+    The result runs no empty iteration (:func:`nest_analysis.covered_dims`); a loop cut to 1
+    passes the cut to the next loop inside.
+    """
+    b = bounds.copy()
+    for d, size in enumerate(dims):
+        while b[:, d].prod() > size:
+            top = int(np.argmax(b[:, d] > 1))
+            tile = int(b[top + 1:, d].prod())
+            need = -(-size // tile)
+            if need == b[top, d]:
+                break
+            b[top, d] = need
+    return b
+
+
+def _imperfect_search(prob: Problem, arch: Architecture, objective: str,
+                      mapper: str) -> tuple[Mapping, MapperReport]:
+    t0 = time.perf_counter()
+    mapping, rep = _map_problem(prob, arch, objective, mapper, "exact")
+    keep = {lv.name: lv.keep for lv in arch.storage_levels}
+    b, r = mapping.to_arrays(arch)
+    best = _keys(analyze(prob, arch, b[None], r[None], keep), objective)
+    best = (float(best[0][0]), float(best[1][0]))
+    winner, win_rep, padded = mapping, rep, {}
+    options = []
+    for d in range(4):  # N, G, C, M
+        sizes = [int(prob.dims[d])] + [c for c in padded_sizes(int(prob.dims[d]))
+                                       if _keeps_forced(arch, d, int(prob.dims[d]), c)]
+        options.append(sizes)
+    searches, evaluated = 0, 0 if rep.cached else rep.evaluated
+    for combo in itertools.product(*options):
+        if list(combo) == [int(x) for x in prob.dims[:4]]:
+            continue
+        pprob = replace(prob, dims=tuple(combo) + tuple(prob.dims[4:]))
+        try:
+            m, prep = _map_problem(pprob, arch, objective, mapper, "exact")
+        except ApproxDSEError:
+            continue  # no legal mapping at this padding
+        searches += 1
+        evaluated += 0 if prep.cached else prep.evaluated
+        pb, pr = m.to_arrays(arch)
+        tb = trim(pb, prob.dims)
+        ok, _ = legality(prob, arch, tb[None], keep, explain=False)
+        if not ok[0]:
+            continue
+        k = _keys(analyze(prob, arch, tb[None], pr[None], keep), objective)
+        k = (float(k[0][0]), float(k[1][0]))
+        if k < best:
+            best = k
+            winner = mapping_from_arrays(arch, tb, pr, source=f"approxdse {prep.mapper} mapper ({objective}, "
+                                         "imperfect factorisation)")
+            win_rep = prep
+            prod = tb.prod(axis=0)
+            padded = {DIMS[x]: int(prod[x]) for x in range(len(DIMS)) if prod[x] != prob.dims[x]}
+    report = replace(win_rep, factorization="imperfect", proven_optimal=False,
+                     evaluated=int(evaluated), seconds=time.perf_counter() - t0, cached=False,
+                     padded_searches=searches, padded=padded)
+    return winner, report
+
+
 _CODE_FILES = ("mapper.py", "mapspace.py", "nest_analysis.py", "nest_kernel.py", "constraints.py", "mapping.py")
 _CODE_VERSION: list[str] = []
 
@@ -490,8 +620,9 @@ def map_layer_report(layer, arch: Architecture, objective: str = "energy", mappe
     ``objective``: ``energy``, ``edp`` or ``latency``; ``mapper``: ``exhaustive``
     (proven optimum), ``fast`` (local search) or ``auto`` (exhaustive when the
     map space is small enough, see :data:`AUTO_EXHAUSTIVE_LIMIT`, else fast; the
-    report names the one that ran). Deterministic; cached in memory
-    and on disk. Raises :class:`ApproxDSEError` naming the violated constraint
+    report names the one that ran). ``factorization``: ``exact`` (Timeloop v3) or
+    ``imperfect`` (partial last tiles of N, G, C and M, see :func:`_imperfect_search`).
+    Deterministic; cached in memory and on disk. Raises :class:`ApproxDSEError` naming the violated constraint
     when no legal mapping exists.
     """
     if objective not in OBJECTIVES:
@@ -500,7 +631,12 @@ def map_layer_report(layer, arch: Architecture, objective: str = "energy", mappe
         raise ApproxDSEError(f"unknown mapper {mapper!r}; choose one of {', '.join(MAPPERS)}")
     if factorization not in FACTORIZATIONS:
         raise ApproxDSEError(f"unknown factorization {factorization!r}; choose one of {', '.join(FACTORIZATIONS)}")
-    prob = Problem.from_layer(layer)
+    return _map_problem(Problem.from_layer(layer), arch, objective, mapper, factorization)
+
+
+def _map_problem(prob: Problem, arch: Architecture, objective: str, mapper: str,
+                 factorization: str) -> tuple[Mapping, MapperReport]:
+    """:func:`map_layer_report` on a problem, through the memory and disk caches."""
     key = _cache_key(prob, arch, objective, mapper, factorization)
     if key in _MEMORY:
         m, rep = _MEMORY[key]
@@ -509,14 +645,10 @@ def map_layer_report(layer, arch: Architecture, objective: str = "energy", mappe
     if hit is not None:
         _MEMORY[key] = hit
         return hit
-    if mapper == "auto":
-        mapper = "exhaustive" if mapspace.tiling_bound(prob, arch) <= AUTO_EXHAUSTIVE_LIMIT else "fast"
-    if mapper == "exhaustive":
-        mapping, rep = _exhaustive_search(prob, arch, objective)
+    if factorization == "imperfect":
+        mapping, rep = _imperfect_search(prob, arch, objective, mapper)
     else:
-        t0 = time.perf_counter()
-        mapping, n = _fast_search(prob, arch, objective)
-        rep = MapperReport("fast", objective, factorization, False, 0, 0, int(n), time.perf_counter() - t0)
+        mapping, rep = _exact_search(prob, arch, objective, mapper)
     _MEMORY[key] = (mapping, rep)
     _store_disk(key, arch, mapping, rep)
     return mapping, rep

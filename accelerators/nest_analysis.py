@@ -542,7 +542,12 @@ def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
     dims = np.array(prob.dims)
     checks.append((covers(prod, bounds, dims), "dims"))
     lo, hi = factor_ranges(prob, arch)
-    checks.append((((bounds >= lo) & (bounds <= hi)).all(axis=(1, 2)), "factors"))
+    fits = ((bounds >= lo) & (bounds <= hi)).all(axis=(1, 2))
+    for k in np.flatnonzero((prod != dims).any(axis=1)):
+        # an imperfect factorisation meets its constraints for the extent its loops cover
+        plo, phi = factor_ranges(_covering(prob, prod[k]), arch)
+        fits[k] = ((bounds[k] >= plo) & (bounds[k] <= phi)).all()
+    checks.append((fits, "factors"))
     sp = [i for i, lv in enumerate(levels) if isinstance(lv, SpatialLevel)]
     if sp:
         checks.append((spatial_fits(arch, bounds), "fanout"))
@@ -562,6 +567,11 @@ def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
         k = int(np.argmin(ok))
         reasons.append(_explain(prob, arch, bounds[k], keep))
     return ok, reasons
+
+
+def _covering(prob: Problem, prod: np.ndarray) -> Problem:
+    """The problem whose sizes are the extents the loops cover (imperfect factorisation)."""
+    return Problem(tuple(int(x) for x in prod), prob.stride_h, prob.stride_w, prob.dilation_h, prob.dilation_w)
 
 
 def covers(prod: np.ndarray, bounds: np.ndarray, dims: np.ndarray) -> np.ndarray:
@@ -587,7 +597,11 @@ def covered_dims(prod: np.ndarray, bounds: np.ndarray, dims: np.ndarray) -> np.n
 
 
 def factor_ranges(prob: Problem, arch: Architecture) -> tuple[np.ndarray, np.ndarray]:
-    """``lo[L, 8]``, ``hi[L, 8]``: the loop bounds each level's factor constraints allow (exact factorisation)."""
+    """``lo[L, 8]``, ``hi[L, 8]``: the loop bounds each level's factor constraints allow (exact factorisation).
+
+    For an imperfect factorisation the constraints hold for the extents the loops cover
+    (a forced ``C=4`` on a layer with C=58 is 4 once C is covered to 60).
+    """
     L = len(arch.levels)
     lo = np.ones((L, len(DIMS)), dtype=np.int64)
     hi = np.tile(np.array(prob.dims, dtype=np.int64), (L, 1))
@@ -654,7 +668,7 @@ def _explain(prob: Problem, arch: Architecture, b: np.ndarray, keep: dict[str, f
                         f"{int(prod[d])}, more than one tile past the layer's {name}={prob.dims[d]}")
             return f"the loop bounds of {name} do not multiply to the layer's {name}={prob.dims[d]}"
     ext = _extents(b[None])[0]
-    lo, hi = factor_ranges(prob, arch)
+    lo, hi = factor_ranges(prob if (prod == np.array(prob.dims)).all() else _covering(prob, prod), arch)
     for i, lv in enumerate(arch.levels):
         for d, dim in enumerate(DIMS):
             if not lo[i, d] <= b[i, d] <= hi[i, d]:

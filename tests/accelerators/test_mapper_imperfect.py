@@ -1,0 +1,105 @@
+"""The mapper's imperfect factorisation: partial last tiles of N, G, C and M."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from approxdse.accelerators import mapper
+from approxdse.accelerators.architecture import load_architecture
+from approxdse.accelerators.estimate import estimate_energy
+from approxdse.accelerators.mapper import map_layer_report, padded_sizes, trim
+from approxdse.accelerators.model import check_mapping, evaluate
+from approxdse.cli import main
+from approxdse.core.errors import ApproxDSEError
+from approxdse.networks.workload import Layer
+
+# a ShuffleNetV2-style 1x1 conv: 58 = 2 x 29 channels leave most of Eyeriss's 168 PEs idle
+AWKWARD = Layer("awkward", C=58, M=58, P=7, Q=7, R=1, S=1)
+
+
+@pytest.fixture(autouse=True)
+def _no_disk_cache(monkeypatch):
+    monkeypatch.setattr(mapper, "DISK_CACHE", False)
+    mapper.clear_cache()
+    yield
+    mapper.clear_cache()
+
+
+def test_padded_sizes_only_for_awkward_sizes():
+    assert padded_sizes(64) == [] and padded_sizes(96) == [] and padded_sizes(3) == []
+    assert padded_sizes(58) == [60, 72, 64]  # most divisors first, then the smallest; at most 25% more
+    assert all(232 < c <= 290 for c in padded_sizes(232)) and 240 in padded_sizes(232)
+    assert padded_sizes(29) == [36, 30, 32]
+
+
+def test_trim_cuts_the_outermost_loop_to_the_real_size():
+    b = np.ones((4, 8), dtype=np.int64)
+    b[0, 3], b[2, 3] = 15, 4  # M: 15 x 4 = 60 covers 58
+    np.testing.assert_array_equal(trim(b, (1, 1, 1, 58, 1, 1, 1, 1))[:, 3], [15, 1, 4, 1])
+    b[0, 3] = 16  # 64: one empty outer iteration, cut back to 15
+    np.testing.assert_array_equal(trim(b, (1, 1, 1, 58, 1, 1, 1, 1))[:, 3], [15, 1, 4, 1])
+    b[0, 3], b[1, 3] = 1, 16  # the outermost M loop is at level 1
+    np.testing.assert_array_equal(trim(b, (1, 1, 1, 58, 1, 1, 1, 1))[:, 3], [1, 15, 4, 1])
+
+
+@pytest.mark.parametrize("design", ["eyeriss", "eyeriss-2022", "simba-2022"])
+def test_imperfect_beats_exact_on_an_awkward_layer(design):
+    arch = load_architecture(design)
+    exact, erep = map_layer_report(AWKWARD, arch, factorization="exact")
+    imp, irep = map_layer_report(AWKWARD, arch, factorization="imperfect")
+    e_exact = evaluate(AWKWARD, arch, exact)
+    e_imp = evaluate(AWKWARD, arch, imp)
+    check_mapping(AWKWARD, arch, imp)
+    assert irep.factorization == "imperfect" and not irep.proven_optimal
+    assert irep.padded_searches > 0 and set(irep.padded) <= {"C", "M"} and irep.padded
+    assert e_imp.macs == e_exact.macs == AWKWARD.macs
+    # measured: 19.6 -> 9.0 pJ/MAC on eyeriss, 39.3 -> 12.9 on eyeriss-2022, 4.34 -> 4.22 on simba-2022
+    assert e_imp.energy_pJ < 0.98 * e_exact.energy_pJ
+    assert e_imp.utilization > e_exact.utilization
+    b, _ = imp.to_arrays(arch)
+    for dim, covered in irep.padded.items():
+        d = "NGCMPQRS".index(dim)
+        assert int(b[:, d].prod()) == covered > getattr(AWKWARD, dim)
+
+
+def test_imperfect_never_costs_more_than_exact():
+    arch = load_architecture("eyeriss")
+    for layer in (Layer("a", C=13, M=22, P=5, Q=5, R=3, S=3, pad_h=1, pad_w=1),
+                  Layer("b", C=7, M=11, P=6, Q=6, R=1, S=1), Layer("fc", C=70, M=10, P=1, Q=1, R=1, S=1),
+                  Layer("dw", C=58, M=58, P=7, Q=7, R=3, S=3, groups=58, pad_h=1, pad_w=1)):
+        exact, _ = map_layer_report(layer, arch, factorization="exact")
+        imp, _ = map_layer_report(layer, arch, factorization="imperfect")
+        assert evaluate(layer, arch, imp).energy_pJ <= evaluate(layer, arch, exact).energy_pJ * (1 + 1e-12)
+
+
+def test_smooth_sizes_search_nothing_more():
+    arch = load_architecture("eyeriss")
+    layer = Layer("c", C=64, M=64, P=8, Q=8, R=3, S=3, pad_h=1, pad_w=1)
+    exact, _ = map_layer_report(layer, arch, factorization="exact")
+    imp, rep = map_layer_report(layer, arch, factorization="imperfect")
+    assert rep.padded_searches == 0 and rep.padded == {}
+    assert imp.to_arrays(arch)[0].tolist() == exact.to_arrays(arch)[0].tolist()
+
+
+def test_estimate_reports_the_factorisation_per_layer():
+    rep = estimate_energy([AWKWARD], "eyeriss", factorization="imperfect")
+    search = rep.extra["mappers"]["awkward"]
+    assert search["factorization"] == "imperfect" and search["proven_optimal"] is False
+    assert search["padded"]
+    exact = estimate_energy([AWKWARD], "eyeriss")
+    assert exact.extra["mappers"]["awkward"]["factorization"] == "exact"
+    assert rep.energy_pJ < exact.energy_pJ
+    with pytest.raises(ApproxDSEError, match="unknown factorization 'padded'"):
+        estimate_energy([AWKWARD], "eyeriss", factorization="padded")
+
+
+def test_cli_factorization_flag(tmp_path, capsys):
+    net = tmp_path / "awkward.yaml"
+    net.write_text("problem:\n  shape: {name: CNN-Layer}\n  instance: {C: 58, M: 58, P: 7, Q: 7, R: 1, S: 1, N: 1}\n")
+    out = tmp_path / "e.json"
+    assert main(["energy", str(net), "--factorization", "imperfect", "--format", "json", "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    (search,) = doc["extra"]["mappers"].values()
+    assert search["factorization"] == "imperfect" and search["padded"]
