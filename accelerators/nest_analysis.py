@@ -37,6 +37,18 @@ Counting conventions (those of Timeloop v3, checked against its stats.txt):
   (words per vector); accesses are charged as whole vectors (``ceil(scalar / block)``
   per instance), and a clustered level (``cluster_size`` > 1) is charged once
   per cluster of every cluster, like Timeloop.
+
+Imperfect factorisation (not Timeloop v3; ``factorization="imperfect"`` in the mapper):
+N, G, C or M may have loop bounds that multiply past the dimension's size. The nest is
+then guarded: every loop steps by the product of the bounds below it, an iteration whose
+tile would start past the end is skipped, so each level's tiles are the aligned chunks
+of the dimension and only the last one is partial; the outermost loop of such a
+dimension runs no empty iteration (:func:`covered_dims`). The loop structure decides
+reuse as above (a partial chunk never turns a relevant loop into a reuse loop), and
+every count is taken over the real, partial tiles (:class:`_Guards`): MACs, accesses,
+multicast groups and cycles (temporal iterations with any work). Capacities hold the
+full tile. Per-instance counts become means over the level's instances (a partial
+spatial tile idles some of them); vector rounding and bandwidth use those means.
 """
 from __future__ import annotations
 
