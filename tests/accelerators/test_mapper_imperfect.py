@@ -1,6 +1,7 @@
 """The mapper's imperfect factorisation: partial last tiles of N, G, C and M."""
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -103,3 +104,89 @@ def test_cli_factorization_flag(tmp_path, capsys):
     doc = json.loads(out.read_text())
     (search,) = doc["extra"]["mappers"].values()
     assert search["factorization"] == "imperfect" and search["padded"]
+
+
+# -- against a brute force over the whole imperfect map space of a small design
+
+SMALL = {
+    "name": "small-imperfect",
+    "technology": "45nm",
+    "levels": [
+        {"name": "DRAM", "class": "DRAM", "width": 64, "datawidth": 8, "keep": ["Weights", "Inputs", "Outputs"],
+         "energy": {"read": 100.0, "write": 100.0, "update": 100.0}},
+        {"name": "glb", "class": "SRAM", "depth": 16, "width": 8, "datawidth": 8, "keep": ["Inputs", "Outputs"],
+         "factors": "R=1 S=1 N=1", "energy": {"read": 6.0, "write": 7.0, "update": 7.0}},
+        {"name": "array", "type": "spatial", "meshX": 2, "meshY": 2, "factors": "P=1 Q=1 R=1 S=1 N=1"},
+        {"name": "pe", "class": "regfile", "depth": 12, "width": 8, "datawidth": 8,
+         "keep": ["Weights", "Inputs", "Outputs"], "factors": "N=1",
+         "energy": {"read": 1.0, "write": 1.2, "update": 1.2}},
+    ],
+    "compute": {"multiplier_width": 8, "adder_width": 16, "energy": {"multiplier": 1.0, "adder": 0.1}},
+}
+
+
+def _splits(n: int, slots: int):
+    if slots == 1:
+        yield (n,)
+        return
+    for f in range(1, n + 1):
+        if n % f == 0:
+            for rest in _splits(n // f, slots - 1):
+                yield (f,) + rest
+
+
+def brute_force_energy(layer: Layer, arch, imperfect: bool) -> float:
+    """The least energy over every legal mapping; with ``imperfect``, N, G, C, M may cover up to 2x their size
+    (a canonical partial tile covers less than that; the model's legality refuses the rest)."""
+    from approxdse.accelerators.architecture import DIMS, StorageLevel
+    from approxdse.accelerators.nest_analysis import Problem, analyze, legality, order_violation
+
+    prob = Problem.from_layer(layer)
+    L = len(arch.levels)
+    per_dim = []
+    for d, size in enumerate(prob.dims):
+        opened = [i for i, lv in enumerate(arch.levels) if lv.fixed().get(DIMS[d]) != 1]
+        rows = []
+        for cover in range(size, 2 * size if imperfect and d < 4 and size > 1 else size + 1):
+            for f in _splits(cover, len(opened)):
+                row = [1] * L
+                for i, v in zip(opened, f):
+                    row[i] = v
+                rows.append(row)
+        per_dim.append(rows)
+    tilings = np.array([np.array(c).T for c in itertools.product(*per_dim)], dtype=np.int64)
+    ok, _ = legality(prob, arch, tilings, explain=False)
+    bounds, ranks = [], []
+    for b in tilings[ok]:
+        loops = [[d for d in range(8) if b[i, d] > 1] for i in range(L)]
+        choices = [list(itertools.permutations(lp)) if isinstance(arch.levels[i], StorageLevel) else [tuple(lp)]
+                   for i, lp in enumerate(loops)]
+        for perms in itertools.product(*choices):
+            r = np.tile(np.arange(8, 16), (L, 1))
+            for i, order in enumerate(perms):  # innermost first
+                for pos, d in enumerate(order):
+                    r[i, d] = pos
+            if order_violation(arch, b, r) is None:
+                bounds.append(b)
+                ranks.append(r)
+    return float(analyze(prob, arch, np.stack(bounds), np.stack(ranks)).energy.min())
+
+
+BRUTE = [Layer("b1", C=3, M=5, P=2, Q=1, R=1, S=1), Layer("b2", C=5, M=3, P=1, Q=2, R=2, S=1),
+         Layer("b3", C=7, M=2, P=2, Q=1, R=1, S=1)]
+
+
+@pytest.mark.parametrize("layer", BRUTE, ids=[l.name for l in BRUTE])
+def test_imperfect_search_between_the_exact_and_the_imperfect_optimum(layer):
+    from approxdse.accelerators.architecture import parse_architecture
+
+    arch = parse_architecture(SMALL)
+    exact_opt = brute_force_energy(layer, arch, imperfect=False)
+    imperfect_opt = brute_force_energy(layer, arch, imperfect=True)
+    exact, erep = map_layer_report(layer, arch, mapper="exhaustive", factorization="exact")
+    imp, _ = map_layer_report(layer, arch, mapper="exhaustive", factorization="imperfect")
+    assert erep.proven_optimal
+    assert evaluate(layer, arch, exact).energy_pJ == pytest.approx(exact_opt, rel=1e-9)
+    got = evaluate(layer, arch, imp).energy_pJ
+    assert imperfect_opt * (1 - 1e-9) <= got <= exact_opt * (1 + 1e-9)
+    assert imperfect_opt < exact_opt  # partial tiles pay on these sizes
