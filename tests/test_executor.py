@@ -167,7 +167,7 @@ def _cmdline(p: psutil.Process) -> list[str]:
         return []
 
 
-def test_sigkill_of_dataset_leaves_no_worker(tmp_path):
+def test_sigkill_of_dataset_leaves_no_worker(tmp_path, approxdse_home):
     proc, pids = _start_dataset(tmp_path)
     assert pids
     proc.send_signal(signal.SIGKILL)
@@ -175,7 +175,9 @@ def test_sigkill_of_dataset_leaves_no_worker(tmp_path):
     assert _gone_within(pids, ORPHAN_DEADLINE_S) == []
 
 
-def test_ctrl_c_of_dataset_stops_the_workers_and_exits(tmp_path):
+def test_ctrl_c_of_dataset_stops_the_workers_and_exits(tmp_path, approxdse_home):
+    # a private (cold) mapping cache: with every mapping cached the 200 networks can finish
+    # before the signal lands
     proc, pids = _start_dataset(tmp_path)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
