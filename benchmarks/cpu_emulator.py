@@ -25,6 +25,8 @@ import statistics
 import sys
 import time
 
+from machine import cpu_model  # benchmarks/machine.py
+
 
 def _parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -53,15 +55,8 @@ def _cpu_description() -> str:
     """The CPU model and its SIMD flags, as /proc/cpuinfo reports them."""
     from approxdse.emulator.backends import native_kernel
 
-    model = ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.split(":")[0].strip() in ("model name", "Model", "CPU part") and not model:
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     flags = [f for f in _SIMD_FLAGS if f in native_kernel.cpu_flags()]
-    return f"{model or native_kernel.machine()} ({native_kernel.machine()}; {' '.join(flags) or 'no SIMD flags read'})"
+    return f"{cpu_model()} ({native_kernel.machine()}; {' '.join(flags) or 'no SIMD flags read'})"
 
 
 def _use_kernel(name: str):

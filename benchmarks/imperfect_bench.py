@@ -19,7 +19,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from approxdse.accelerators.architecture import load_architecture, parse_archite
 from approxdse.accelerators.estimate import clear_cache, estimate_energy  # noqa: E402
 from approxdse.accelerators.model import evaluate  # noqa: E402
 from approxdse.networks.workload import Layer  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORKS = ("shufflenet_v2", "efficientnet_b0", "regnet_y_400mf", "mobilenet_v3_large", "resnet18")
@@ -39,16 +39,6 @@ BRUTE_LAYERS = (
     Layer("b3", C=7, M=2, P=2, Q=1, R=1, S=1), Layer("b4", C=5, M=5, P=1, Q=1, R=1, S=1),
     Layer("b5", C=3, M=7, P=1, Q=2, R=1, S=1), Layer("b6", C=6, M=5, P=1, Q=1, R=1, S=1),
 )
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def zoo(networks, designs, which: str) -> list[dict]:
@@ -118,8 +108,8 @@ def main() -> None:
     mapper.DISK_CACHE = False
     for d in args.designs.split(","):
         load_architecture(d)  # fail early on a wrong name
-    print(f"CPU: {_cpu()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}", flush=True)
-    doc = {"cpu": _cpu(), "cores": os.cpu_count()}
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}", flush=True)
+    doc = {"cpu": cpu_model(), "cores": os.cpu_count()}
     if args.part in ("brute", "all"):
         doc["brute"] = brute()
     if args.part in ("zoo", "all"):

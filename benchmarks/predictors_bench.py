@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -57,6 +56,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
+from machine import cpu_model  # noqa: E402  (benchmarks/machine.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL = {"networks": "nas:150,resnet:40,zoo-resnets,layers:500,nas-imagenet:30,zoo,nas-digits:40",
@@ -74,16 +74,6 @@ def _multipliers(spec: str) -> str:
     if spec == "u8":
         return ",".join(m for m in multipliers.names() if m.startswith("u8_"))
     return spec
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _load() -> str:
@@ -293,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({summary.tasks_run} tasks run now in {gen_s:.0f} s)")
 
     results: dict = {"dataset": str(data), "networks": cfg["networks"], "multipliers": int(n_mult),
-                     "rows": int(len(ds.energy)), "reference": reference_version(), "cpu": _cpu(),
+                     "rows": int(len(ds.energy)), "reference": reference_version(), "cpu": cpu_model(),
                      "cores": os.cpu_count(), "load_at_start": load_start, "accelerators": {}}
     rng = np.random.default_rng(args.seed)
     for acc in args.accelerators.split(","):
