@@ -342,6 +342,13 @@ def _keys(res: NestAnalysis, objective: str) -> tuple[np.ndarray, np.ndarray]:
     return c, e
 
 
+def _cost(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndarray, keep: dict,
+          objective: str) -> tuple[float, float]:
+    """One mapping's (primary, secondary) objective values."""
+    p, q = _keys(analyze(prob, arch, bounds[None], rank[None], keep), objective)
+    return float(p[0]), float(q[0])
+
+
 @dataclass(frozen=True)
 class _Space:
     """The arrays the compiled search walks: factorisations per dimension and order classes per level."""
@@ -421,7 +428,7 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tup
     try:
         start, _ = _fast_search(prob, arch, objective)
         b0, r0 = start.to_arrays(arch)
-        p0, q0 = (float(x[0]) for x in _keys(analyze(prob, arch, b0[None], r0[None], keep), objective))
+        p0, q0 = _cost(prob, arch, b0, r0, keep, objective)
     except ApproxDSEError:
         b0 = r0 = None
         p0 = q0 = np.inf
@@ -512,9 +519,7 @@ def _imperfect_search(prob: Problem, arch: Architecture, objective: str,
     t0 = time.perf_counter()
     mapping, rep = _map_problem(prob, arch, objective, mapper, "exact")
     keep = {lv.name: lv.keep for lv in arch.storage_levels}
-    b, r = mapping.to_arrays(arch)
-    best = _keys(analyze(prob, arch, b[None], r[None], keep), objective)
-    best = (float(best[0][0]), float(best[1][0]))
+    best = _cost(prob, arch, *mapping.to_arrays(arch), keep, objective)
     winner, win_rep, padded = mapping, rep, {}
     options = []
     for d in range(4):  # N, G, C, M
@@ -537,8 +542,7 @@ def _imperfect_search(prob: Problem, arch: Architecture, objective: str,
         ok, _ = legality(prob, arch, tb[None], keep, explain=False)
         if not ok[0]:
             continue
-        k = _keys(analyze(prob, arch, tb[None], pr[None], keep), objective)
-        k = (float(k[0][0]), float(k[1][0]))
+        k = _cost(prob, arch, tb, pr, keep, objective)
         if k < best:
             best = k
             winner = mapping_from_arrays(arch, tb, pr, source=f"approxdse {prep.mapper} mapper ({objective}, "

@@ -52,7 +52,7 @@ spatial tile idles some of them); vector rounding and bandwidth use those means.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -246,7 +246,6 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
     if guards is not None and bound:
         raise ApproxDSEError("lower bounds are only defined for exact factorisations")
     load_terms: dict[tuple[int, str], tuple[np.ndarray, np.ndarray | None]] = {}
-    distinct_terms: dict[tuple[int, str], tuple[np.ndarray, np.ndarray | None]] = {}
     fill_terms: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray | None]]] = {}
     for pos, i in enumerate(storage_idx):
         start = offset[storage_idx[pos - 1]] if pos > 0 else width
@@ -291,13 +290,12 @@ def analyze(prob: Problem, arch: Architecture, bounds: np.ndarray, rank: np.ndar
             mask_a = guards.loads_mask(i, first) if guards is not None else None
             mask_b = guards.spatial_mask(0, i) if guards is not None else None
             load_terms[(i, ds)] = (nld * T, mask_a)
-            distinct_terms[(i, ds)] = (distinct[(i, ds)], mask_b)
             if ds == "Outputs" and arch.elide_first_output_fill:
                 fill_terms[(i, ds)] = [(nld * T, mask_a), (-distinct[(i, ds)], mask_b)]
             else:
                 fill_terms[(i, ds)] = [(f, mask_a)]
             if guards is not None:
-                distinct[(i, ds)] = guards.apply(ds, [distinct_terms[(i, ds)]])
+                distinct[(i, ds)] = _combine(guards, ds, [(distinct[(i, ds)], mask_b)])
             fills[(i, ds)] = _combine(guards, ds, fill_terms[(i, ds)])
 
     reads: dict[tuple[int, str], np.ndarray] = {}
@@ -500,9 +498,6 @@ class _Guards:
                 r = r * (self.count(d, mask) / exact)
         return r
 
-    def apply(self, ds: str, terms: list[tuple[np.ndarray, np.ndarray | None]]) -> np.ndarray:
-        return _combine(self, ds, terms)
-
 
 def _best_case_loads(prob: Problem, bounds: np.ndarray, ext: np.ndarray, above: list[int], i: int, ds: str,
                      T: np.ndarray, hw: tuple[np.ndarray, np.ndarray], prod_above: np.ndarray
@@ -583,7 +578,7 @@ def legality(prob: Problem, arch: Architecture, bounds: np.ndarray,
 
 def _covering(prob: Problem, prod: np.ndarray) -> Problem:
     """The problem whose sizes are the extents the loops cover (imperfect factorisation)."""
-    return Problem(tuple(int(x) for x in prod), prob.stride_h, prob.stride_w, prob.dilation_h, prob.dilation_w)
+    return replace(prob, dims=tuple(int(x) for x in prod))
 
 
 def covers(prod: np.ndarray, bounds: np.ndarray, dims: np.ndarray) -> np.ndarray:
