@@ -25,6 +25,7 @@ import warnings
 
 from approxdse import __version__
 from approxdse.core.errors import ApproxDSEError, os_error_reason
+from approxdse.core.interrupts import interrupted, noticed_interrupts
 
 #: Modules that add sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES = (
@@ -79,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        with _one_line_warnings():
+        with _one_line_warnings(), noticed_interrupts():
             status = args.func(args)
+            if interrupted():  # a Ctrl-C that C code swallowed and no checkpoint saw
+                raise KeyboardInterrupt
     except ApproxDSEError as exc:
         print(f"approxdse: error: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from approxdse.core.atomic_files import atomic_path, atomic_write_text, make_dirs, remove_stale_temps
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.interrupts import raise_if_interrupted
 from approxdse.emulator.assignment import exact_counterpart, resolve_multiplier
 from approxdse.emulator.datasets import DatasetSplits, load_dataset
 from approxdse.emulator.emulation import emulate
@@ -137,6 +138,7 @@ def accuracy_sweep(
         if out is not None:
             with atomic_path(out / _SWEEP_PARTIAL) as tmp:
                 pd.DataFrame(rows).to_csv(tmp, index=False)
+        raise_if_interrupted()
     table = pd.DataFrame(rows)
     if out is not None:
         with atomic_path(out / SWEEP_CSV) as tmp:

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 from approxdse.core.errors import ApproxDSEError
+from approxdse.core.interrupts import raise_if_interrupted
 
 #: How long to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = "10s"
@@ -94,6 +95,7 @@ def _in_order(finished: Iterator[tuple[int, Any]], total: int,
     nxt = 0
     done = 0
     for i, result in finished:
+        raise_if_interrupted()
         done += 1
         if progress is not None:
             progress(done, total)
