@@ -3,7 +3,7 @@
 
     approxdse energy NETWORK [--accelerator NAME|FILE.yaml] [--multiplier NAME]
                      [--input-shape N,C,H,W] [--objective energy|edp|latency] [--mapper auto|exhaustive|fast]
-                     [--factorization exact|imperfect] [--per-layer]
+                     [--factorization imperfect|exact] [--per-layer]
                      [--format table|json|csv] [--plot FILE.png] [--compare-multipliers A,B,C]
                      [--mapping FILE] [--out FILE] [--strict] [--progress | --no-progress]
     approxdse workload NETWORK [--input-shape N,C,H,W] [--format table|json|csv] [--out FILE]
@@ -35,6 +35,8 @@ from approxdse.networks.problem_files import load_problems, write_problem
 
 FORMATS = ("table", "json", "csv")
 DEFAULT_ACCELERATOR = "eyeriss"
+#: what ``energy --factorization`` defaults to (the reference's search; predictors learn ``exact``)
+DEFAULT_FACTORIZATION = "imperfect"
 
 
 def register(subparsers) -> None:
@@ -64,10 +66,10 @@ def register(subparsers) -> None:
                    help="auto (default): the proven optimum where a layer's map space is small enough, else the "
                         "fast search; exhaustive: always the proven optimum (slow on huge map spaces); fast: a "
                         "local search. The JSON report's extra.mappers says which ran per layer")
-    p.add_argument("--factorization", choices=("exact", "imperfect"), default="exact",
-                   help="exact (default): every loop bound divides its dimension, as Timeloop v3; imperfect: "
-                        "channels, groups and batch may also run a partial last tile (counted for the real "
-                        "partial tiles; never more energy than exact, not proven optimal)")
+    p.add_argument("--factorization", choices=("exact", "imperfect"), default=None,
+                   help="imperfect (default): channels, groups and batch may also run a partial last tile "
+                        "(counted for the real partial tiles; never more energy than exact, not proven optimal); "
+                        "exact: every loop bound divides its dimension, as Timeloop v3 and the energy predictors")
     p.add_argument("--per-layer", action="store_true", help="show one line per layer in the table")
     p.add_argument("--plot", metavar="FILE.png", help="write a stacked-bar energy breakdown plot")
     p.add_argument("--compare-multipliers", metavar="A,B,C",
@@ -199,7 +201,7 @@ def run_energy(args: argparse.Namespace) -> int:
         result = compare_multipliers(workload, _split_names(args.compare_multipliers),
                                      accelerator=args.accelerator or DEFAULT_ACCELERATOR, objective=args.objective,
                                      mapping=args.mapping, progress=progress, input_shape=shape,
-                                     mapper=args.mapper, factorization=args.factorization)
+                                     mapper=args.mapper, factorization=args.factorization or DEFAULT_FACTORIZATION)
         if args.format == "json":
             text = result.to_json()
         elif args.format == "csv":
@@ -213,7 +215,7 @@ def run_energy(args: argparse.Namespace) -> int:
     else:
         result = estimate_energy(workload, accelerator=args.accelerator or DEFAULT_ACCELERATOR,
                                  multiplier=args.multiplier, objective=args.objective, mapping=args.mapping,
-                                 progress=progress, mapper=args.mapper, factorization=args.factorization,
+                                 progress=progress, mapper=args.mapper, factorization=args.factorization or DEFAULT_FACTORIZATION,
                                  input_shape=shape, layer_multipliers=traced or None)
         if args.format == "json":
             text = result.to_json()

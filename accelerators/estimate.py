@@ -368,7 +368,7 @@ def _check_channels(layer: Layer, spec) -> None:
 def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exact", objective: str = "energy",
                     mapping=None, progress: bool = False, layer_multipliers=None,
                     input_shape: Sequence[int] | str | None = None, mapper: str = "auto",
-                    factorization: str = "exact") -> EnergyReport:
+                    factorization: str = "imperfect") -> EnergyReport:
     """The reference inference energy of ``network`` on ``accelerator`` with ``multiplier``.
 
     Parameters
@@ -390,10 +390,11 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
     mapper : ``"auto"`` (default: the exhaustive mapper's proven optimum where the layer's map
         space is small enough, else the fast search), ``"exhaustive"`` or ``"fast"``; the report's
         ``extra["mappers"]`` says which ran for each layer.
-    factorization : ``"exact"`` (default: every loop bound divides its dimension, as Timeloop v3)
-        or ``"imperfect"`` (N, G, C and M may also run a partial last tile, counted for the real
-        partial tiles; never more energy than exact, not proven optimal; ``extra["mappers"]``
-        names the padded dimensions per layer).
+    factorization : ``"imperfect"`` (default: N, G, C and M may also run a partial last tile,
+        counted for the real partial tiles; never more energy than exact, not proven optimal over
+        the imperfect map space; ``extra["mappers"]`` names the padded dimensions per layer) or
+        ``"exact"`` (every loop bound divides its dimension, as Timeloop v3; what the energy
+        predictors learn).
     """
     start = time.perf_counter()
     objective = _check_objective(objective)
@@ -450,7 +451,7 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
 def compare_multipliers(network: NetworkLike, multipliers: Sequence, accelerator="eyeriss",
                         objective: str = "energy", mapping=None, progress: bool = False, mapper: str = "auto",
                         input_shape: Sequence[int] | str | None = None,
-                        factorization: str = "exact") -> MultiplierComparison:
+                        factorization: str = "imperfect") -> MultiplierComparison:
     """:func:`estimate_energy` for each multiplier (the mapper runs once per layer shape)."""
     if not multipliers:
         raise ApproxDSEError("give at least one multiplier to compare")

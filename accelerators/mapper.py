@@ -69,10 +69,12 @@ OBJECTIVES = ("energy", "edp", "latency")
 MAPPERS = ("auto", "exhaustive", "fast")
 #: ``auto`` runs the exhaustive mapper when the product over dimensions of the
 #: factorisations the constraints allow (an upper bound on the tilings) is at most this.
-#: Measured (benchmarks/RESULTS.md): up to about 3e6 the exhaustive search takes well under
-#: a second per layer; the large Eyeriss layers (1e7-3e7) take 1.5-3 s, the unconstrained
-#: Simba exercise's layers (1e11-1e13) are out of reach and run the fast search.
-AUTO_EXHAUSTIVE_LIMIT = 5_000_000
+#: Measured (benchmarks/RESULTS.md, "auto covers..."): on the 329 distinct layers of 15 zoo
+#: networks this runs every layer of eyeriss-2022 and simba-2022 and 297 of eyeriss exhaustively,
+#: at most 8.4 s per layer on a loaded 2-core machine; above it the exhaustive search can take a
+#: minute (Simba's depthwise layers at 2.7e7) and the unconstrained Simba exercise (1e8-1e14)
+#: is out of reach, so those run the fast search.
+AUTO_EXHAUSTIVE_LIMIT = 20_000_000
 #: ``exact``: every dimension's loop bounds multiply to its size (Timeloop v3). ``imperfect``:
 #: N, G, C and M may also run a partial last tile (:class:`nest_analysis._Guards`).
 FACTORIZATIONS = ("exact", "imperfect")
@@ -414,7 +416,11 @@ def _space(prob: Problem, arch: Architecture) -> _Space:
                   tb, tb * max_classes)
 
 
-def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tuple[Mapping, MapperReport]:
+def _exhaustive_search(prob: Problem, arch: Architecture, objective: str,
+                       limit: float = np.inf) -> tuple[Mapping, MapperReport]:
+    """The proven optimum; with ``limit``, the optimum among the mappings whose primary key is
+    below it (a mapping at or above it is never listed; the fast search's result is returned
+    when none is below)."""
     t0 = time.perf_counter()
     space = _space(prob, arch)
     if len(space.facts) == 0 or any(space.offsets[d + 1] == space.offsets[d] for d in range(len(DIMS))):
@@ -439,7 +445,8 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tup
     spmax, inner_pos = ka.innermost(factor_ranges(prob, arch)[1])
     found, bb, rr, p, q, legal, pruned, bounded, evaluated = nest_kernel.search(
         space.facts, space.offsets, space.skip, space.dim_order, len(DIMS) - 1, space.cls_start, space.cls_count,
-        space.cls_ranks, spmax, inner_pos, p0, q0, _OBJECTIVE_CODES[objective], *ka.args())
+        space.cls_ranks, spmax, inner_pos, *((p0, q0) if p0 < limit else (limit, np.inf)),
+        _OBJECTIVE_CODES[objective], *ka.args())
     if not found:
         if b0 is None:
             s = _Search(prob, arch, objective)
@@ -454,11 +461,12 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str) -> tup
     return mapping, report
 
 
-def _exact_search(prob: Problem, arch: Architecture, objective: str, mapper: str) -> tuple[Mapping, MapperReport]:
+def _exact_search(prob: Problem, arch: Architecture, objective: str, mapper: str,
+                  limit: float = np.inf) -> tuple[Mapping, MapperReport]:
     if mapper == "auto":
         mapper = "exhaustive" if mapspace.tiling_bound(prob, arch) <= AUTO_EXHAUSTIVE_LIMIT else "fast"
     if mapper == "exhaustive":
-        return _exhaustive_search(prob, arch, objective)
+        return _exhaustive_search(prob, arch, objective, limit)
     t0 = time.perf_counter()
     mapping, n = _fast_search(prob, arch, objective)
     return mapping, MapperReport("fast", objective, "exact", False, 0, 0, int(n), time.perf_counter() - t0)
@@ -531,12 +539,18 @@ def _imperfect_search(prob: Problem, arch: Architecture, objective: str,
         if list(combo) == [int(x) for x in prob.dims[:4]]:
             continue
         pprob = replace(prob, dims=tuple(combo) + tuple(prob.dims[4:]))
+        # every energy count of a trimmed padded mapping is at least real/padded size times its
+        # padded count (one factor per dimension: the real size where the tensor depends on it,
+        # the non-empty fraction of the iterations where not), so a padded mapping whose padded
+        # energy reaches best / ratio cannot win and the padded search need not list it
+        ratio = float(np.prod([prob.dims[d] / combo[d] for d in range(4)]))
+        limit = best[0] / ratio if objective == "energy" else np.inf
         try:
-            m, prep = _map_problem(pprob, arch, objective, mapper, "exact")
+            m, prep = _exact_search(pprob, arch, objective, mapper, limit)
         except ApproxDSEError:
             continue  # no legal mapping at this padding
         searches += 1
-        evaluated += 0 if prep.cached else prep.evaluated
+        evaluated += prep.evaluated
         pb, pr = m.to_arrays(arch)
         tb = trim(pb, prob.dims)
         ok, _ = legality(prob, arch, tb[None], keep, explain=False)

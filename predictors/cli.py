@@ -65,6 +65,9 @@ def _energy(args: argparse.Namespace) -> int:
             raise ApproxDSEError(f"{flag} needs the reference; drop --predictor to use it")
     if args.objective != "energy":
         raise ApproxDSEError(f"--objective {args.objective} needs the reference; predictors give energy only")
+    if args.factorization == "imperfect":
+        raise ApproxDSEError("--factorization imperfect needs the reference; the predictors learned the "
+                             "exact-factorisation reference (drop --predictor, or use --factorization exact)")
     check_energy_outputs(args)
     pred, source = load_energy_predictor(args.predictor, args.accelerator, progress=show_progress(args))
     workload, traced, shape = resolve_energy_network(args)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence, Union, runtime_checkable
 
 from approxdse.accelerators.estimate import estimate_energy
+from approxdse.predictors.reference import REFERENCE_FACTORIZATION
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.resolve import MultiplierLike, relative_energy_of
 from approxdse.networks.workload import Workload
@@ -132,7 +133,8 @@ class ReferenceModel:
             layers = per_layer(workload, multipliers)
             first = layers[0][0] if isinstance(layers[0], (list, tuple)) else layers[0]
             report = estimate_energy(workload, accelerator=self.accelerator, multiplier=first,
-                                     layer_multipliers=layers)
+                                     layer_multipliers=layers, factorization=REFERENCE_FACTORIZATION)
         else:
-            report = estimate_energy(workload, accelerator=self.accelerator, multiplier=multipliers)
+            report = estimate_energy(workload, accelerator=self.accelerator, multiplier=multipliers,
+                                     factorization=REFERENCE_FACTORIZATION)
         return float(report.energy_pJ)
