@@ -85,11 +85,11 @@ def test_smooth_sizes_search_nothing_more():
 
 
 def test_estimate_reports_the_factorisation_per_layer():
-    rep = estimate_energy([AWKWARD], "eyeriss", factorization="imperfect")
+    rep = estimate_energy([AWKWARD], "eyeriss")  # imperfect is the default
     search = rep.extra["mappers"]["awkward"]
     assert search["factorization"] == "imperfect" and search["proven_optimal"] is False
     assert search["padded"]
-    exact = estimate_energy([AWKWARD], "eyeriss")
+    exact = estimate_energy([AWKWARD], "eyeriss", factorization="exact")
     assert exact.extra["mappers"]["awkward"]["factorization"] == "exact"
     assert rep.energy_pJ < exact.energy_pJ
     with pytest.raises(ApproxDSEError, match="unknown factorization 'padded'"):
@@ -104,6 +104,21 @@ def test_cli_factorization_flag(tmp_path, capsys):
     doc = json.loads(out.read_text())
     (search,) = doc["extra"]["mappers"].values()
     assert search["factorization"] == "imperfect" and search["padded"]
+    assert main(["energy", str(net), "--format", "json", "--out", str(out)]) == 0  # the default
+    (default,) = json.loads(out.read_text())["extra"]["mappers"].values()
+    assert default["factorization"] == "imperfect"
+    assert main(["energy", str(net), "--factorization", "exact", "--format", "json", "--out", str(out)]) == 0
+    (exact,) = json.loads(out.read_text())["extra"]["mappers"].values()
+    assert exact["factorization"] == "exact" and not exact.get("padded")
+
+
+def test_predictors_refuse_imperfect_and_learn_exact(tmp_path, capsys):
+    from approxdse.predictors.reference import REFERENCE_FACTORIZATION, reference_energy
+
+    assert REFERENCE_FACTORIZATION == "exact"
+    assert reference_energy([AWKWARD], "eyeriss").extra["mappers"]["awkward"]["factorization"] == "exact"
+    assert main(["energy", "resnet18", "--predictor", "summing", "--factorization", "imperfect"]) == 2
+    assert "--factorization imperfect needs the reference" in capsys.readouterr().err
 
 
 # -- against a brute force over the whole imperfect map space of a small design
