@@ -37,6 +37,8 @@ def test_a_swallowed_interrupt_is_raised_at_the_next_checkpoint():
         with pytest.raises(KeyboardInterrupt):
             interrupts.raise_if_interrupted()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not interrupts.interrupted()  # forgotten outside the block: later work in this process runs
+    interrupts.raise_if_interrupted()
 
 
 def test_the_executor_stops_between_tasks_after_a_swallowed_interrupt():

@@ -95,7 +95,6 @@ def _in_order(finished: Iterator[tuple[int, Any]], total: int,
     nxt = 0
     done = 0
     for i, result in finished:
-        raise_if_interrupted()
         done += 1
         if progress is not None:
             progress(done, total)
@@ -103,6 +102,7 @@ def _in_order(finished: Iterator[tuple[int, Any]], total: int,
         while nxt in waiting:
             yield nxt, waiting.pop(nxt)
             nxt += 1
+        raise_if_interrupted()  # after the caller kept what finished, before waiting for more
 
 
 @dataclass
