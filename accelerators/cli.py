@@ -197,11 +197,12 @@ def run_energy(args: argparse.Namespace) -> int:
     progress = show_progress(args)
     workload, traced, shape = resolve_energy_network(args)
     progress = progress and len(workload) >= 8
+    factorization = args.factorization or DEFAULT_FACTORIZATION
     if args.compare_multipliers:
         result = compare_multipliers(workload, _split_names(args.compare_multipliers),
                                      accelerator=args.accelerator or DEFAULT_ACCELERATOR, objective=args.objective,
                                      mapping=args.mapping, progress=progress, input_shape=shape,
-                                     mapper=args.mapper, factorization=args.factorization or DEFAULT_FACTORIZATION)
+                                     mapper=args.mapper, factorization=factorization)
         if args.format == "json":
             text = result.to_json()
         elif args.format == "csv":
@@ -215,7 +216,7 @@ def run_energy(args: argparse.Namespace) -> int:
     else:
         result = estimate_energy(workload, accelerator=args.accelerator or DEFAULT_ACCELERATOR,
                                  multiplier=args.multiplier, objective=args.objective, mapping=args.mapping,
-                                 progress=progress, mapper=args.mapper, factorization=args.factorization or DEFAULT_FACTORIZATION,
+                                 progress=progress, mapper=args.mapper, factorization=factorization,
                                  input_shape=shape, layer_multipliers=traced or None)
         if args.format == "json":
             text = result.to_json()

@@ -95,10 +95,6 @@ def brute_force(layer: Layer, arch, objective: str) -> tuple[float, float]:
     return best, float(secondary[primary <= best * (1 + 1e-12)].min())
 
 
-def _value(layer, arch, mapping, objective):
-    return _keys(layer, arch, mapping, objective)[0]
-
-
 def _keys(layer, arch, mapping, objective):
     r = evaluate(layer, arch, mapping)
     e, c = r.energy_pJ, float(r.cycles)
