@@ -292,6 +292,8 @@ def _searched(layer: Layer, arch, arch_id: str, objective: str, rel: float,
     search = {"mapper": rep.mapper, "proven_optimal": bool(rep.proven_optimal), "factorization": rep.factorization}
     if rep.padded:
         search["padded"] = dict(rep.padded)
+    if rep.budget_exhausted:
+        search["budget_exhausted"] = True
     entry = (res, _mapping_text(getattr(res, "mapping", None) or mapping, arch), search)
     _EVALUATED[key] = entry
     if len(_EVALUATED) > _EVALUATED_MAX:

@@ -17,8 +17,11 @@ it is evaluated exactly for each of its order classes. The first incumbent is th
 ``fast`` search's result. Nothing that could beat the result is skipped, so the
 result is optimal (``MapperReport.proven_optimal``).
 
-``auto`` (the default) runs ``exhaustive`` when the map space is small enough
-(:data:`AUTO_EXHAUSTIVE_LIMIT`), else ``fast``; the report names the one that ran.
+``auto`` (the default) runs ``exhaustive`` with a step budget (:data:`AUTO_STEP_BUDGET`)
+when the map space is small enough (:data:`AUTO_EXHAUSTIVE_LIMIT`), else ``fast``; the
+report names the one that ran. A budgeted search that finishes is the proven optimum; one
+that runs out returns the best mapping found by then (never worse than ``fast``'s, which it
+starts from) with ``proven_optimal`` false and ``budget_exhausted`` true.
 
 ``fast``: the earlier steepest-descent search (from four deterministic starts,
 over moves of one factor between levels, swaps and reuse-class loop orders). A
@@ -34,7 +37,11 @@ runs on the layer with each awkward dimension padded to a few nearby sizes with 
 divisors (:func:`padded_sizes`); each padded result is trimmed to the real size (its
 outermost loop of the dimension to ``ceil(size / tile)``) and costed with its real partial
 tiles, and the best one wins. It can only match or beat ``exact``, but it is not proven
-optimal over every imperfect factorisation (``proven_optimal`` is false).
+optimal over every imperfect factorisation (``proven_optimal`` is false). Under ``auto``
+the padded searches, least padding first, share one step budget
+(:data:`IMPERFECT_STEP_BUDGET`): each gets an equal share of what is left, a second pass reruns
+those their share cut short with what the others left, and any left when it runs out are
+skipped (``padded_skipped``).
 
 Results are cached in memory and on disk (``approxdse.core.paths.cache_dir("mappings")``,
 one JSON file per key: the layer's problem, the architecture's content hash, the
@@ -68,13 +75,21 @@ from approxdse.core.paths import cache_dir
 OBJECTIVES = ("energy", "edp", "latency")
 MAPPERS = ("auto", "exhaustive", "fast")
 #: ``auto`` runs the exhaustive mapper when the product over dimensions of the
-#: factorisations the constraints allow (an upper bound on the tilings) is at most this.
-#: Measured (benchmarks/RESULTS.md, "auto covers..."): on the 329 distinct layers of 15 zoo
-#: networks this runs every layer of eyeriss-2022 and simba-2022 and 297 of eyeriss exhaustively,
-#: at most 8.4 s per layer on a loaded 2-core machine; above it the exhaustive search can take a
-#: minute (Simba's depthwise layers at 2.7e7) and the unconstrained Simba exercise (1e8-1e14)
-#: is out of reach, so those run the fast search.
+#: factorisations the constraints allow (an upper bound on the tilings) is at most this,
+#: with a step budget (:data:`AUTO_STEP_BUDGET`); above it, the fast search.
 AUTO_EXHAUSTIVE_LIMIT = 20_000_000
+#: ``auto``'s exhaustive search stops after this many branch-and-bound steps and keeps the best
+#: mapping found (never worse than the fast search's, not proven optimal; the report says
+#: ``budget_exhausted``). Steps, not seconds, so results do not depend on the machine's load.
+#: Chosen from benchmarks/auto_budget_bench.py over the zoo's distinct layers (RESULTS.md,
+#: "Session 7"): see there for the share of layers it proves and the time it takes.
+AUTO_STEP_BUDGET = 3_000_000
+#: The budget of an imperfect search's padded searches together (``auto``), least padding first,
+#: each given an equal share of what the searches before it left; a second pass reruns those cut
+#: short with what is left.
+IMPERFECT_STEP_BUDGET = 3_000_000
+#: A padded search cut short in the first pass is rerun only when at least this many steps are left.
+MIN_RERUN_STEPS = 100_000
 #: ``exact``: every dimension's loop bounds multiply to its size (Timeloop v3). ``imperfect``:
 #: N, G, C and M may also run a partial last tile (:class:`nest_analysis._Guards`).
 FACTORIZATIONS = ("exact", "imperfect")
@@ -325,6 +340,15 @@ class MapperReport:
     #: imperfect factorisation: the dimensions the result runs with a partial last tile and the
     #: size their loops cover ({"C": 240} for C=232), empty when the exact factorisation won
     padded: dict = field(default_factory=dict)
+    #: imperfect factorisation: padded layers not searched because the step budget ran out (``auto``)
+    padded_skipped: int = 0
+    #: steps the exhaustive branch and bound took (node checks plus exact costs, see
+    #: :func:`nest_kernel.search`; an imperfect search's: its exact and padded searches together)
+    steps: int = 0
+    #: the exhaustive search stopped at its step budget (``auto``): the result is the best
+    #: mapping found by then, at most the fast search's cost, but not proven optimal; for an
+    #: imperfect search also when a padded search stopped or padded layers were skipped
+    budget_exhausted: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -417,10 +441,11 @@ def _space(prob: Problem, arch: Architecture) -> _Space:
 
 
 def _exhaustive_search(prob: Problem, arch: Architecture, objective: str,
-                       limit: float = np.inf) -> tuple[Mapping, MapperReport]:
+                       limit: float = np.inf, budget: int = 0) -> tuple[Mapping, MapperReport]:
     """The proven optimum; with ``limit``, the optimum among the mappings whose primary key is
     below it (a mapping at or above it is never listed; the fast search's result is returned
-    when none is below)."""
+    when none is below). ``budget`` > 0 caps the branch and bound's steps: when it runs out
+    the best mapping found so far is returned, not proven (``budget_exhausted``)."""
     t0 = time.perf_counter()
     space = _space(prob, arch)
     if len(space.facts) == 0 or any(space.offsets[d + 1] == space.offsets[d] for d in range(len(DIMS))):
@@ -443,11 +468,15 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str,
 
     ka = nest_kernel.KernelArch.build(prob, arch)
     spmax, inner_pos = ka.innermost(factor_ranges(prob, arch)[1])
-    found, bb, rr, p, q, legal, pruned, bounded, evaluated = nest_kernel.search(
+    found, bb, rr, p, q, legal, pruned, bounded, evaluated, steps, complete = nest_kernel.search(
         space.facts, space.offsets, space.skip, space.dim_order, len(DIMS) - 1, space.cls_start, space.cls_count,
-        space.cls_ranks, spmax, inner_pos, *((p0, q0) if p0 < limit else (limit, np.inf)),
+        space.cls_ranks, spmax, inner_pos, *((p0, q0) if p0 < limit else (limit, np.inf)), int(budget),
         _OBJECTIVE_CODES[objective], *ka.args())
     if not found:
+        if b0 is None and not complete:
+            raise ApproxDSEError(f"no legal mapping of this layer on {arch.name} found within the exhaustive search's "
+                                 f"budget of {budget:,} steps (the fast search found none either); "
+                                 "mapper='exhaustive' searches without a budget")
         if b0 is None:
             s = _Search(prob, arch, objective)
             _precheck(s)
@@ -455,16 +484,21 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str,
                                  "constraints, the meshes and the buffer capacities")
         bb, rr = b0, r0
     mapping = mapping_from_arrays(arch, bb, rr, source=f"approxdse exhaustive mapper ({objective})")
-    report = MapperReport("exhaustive", objective, "exact", True, int(legal), int(space.mapping_bound),
+    report = MapperReport("exhaustive", objective, "exact", bool(complete), int(legal), int(space.mapping_bound),
                           int(evaluated), time.perf_counter() - t0, pruned_subtrees=int(pruned),
-                          tilings_bounded=int(bounded), tiling_bound=int(space.tiling_bound))
+                          tilings_bounded=int(bounded), tiling_bound=int(space.tiling_bound), steps=int(steps),
+                          budget_exhausted=not complete)
     return mapping, report
 
 
 def _exact_search(prob: Problem, arch: Architecture, objective: str, mapper: str,
-                  limit: float = np.inf) -> tuple[Mapping, MapperReport]:
+                  limit: float = np.inf, budget: int | None = None) -> tuple[Mapping, MapperReport]:
+    """``budget``: the step budget of ``auto``'s exhaustive search (default :data:`AUTO_STEP_BUDGET`)."""
     if mapper == "auto":
-        mapper = "exhaustive" if mapspace.tiling_bound(prob, arch) <= AUTO_EXHAUSTIVE_LIMIT else "fast"
+        if mapspace.tiling_bound(prob, arch) <= AUTO_EXHAUSTIVE_LIMIT:
+            return _exhaustive_search(prob, arch, objective, limit,
+                                      AUTO_STEP_BUDGET if budget is None else max(1, budget))
+        mapper = "fast"
     if mapper == "exhaustive":
         return _exhaustive_search(prob, arch, objective, limit)
     t0 = time.perf_counter()
@@ -534,28 +568,41 @@ def _imperfect_search(prob: Problem, arch: Architecture, objective: str,
         sizes = [int(prob.dims[d])] + [c for c in padded_sizes(int(prob.dims[d]))
                                        if _keeps_forced(arch, d, int(prob.dims[d]), c)]
         options.append(sizes)
-    searches, evaluated = 0, 0 if rep.cached else rep.evaluated
-    for combo in itertools.product(*options):
-        if list(combo) == [int(x) for x in prob.dims[:4]]:
-            continue
+    searched: set[tuple[int, ...]] = set()
+    evaluated = 0 if rep.cached else rep.evaluated
+    real = tuple(int(x) for x in prob.dims[:4])
+    # least padding first: its limit below is the tightest and its waste the smallest
+    combos = sorted((c for c in itertools.product(*options) if c != real),
+                    key=lambda c: -float(np.prod([real[d] / c[d] for d in range(4)])))
+    remaining = IMPERFECT_STEP_BUDGET
+    skipped = 0
+    steps = 0 if rep.cached else rep.steps
+    cut: list[tuple[int, ...]] = []  # padded layers whose search ran out of its share
+
+    def search(combo: tuple[int, ...], budget: int) -> None:
+        nonlocal best, winner, win_rep, padded, remaining, steps, evaluated
         pprob = replace(prob, dims=tuple(combo) + tuple(prob.dims[4:]))
         # every energy count of a trimmed padded mapping is at least real/padded size times its
         # padded count (one factor per dimension: the real size where the tensor depends on it,
         # the non-empty fraction of the iterations where not), so a padded mapping whose padded
         # energy reaches best / ratio cannot win and the padded search need not list it
-        ratio = float(np.prod([prob.dims[d] / combo[d] for d in range(4)]))
+        ratio = float(np.prod([real[d] / combo[d] for d in range(4)]))
         limit = best[0] / ratio if objective == "energy" else np.inf
         try:
-            m, prep = _exact_search(pprob, arch, objective, mapper, limit)
+            m, prep = _exact_search(pprob, arch, objective, mapper, limit, budget)
         except ApproxDSEError:
-            continue  # no legal mapping at this padding
-        searches += 1
+            return  # no legal mapping at this padding
+        searched.add(combo)
+        remaining -= prep.steps
+        steps += prep.steps
         evaluated += prep.evaluated
+        if prep.budget_exhausted:
+            cut.append(combo)
         pb, pr = m.to_arrays(arch)
         tb = trim(pb, prob.dims)
         ok, _ = legality(prob, arch, tb[None], keep, explain=False)
         if not ok[0]:
-            continue
+            return
         k = _cost(prob, arch, tb, pr, keep, objective)
         if k < best:
             best = k
@@ -564,9 +611,27 @@ def _imperfect_search(prob: Problem, arch: Architecture, objective: str,
             win_rep = prep
             prod = tb.prod(axis=0)
             padded = {DIMS[x]: int(prod[x]) for x in range(len(DIMS)) if prod[x] != prob.dims[x]}
+
+    for n, combo in enumerate(combos):
+        if mapper == "auto" and remaining < len(combos) - n:
+            skipped = len(combos) - n
+            break
+        # an equal share of what is left: one hard padded layer cannot starve the rest
+        search(combo, min(remaining // (len(combos) - n), AUTO_STEP_BUDGET))
+    if mapper == "auto":
+        # what the first pass left goes to the searches it cut short, again least padding first
+        # (from the start, under the limit the first pass tightened)
+        first, cut = cut, []
+        for n, combo in enumerate(first):
+            if remaining < MIN_RERUN_STEPS:
+                cut.extend(first[n:])
+                break
+            search(combo, min(remaining, AUTO_STEP_BUDGET))
+    exhausted = rep.budget_exhausted or bool(cut) or skipped > 0
     report = replace(win_rep, factorization="imperfect", proven_optimal=False,
                      evaluated=int(evaluated), seconds=time.perf_counter() - t0, cached=False,
-                     padded_searches=searches, padded=padded)
+                     padded_searches=len(searched), padded=padded, padded_skipped=skipped,
+                     steps=int(steps), budget_exhausted=exhausted)
     return winner, report
 
 
@@ -589,7 +654,9 @@ def code_version() -> str:
 def _cache_key(prob: Problem, arch: Architecture, objective: str, mapper: str, factorization: str) -> str:
     payload = json.dumps({"dims": list(prob.dims), "strides": [prob.stride_h, prob.stride_w, prob.dilation_h,
                           prob.dilation_w], "arch": arch.id, "objective": objective, "mapper": mapper,
-                          "factorization": factorization, "code": code_version()}, sort_keys=True)
+                          "factorization": factorization, "code": code_version(),
+                          "budget": [AUTO_EXHAUSTIVE_LIMIT, AUTO_STEP_BUDGET, IMPERFECT_STEP_BUDGET]
+                          if mapper == "auto" else None}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 

@@ -528,7 +528,7 @@ def _key(e, c, objective):
 
 @njit(cache=True)
 def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, cls_ranks, spmax, inner_pos,
-           best_p, best_q,
+           best_p, best_q, budget,
            objective, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st, elide, ce):
     """Branch and bound over every legal tiling and loop-order class; the least key strictly below ``(best_p, best_q)``.
 
@@ -545,7 +545,12 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
     unrolled between tensor ``t``'s innermost level (storage position ``inner_pos[t]``) and the MACs.
 
     Returns (found, bounds ``[L, 8]``, ranks ``[L, 8]``, key, secondary key, legal tilings
-    reached, subtrees pruned, tilings evaluated exactly, mappings evaluated).
+    reached, subtrees pruned, tilings evaluated exactly, mappings evaluated, steps taken, complete).
+
+    ``budget`` > 0 stops the search after that many steps (one step: a node's capacity,
+    fan-out and bound check, or one exact cost); ``complete`` is then false and the result
+    is the best found so far, not proven. Steps are counted, not timed, so a budgeted
+    search is as deterministic as a full one.
     """
     L = facts.shape[1]
     D = 8
@@ -570,6 +575,8 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
     evaluated = 0
     fac = np.ones((2, 3))
     idx = np.zeros(D, dtype=np.int64)
+    steps = 0
+    complete = True
     depth = 0
     idx[0] = offsets[dim_order[0]]
     while depth >= 0:
@@ -581,6 +588,9 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
             if depth >= 0:
                 idx[depth] += 1
             continue
+        if budget > 0 and steps >= budget:
+            complete = False  # a row is left to look at
+            break
         row = idx[depth]
         if objective == 0 and depth >= prefix_from:
             # prefixes of this dimension's factorisation (levels 0..i) first seen at this row:
@@ -599,6 +609,7 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
                     break
                 for j in range(L):
                     b[j, d] = facts[row, j] if j <= i else 1
+                steps += 1
                 if not _node_ok(b, e, fac, spmax, inner_pos, depth, dim_order, d, dims[d] // placed, limit_p, True,
                                 is_st, mx, my,
                                 xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st, elide, ce, work):
@@ -610,6 +621,7 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
                 continue
         for i in range(L):
             b[i, d] = facts[row, i]
+        steps += 1
         ok = _node_ok(b, e, fac, spmax, inner_pos, depth, dim_order, d, 1, limit_p,
                       objective == 0 and depth < D - 1, is_st, mx, my,
                       xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel, dims, st, elide, ce, work)
@@ -629,6 +641,7 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
                 break
         if ok:
             legal += 1
+            steps += 1
             en, cy = cost(b, rank0, True, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw, rel,
                           dims, st, elide, ce, work)
             kp, kq = _key(en, cy, objective)
@@ -654,6 +667,7 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
                     en, cy = cost(b, rank, False, is_st, mx, my, xmask, cap, keep, er, ew, eu, blk, clus, rbw, wbw,
                                   rel, dims, st, elide, ce, work)
                     evaluated += 1
+                    steps += 1
                     kp, kq = _key(en, cy, objective)
                     # equal within rounding (the kernel and numpy sum in different orders, and the
                     # first incumbent is numpy's) counts as a tie, decided by the secondary key
@@ -665,7 +679,7 @@ def search(facts, offsets, skip, dim_order, prefix_from, cls_start, cls_count, c
                         found = True
                 limit_p = best[0] * (1 + 1e-12)
         idx[depth] += 1
-    return found, best_b, best_r, best[0], best[1], legal, pruned, bounded, evaluated
+    return found, best_b, best_r, best[0], best[1], legal, pruned, bounded, evaluated, steps, complete
 
 
 @njit(cache=True)

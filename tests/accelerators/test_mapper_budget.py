@@ -1,0 +1,88 @@
+"""``auto``'s step budget: the exhaustive search stops, says so, and still never loses to the fast search."""
+from __future__ import annotations
+
+import pytest
+
+from approxdse.accelerators import mapper
+from approxdse.accelerators.architecture import load_architecture
+from approxdse.accelerators.model import check_mapping, evaluate
+from approxdse.accelerators.nest_analysis import Problem
+from approxdse.networks.workload import Layer
+
+# about 1.6e5 steps to finish on eyeriss (ResNet-18's layer1 convs take 1.7e5)
+LAYER = Layer("l", C=64, M=64, P=14, Q=14, R=3, S=3)
+AWKWARD = Layer("awkward", C=58, M=58, P=7, Q=7, R=1, S=1)
+
+
+@pytest.fixture(autouse=True)
+def _no_disk_cache(monkeypatch):
+    monkeypatch.setattr(mapper, "DISK_CACHE", False)
+    mapper.clear_cache()
+    yield
+    mapper.clear_cache()
+
+
+def _energy(layer, arch, m):
+    return evaluate(layer, arch, m).energy_pJ
+
+
+def test_a_budget_that_runs_out_is_reported_and_keeps_the_best_so_far():
+    arch = load_architecture("eyeriss")
+    prob = Problem.from_layer(LAYER)
+    full, frep = mapper._exhaustive_search(prob, arch, "energy")
+    assert frep.proven_optimal and not frep.budget_exhausted and frep.steps > 2000
+    fast, _ = mapper._fast_search(prob, arch, "energy")
+    for budget in (1, 500, frep.steps // 2):
+        m, rep = mapper._exhaustive_search(prob, arch, "energy", budget=budget)
+        assert rep.budget_exhausted and not rep.proven_optimal
+        # it stops at the first step past the budget, after the order classes of the tiling at hand
+        assert budget <= rep.steps < budget + 200
+        check_mapping(LAYER, arch, m)
+        assert _energy(LAYER, arch, full) <= _energy(LAYER, arch, m) <= _energy(LAYER, arch, fast) * (1 + 1e-12)
+        again, rep2 = mapper._exhaustive_search(prob, arch, "energy", budget=budget)
+        assert again == m and rep2.steps == rep.steps  # steps are counted, not timed: deterministic
+    m, rep = mapper._exhaustive_search(prob, arch, "energy", budget=frep.steps)
+    assert rep.proven_optimal and not rep.budget_exhausted and m == full
+
+
+def test_auto_uses_the_budget_and_says_when_it_ran_out(monkeypatch):
+    arch = load_architecture("eyeriss")
+    m, rep = mapper.map_layer_report(LAYER, arch, mapper="auto", factorization="exact")
+    assert rep.mapper == "exhaustive" and rep.proven_optimal and not rep.budget_exhausted
+    mapper.clear_cache()
+    monkeypatch.setattr(mapper, "AUTO_STEP_BUDGET", 1000)
+    m2, rep2 = mapper.map_layer_report(LAYER, arch, mapper="auto", factorization="exact")
+    assert rep2.mapper == "exhaustive" and rep2.budget_exhausted and not rep2.proven_optimal
+    assert rep2.as_dict()["budget_exhausted"] is True and 1000 <= rep2.steps < 1200
+    assert _energy(LAYER, arch, m) <= _energy(LAYER, arch, m2)
+    # an explicit exhaustive search has no budget
+    mapper.clear_cache()
+    _, rep3 = mapper.map_layer_report(LAYER, arch, mapper="exhaustive", factorization="exact")
+    assert rep3.proven_optimal and rep3.steps == rep.steps
+
+
+def test_auto_runs_fast_above_the_tiling_limit(monkeypatch):
+    arch = load_architecture("eyeriss")
+    monkeypatch.setattr(mapper, "AUTO_EXHAUSTIVE_LIMIT", 10)
+    _, rep = mapper.map_layer_report(LAYER, arch, mapper="auto", factorization="exact")
+    assert rep.mapper == "fast" and not rep.proven_optimal and rep.steps == 0
+
+
+def test_imperfect_padded_searches_share_a_budget(monkeypatch):
+    arch = load_architecture("eyeriss")
+    exact, _ = mapper.map_layer_report(AWKWARD, arch, factorization="exact")
+    full, frep = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
+    assert frep.padded_skipped == 0 and frep.padded_searches >= 2
+    mapper.clear_cache()
+    monkeypatch.setattr(mapper, "IMPERFECT_STEP_BUDGET", 1)
+    cut, crep = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
+    # less than one step per padded layer: every one is skipped and the exact result stands
+    assert crep.padded_searches == 0 and crep.padded_skipped >= frep.padded_searches and crep.budget_exhausted
+    assert _energy(AWKWARD, arch, cut) == pytest.approx(_energy(AWKWARD, arch, exact), rel=1e-12)
+    mapper.clear_cache()
+    monkeypatch.setattr(mapper, "IMPERFECT_STEP_BUDGET", 3 * frep.steps)
+    some, srep = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
+    check_mapping(AWKWARD, arch, some)
+    assert srep.padded_searches + srep.padded_skipped >= frep.padded_searches
+    assert _energy(AWKWARD, arch, full) <= _energy(AWKWARD, arch, some) * (1 + 1e-12)
+    assert _energy(AWKWARD, arch, some) <= _energy(AWKWARD, arch, exact) * (1 + 1e-12)
