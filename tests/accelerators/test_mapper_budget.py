@@ -14,12 +14,7 @@ LAYER = Layer("l", C=64, M=64, P=14, Q=14, R=3, S=3)
 AWKWARD = Layer("awkward", C=58, M=58, P=7, Q=7, R=1, S=1)
 
 
-@pytest.fixture(autouse=True)
-def _no_disk_cache(monkeypatch):
-    monkeypatch.setattr(mapper, "DISK_CACHE", False)
-    mapper.clear_cache()
-    yield
-    mapper.clear_cache()
+pytestmark = pytest.mark.usefixtures("no_disk_cache")
 
 
 def _energy(layer, arch, m):

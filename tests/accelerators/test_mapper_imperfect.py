@@ -20,12 +20,7 @@ from approxdse.networks.workload import Layer
 AWKWARD = Layer("awkward", C=58, M=58, P=7, Q=7, R=1, S=1)
 
 
-@pytest.fixture(autouse=True)
-def _no_disk_cache(monkeypatch):
-    monkeypatch.setattr(mapper, "DISK_CACHE", False)
-    mapper.clear_cache()
-    yield
-    mapper.clear_cache()
+pytestmark = pytest.mark.usefixtures("no_disk_cache")
 
 
 def test_padded_sizes_only_for_awkward_sizes():

@@ -101,10 +101,7 @@ def _keys(layer, arch, mapping, objective):
     return {"energy": (e, c), "edp": (e * c, e), "latency": (c, e)}[objective]
 
 
-@pytest.fixture(autouse=True)
-def _no_disk_cache(monkeypatch):
-    monkeypatch.setattr(mapper, "DISK_CACHE", False)
-    mapper.clear_cache()
+pytestmark = pytest.mark.usefixtures("no_disk_cache")
 
 
 CASES = [
