@@ -391,21 +391,33 @@ class _Space:
     mapping_bound: int
 
 
+def _skip_table(facts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``skip[r, i]``: the first row after ``r`` (within its dimension's block) whose factors at
+    levels ``0..i`` differ from row ``r``'s, or the block's end."""
+    L = facts.shape[1]
+    skip = np.zeros((len(facts), L), dtype=np.int64)
+    for d in range(len(offsets) - 1):
+        a, z = int(offsets[d]), int(offsets[d + 1])
+        if z - a <= 1:
+            skip[a:z] = z
+            continue
+        diff = facts[a + 1:z] != facts[a:z - 1]
+        # the first level at which row r differs from row r - 1 (rows are distinct)
+        first = np.where(diff.any(axis=1), diff.argmax(axis=1), L)
+        rows = np.arange(a, z)
+        for i in range(L):
+            starts = np.append(np.flatnonzero(first <= i) + a + 1, z)
+            skip[a:z, i] = starts[np.searchsorted(starts, rows, side="right").clip(max=len(starts) - 1)]
+    return skip
+
+
 def _space(prob: Problem, arch: Architecture) -> _Space:
     lo, hi = factor_ranges(prob, arch)
     L = len(arch.levels)
     per = [mapspace._factorisations(int(prob.dims[d]), lo[:, d], hi[:, d]) for d in range(len(DIMS))]
     facts = np.concatenate(per).astype(np.int64)
     offsets = np.cumsum([0] + [len(f) for f in per]).astype(np.int64)
-    skip = np.zeros((len(facts), L), dtype=np.int64)
-    for d in range(len(DIMS)):
-        a, z = int(offsets[d]), int(offsets[d + 1])
-        for i in range(L):
-            nxt = z
-            for r in range(z - 1, a - 1, -1):
-                skip[r, i] = nxt
-                if r > a and not np.array_equal(facts[r, :i + 1], facts[r - 1, :i + 1]):
-                    nxt = r
+    skip = _skip_table(facts, offsets)
     # fewest factorisations first: the dimension with most choices branches last, where the
     # bound of the partial tiling is tightest
     dim_order = np.array(sorted(range(len(DIMS)), key=lambda d: (len(per[d]), d)), dtype=np.int64)

@@ -35,29 +35,30 @@ _SLIDING = {"P", "Q", "R", "S"}
 
 
 def _factorisations(size: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Every ``f[L]`` with ``prod(f) == size`` and ``lo <= f <= hi`` (as rows)."""
+    """Every ``f[L]`` with ``prod(f) == size`` and ``lo <= f <= hi``, as rows in lexicographic order."""
     L = len(lo)
     free = [i for i in range(L) if hi[i] > 1 or lo[i] > 1]
-    out: list[list[int]] = []
-
-    def rec(k: int, rest: int, acc: list[int]) -> None:
-        if k == len(free) - 1:
-            i = free[k]
-            if lo[i] <= rest <= hi[i]:
-                out.append(acc + [rest])
-            return
-        i = free[k]
-        for f in range(max(1, int(lo[i])), min(rest, int(hi[i])) + 1):
-            if rest % f == 0:
-                rec(k + 1, rest // f, acc + [f])
-
     if not free:
         return np.ones((1 if size == 1 else 0, L), dtype=np.int64)
-    rec(0, size, [])
-    rows = np.ones((len(out), L), dtype=np.int64)
-    if out:
-        rows[:, free] = np.array(out, dtype=np.int64)
-    return rows
+    divisors = np.array([f for f in range(1, size + 1) if size % f == 0], dtype=np.int64)
+    # level by level: every prefix that leaves a whole remainder, the last level takes the rest
+    prefix = np.ones((1, 0), dtype=np.int64)
+    rest = np.array([size], dtype=np.int64)
+    for i in free[:-1]:
+        parts, rests = [], []
+        for f in divisors[(divisors >= max(1, lo[i])) & (divisors <= hi[i])]:
+            ok = rest % f == 0
+            if ok.any():
+                parts.append(np.column_stack([prefix[ok], np.full(int(ok.sum()), f, dtype=np.int64)]))
+                rests.append(rest[ok] // f)
+        if not parts:
+            return np.ones((0, L), dtype=np.int64)
+        prefix, rest = np.concatenate(parts), np.concatenate(rests)
+    last = free[-1]
+    ok = (rest >= lo[last]) & (rest <= hi[last])
+    rows = np.ones((int(ok.sum()), L), dtype=np.int64)
+    rows[:, free] = np.column_stack([prefix[ok], rest[ok]])
+    return rows[np.lexsort(rows.T[::-1])]
 
 
 def tiling_bound(prob: Problem, arch: Architecture) -> int:
