@@ -17,9 +17,9 @@ it is evaluated exactly for each of its order classes. The first incumbent is th
 ``fast`` search's result. Nothing that could beat the result is skipped, so the
 result is optimal (``MapperReport.proven_optimal``).
 
-``auto`` (the default) runs ``exhaustive`` with a step budget (:data:`AUTO_STEP_BUDGET`)
-when the map space is small enough (:data:`AUTO_EXHAUSTIVE_LIMIT`), else ``fast``; the
-report names the one that ran. A budgeted search that finishes is the proven optimum; one
+``auto`` (the default) runs ``exhaustive`` with a step budget: :data:`AUTO_STEP_BUDGET`
+when the map space is small enough (:data:`AUTO_EXHAUSTIVE_LIMIT`), else the smaller
+:data:`AUTO_LARGE_STEP_BUDGET`. A budgeted search that finishes is the proven optimum; one
 that runs out returns the best mapping found by then (never worse than ``fast``'s, which it
 starts from) with ``proven_optimal`` false and ``budget_exhausted`` true.
 
@@ -74,9 +74,9 @@ from approxdse.core.paths import cache_dir
 
 OBJECTIVES = ("energy", "edp", "latency")
 MAPPERS = ("auto", "exhaustive", "fast")
-#: ``auto`` runs the exhaustive mapper when the product over dimensions of the
-#: factorisations the constraints allow (an upper bound on the tilings) is at most this,
-#: with a step budget (:data:`AUTO_STEP_BUDGET`); above it, the fast search.
+#: ``auto`` gives the exhaustive mapper :data:`AUTO_STEP_BUDGET` steps when the product over
+#: dimensions of the factorisations the constraints allow (an upper bound on the tilings) is at
+#: most this, else :data:`AUTO_LARGE_STEP_BUDGET`.
 AUTO_EXHAUSTIVE_LIMIT = 20_000_000
 #: ``auto``'s exhaustive search stops after this many branch-and-bound steps and keeps the best
 #: mapping found (never worse than the fast search's, not proven optimal; the report says
@@ -84,6 +84,10 @@ AUTO_EXHAUSTIVE_LIMIT = 20_000_000
 #: Chosen from benchmarks/auto_budget_bench.py over the zoo's distinct layers (RESULTS.md,
 #: "Session 7"): see there for the share of layers it proves and the time it takes.
 AUTO_STEP_BUDGET = 3_000_000
+#: ``auto``'s budget above :data:`AUTO_EXHAUSTIVE_LIMIT`, where a search rarely finishes even in
+#: :data:`AUTO_STEP_BUDGET`: the first steps from the fast search's result find most of what a
+#: longer search finds (RESULTS.md, "Session 8"), and some of these layers finish.
+AUTO_LARGE_STEP_BUDGET = 300_000
 #: The budget of an imperfect search's padded searches together (``auto``), least padding first,
 #: each given an equal share of what the searches before it left; a second pass reruns those cut
 #: short with what is left.
@@ -505,12 +509,12 @@ def _exhaustive_search(prob: Problem, arch: Architecture, objective: str,
 
 def _exact_search(prob: Problem, arch: Architecture, objective: str, mapper: str,
                   limit: float = np.inf, budget: int | None = None) -> tuple[Mapping, MapperReport]:
-    """``budget``: the step budget of ``auto``'s exhaustive search (default :data:`AUTO_STEP_BUDGET`)."""
+    """``budget``: at most this many steps for ``auto``'s exhaustive search (its default:
+    :data:`AUTO_STEP_BUDGET`, or :data:`AUTO_LARGE_STEP_BUDGET` above :data:`AUTO_EXHAUSTIVE_LIMIT`)."""
     if mapper == "auto":
-        if mapspace.tiling_bound(prob, arch) <= AUTO_EXHAUSTIVE_LIMIT:
-            return _exhaustive_search(prob, arch, objective, limit,
-                                      AUTO_STEP_BUDGET if budget is None else max(1, budget))
-        mapper = "fast"
+        cap = AUTO_STEP_BUDGET if mapspace.tiling_bound(prob, arch) <= AUTO_EXHAUSTIVE_LIMIT \
+            else AUTO_LARGE_STEP_BUDGET
+        return _exhaustive_search(prob, arch, objective, limit, cap if budget is None else max(1, min(budget, cap)))
     if mapper == "exhaustive":
         return _exhaustive_search(prob, arch, objective, limit)
     t0 = time.perf_counter()
@@ -667,7 +671,8 @@ def _cache_key(prob: Problem, arch: Architecture, objective: str, mapper: str, f
     payload = json.dumps({"dims": list(prob.dims), "strides": [prob.stride_h, prob.stride_w, prob.dilation_h,
                           prob.dilation_w], "arch": arch.id, "objective": objective, "mapper": mapper,
                           "factorization": factorization, "code": code_version(),
-                          "budget": [AUTO_EXHAUSTIVE_LIMIT, AUTO_STEP_BUDGET, IMPERFECT_STEP_BUDGET]
+                          "budget": [AUTO_EXHAUSTIVE_LIMIT, AUTO_STEP_BUDGET, AUTO_LARGE_STEP_BUDGET,
+                                     IMPERFECT_STEP_BUDGET]
                           if mapper == "auto" else None}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
@@ -715,9 +720,9 @@ def map_layer_report(layer, arch: Architecture, objective: str = "energy", mappe
     """The best mapping of ``layer`` on ``arch`` and the :class:`MapperReport` of the search.
 
     ``objective``: ``energy``, ``edp`` or ``latency``; ``mapper``: ``exhaustive``
-    (proven optimum), ``fast`` (local search) or ``auto`` (exhaustive when the
-    map space is small enough, see :data:`AUTO_EXHAUSTIVE_LIMIT`, else fast; the
-    report names the one that ran). ``factorization``: ``exact`` (Timeloop v3) or
+    (proven optimum), ``fast`` (local search) or ``auto`` (exhaustive under a step
+    budget, see :data:`AUTO_STEP_BUDGET` and :data:`AUTO_LARGE_STEP_BUDGET`; the report
+    says whether it finished, ``proven_optimal``). ``factorization``: ``exact`` (Timeloop v3) or
     ``imperfect`` (partial last tiles of N, G, C and M, see :func:`_imperfect_search`).
     Deterministic; cached in memory and on disk. Raises :class:`ApproxDSEError` naming the violated constraint
     when no legal mapping exists.

@@ -56,11 +56,21 @@ def test_auto_uses_the_budget_and_says_when_it_ran_out(monkeypatch):
     assert rep3.proven_optimal and rep3.steps == rep.steps
 
 
-def test_auto_runs_fast_above_the_tiling_limit(monkeypatch):
+def test_auto_gives_large_map_spaces_the_smaller_budget(monkeypatch):
     arch = load_architecture("eyeriss")
+    full, frep = mapper.map_layer_report(LAYER, arch, mapper="exhaustive", factorization="exact")
     monkeypatch.setattr(mapper, "AUTO_EXHAUSTIVE_LIMIT", 10)
-    _, rep = mapper.map_layer_report(LAYER, arch, mapper="auto", factorization="exact")
-    assert rep.mapper == "fast" and not rep.proven_optimal and rep.steps == 0
+    monkeypatch.setattr(mapper, "AUTO_LARGE_STEP_BUDGET", 2000)
+    m, rep = mapper.map_layer_report(LAYER, arch, mapper="auto", factorization="exact")
+    assert rep.mapper == "exhaustive" and rep.budget_exhausted and not rep.proven_optimal
+    assert 2000 <= rep.steps < 2200
+    fast, _ = mapper.map_layer_report(LAYER, arch, mapper="fast", factorization="exact")
+    assert _energy(LAYER, arch, full) <= _energy(LAYER, arch, m) <= _energy(LAYER, arch, fast) * (1 + 1e-12)
+    # a large budget finishes: the same proven optimum as the unbudgeted search
+    mapper.clear_cache()
+    monkeypatch.setattr(mapper, "AUTO_LARGE_STEP_BUDGET", 10 * frep.steps)
+    m2, rep2 = mapper.map_layer_report(LAYER, arch, mapper="auto", factorization="exact")
+    assert rep2.proven_optimal and rep2.steps == frep.steps and m2 == full
 
 
 def test_imperfect_padded_searches_share_a_budget(monkeypatch):
