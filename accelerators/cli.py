@@ -63,9 +63,9 @@ def register(subparsers) -> None:
     p.add_argument("--objective", choices=("energy", "edp", "latency"), default="energy",
                    help="what the mapper minimises (default: energy)")
     p.add_argument("--mapper", choices=("auto", "exhaustive", "fast"), default="auto",
-                   help="auto (default): the exhaustive search within a step budget (the proven optimum where it "
-                        "finishes, else the best mapping found by then) where a layer's map space is small enough, "
-                        "else the fast search; exhaustive: always the proven optimum (slow on huge map spaces); fast: a "
+                   help="auto (default): the exhaustive search within a step budget, smaller for huge map spaces "
+                        "(the proven optimum where it finishes, else the best mapping found by then, never worse "
+                        "than fast); exhaustive: always the proven optimum (slow on huge map spaces); fast: a "
                         "local search. The JSON report's extra.mappers says which ran per layer")
     p.add_argument("--factorization", choices=("exact", "imperfect"), default=None,
                    help="imperfect (default): channels, groups and batch may also run a partial last tile "

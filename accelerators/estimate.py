@@ -389,9 +389,9 @@ def estimate_energy(network: NetworkLike, accelerator="eyeriss", multiplier="exa
         emulator (``approxdse.emulator.approximate``) brings its layers' multipliers
         itself; a dict given here overrides them per layer.
     input_shape : ``N,C,H,W`` for zoo networks and modules.
-    mapper : ``"auto"`` (default: the exhaustive mapper's proven optimum where the layer's map
-        space is small enough, else the fast search), ``"exhaustive"`` or ``"fast"``; the report's
-        ``extra["mappers"]`` says which ran for each layer.
+    mapper : ``"auto"`` (default: the exhaustive mapper under a step budget, the proven optimum
+        where it finishes), ``"exhaustive"`` (no budget) or ``"fast"``; the report's
+        ``extra["mappers"]`` says which ran for each layer and whether it is proven optimal.
     factorization : ``"imperfect"`` (default: N, G, C and M may also run a partial last tile,
         counted for the real partial tiles; never more energy than exact, not proven optimal over
         the imperfect map space; ``extra["mappers"]`` names the padded dimensions per layer) or
