@@ -84,10 +84,40 @@ def test_imperfect_padded_searches_share_a_budget(monkeypatch):
     # less than one step per padded layer: every one is skipped and the exact result stands
     assert crep.padded_searches == 0 and crep.padded_skipped >= frep.padded_searches and crep.budget_exhausted
     assert _energy(AWKWARD, arch, cut) == pytest.approx(_energy(AWKWARD, arch, exact), rel=1e-12)
+
+
+def test_imperfect_shares_are_equal_then_the_rest_goes_to_the_searches_cut_short(monkeypatch):
+    """The budgets each padded search is given: an equal share of what is left, least padding
+    first, then what the first pass left for the ones their share cut short."""
+    arch = load_architecture("eyeriss")
+    calls = []
+    real = mapper._exact_search
+
+    def recording(prob, arch_, objective, mapper_, limit=float("inf"), budget=None):
+        m, rep = real(prob, arch_, objective, mapper_, limit, budget)
+        calls.append((prob.dims[:4], budget, rep.steps, rep.budget_exhausted))
+        return m, rep
+
+    monkeypatch.setattr(mapper, "_exact_search", recording)
+    _, full = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
+    padded = [c for c in calls if c[1] is not None]
+    assert len(padded) >= 2 and not any(c[3] for c in padded)
+    # a total budget that lets the first share run out but leaves enough for a rerun
+    hard = max(c[2] for c in padded)
+    total = (hard // 2) * len(padded) + hard
     mapper.clear_cache()
-    monkeypatch.setattr(mapper, "IMPERFECT_STEP_BUDGET", 3 * frep.steps)
-    some, srep = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
-    check_mapping(AWKWARD, arch, some)
-    assert srep.padded_searches + srep.padded_skipped >= frep.padded_searches
-    assert _energy(AWKWARD, arch, full) <= _energy(AWKWARD, arch, some) * (1 + 1e-12)
-    assert _energy(AWKWARD, arch, some) <= _energy(AWKWARD, arch, exact) * (1 + 1e-12)
+    calls.clear()
+    monkeypatch.setattr(mapper, "IMPERFECT_STEP_BUDGET", total)
+    monkeypatch.setattr(mapper, "MIN_RERUN_STEPS", 1)
+    _, rep = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
+    first = [c for c in calls if c[1] is not None][:len(padded)]
+    left = total
+    for n, (dims, budget, steps, cut) in enumerate(first):
+        assert dims == padded[n][0]  # the same order: least padding first
+        assert budget == min(left // (len(first) - n), mapper.AUTO_STEP_BUDGET)
+        assert cut == (steps >= budget)
+        left -= steps
+    reruns = [c for c in calls if c[1] is not None][len(padded):]
+    assert [c[0] for c in reruns] == [c[0] for c in first if c[3]] and reruns
+    assert reruns[0][1] == min(left, mapper.AUTO_STEP_BUDGET)
+    assert rep.steps == sum(c[2] for c in calls)
