@@ -3,6 +3,8 @@
     python benchmarks/auto_budget_bench.py --design eyeriss --out out/budget_eyeriss.jsonl
     python benchmarks/auto_budget_bench.py --summary out/budget_*.jsonl
     python benchmarks/auto_budget_bench.py --budget-check out/budget_*.jsonl
+    python benchmarks/auto_budget_bench.py --auto imperfect --design simba --out out/auto_simba.jsonl
+    python benchmarks/auto_budget_bench.py --auto-summary out/auto_*.jsonl
 
 For every distinct layer shape of the zoo networks below whose tiling bound is at most
 ``--max-bound``, the exhaustive mapper runs without a budget (or up to ``--cap`` steps; cold caches, one thread) and
@@ -11,7 +13,10 @@ the seconds and the energy; the fast search's energy beside it. Lines already in
 are skipped, so a killed run resumes. ``--summary`` prints, for candidate budgets, how many
 layers would finish inside the budget (proven optimal) and the longest time among them;
 ``--budget-check`` runs ``auto`` on the layers that need more steps than its budget and prints
-how far its result is above the optimum.
+how far its result is above the optimum. ``--auto F`` runs ``map_layer_report`` as users get it
+(``mapper="auto"``, factorisation ``F``, cold caches) on every distinct layer, whatever its
+tiling bound, and records the seconds, whether the result is proven optimal, the steps and
+the energy; ``--auto-summary`` prints per design the median and longest time and the proven count.
 """
 from __future__ import annotations
 
@@ -79,6 +84,48 @@ def measure(design: str, out: Path, max_bound: float, min_bound: float, cap: int
               flush=True)
 
 
+def measure_auto(design: str, out: Path, factorization: str) -> None:
+    arch = load_architecture(design)
+    mapper.DISK_CACHE = False
+    done = set()
+    if out.is_file():
+        done = {json.loads(line)["layer"] for line in out.read_text().splitlines() if line.strip()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for name, prob in _shapes(arch):
+        if name in done:
+            continue
+        mapper.clear_cache()
+        t = time.perf_counter()
+        try:
+            m, rep = mapper._map_problem(prob, arch, "energy", "auto", factorization)
+        except mapper.ApproxDSEError as e:
+            print(f"{name}: {e}", flush=True)
+            continue
+        dt = time.perf_counter() - t
+        keep = {lv.name: lv.keep for lv in arch.storage_levels}
+        e = float(mapper._cost(prob, arch, *m.to_arrays(arch), keep, "energy")[0])
+        row = {"design": design, "layer": name, "factorization": factorization,
+               "tiling_bound": int(mapspace.tiling_bound(prob, arch)), "seconds": dt,
+               "proven": rep.proven_optimal, "budget_exhausted": rep.budget_exhausted, "steps": rep.steps,
+               "energy_pJ": e}
+        with out.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"{design} {name:40s} {dt:6.2f} s {'proven' if rep.proven_optimal else 'not proven'} "
+              f"steps {rep.steps:10,d}", flush=True)
+
+
+def auto_summary(paths: list[Path]) -> None:
+    rows = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
+    for key in sorted({(r["design"], r["factorization"]) for r in rows}):
+        rs = [r for r in rows if (r["design"], r["factorization"]) == key]
+        secs = [r["seconds"] for r in rs]
+        slow = max(rs, key=lambda r: r["seconds"])
+        print(f"{key[0]} ({key[1]}): {len(rs)} layers, seconds median {statistics.median(secs):.2f}, "
+              f"max {max(secs):.2f} ({slow['layer']}), total {sum(secs):.1f}; "
+              f"proven optimal {sum(r['proven'] for r in rs)}, budget exhausted "
+              f"{sum(r['budget_exhausted'] for r in rs)}")
+
+
 def summary(paths: list[Path]) -> None:
     rows = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
     for design in sorted({r["design"] for r in rows}):
@@ -130,8 +177,15 @@ def main() -> None:
     ap.add_argument("--summary", nargs="*", type=Path)
     ap.add_argument("--budget-check", nargs="*", type=Path,
                     help="run auto on the layers of these files that need more than its step budget")
+    ap.add_argument("--auto", choices=mapper.FACTORIZATIONS,
+                    help="time auto as users run it (this factorisation) on every distinct layer")
+    ap.add_argument("--auto-summary", nargs="*", type=Path)
     a = ap.parse_args()
-    if a.summary:
+    if a.auto_summary:
+        auto_summary(a.auto_summary)
+    elif a.auto:
+        measure_auto(a.design, a.out, a.auto)
+    elif a.summary:
         summary(a.summary)
     elif a.budget_check:
         budget_check(a.budget_check)
