@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from approxdse.accelerators import mapper
 from approxdse.accelerators.architecture import load_architecture
 from approxdse.accelerators.estimate import estimate_energy
 from approxdse.accelerators.mapper import map_layer_report, padded_sizes, trim
