@@ -52,13 +52,18 @@ def _shapes(arch) -> list[tuple[str, Problem]]:
     return out
 
 
+def _recorded(out: Path) -> set[str]:
+    """The layers ``out`` already has a line for (a killed run resumes after them); creates its folder."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.is_file():
+        return set()
+    return {json.loads(line)["layer"] for line in out.read_text().splitlines() if line.strip()}
+
+
 def measure(design: str, out: Path, max_bound: float, min_bound: float, cap: int) -> None:
     arch = load_architecture(design)
     mapper.DISK_CACHE = False
-    done = set()
-    if out.is_file():
-        done = {json.loads(line)["layer"] for line in out.read_text().splitlines() if line.strip()}
-    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _recorded(out)
     for name, prob in _shapes(arch):
         bound = mapspace.tiling_bound(prob, arch)
         if name in done or not (min_bound <= bound <= max_bound):
@@ -87,10 +92,8 @@ def measure(design: str, out: Path, max_bound: float, min_bound: float, cap: int
 def measure_auto(design: str, out: Path, factorization: str) -> None:
     arch = load_architecture(design)
     mapper.DISK_CACHE = False
-    done = set()
-    if out.is_file():
-        done = {json.loads(line)["layer"] for line in out.read_text().splitlines() if line.strip()}
-    out.parent.mkdir(parents=True, exist_ok=True)
+    done = _recorded(out)
+    keep = {lv.name: lv.keep for lv in arch.storage_levels}
     for name, prob in _shapes(arch):
         if name in done:
             continue
@@ -102,7 +105,6 @@ def measure_auto(design: str, out: Path, factorization: str) -> None:
             print(f"{name}: {e}", flush=True)
             continue
         dt = time.perf_counter() - t
-        keep = {lv.name: lv.keep for lv in arch.storage_levels}
         e = float(mapper._cost(prob, arch, *m.to_arrays(arch), keep, "energy")[0])
         row = {"design": design, "layer": name, "factorization": factorization,
                "tiling_bound": int(mapspace.tiling_bound(prob, arch)), "seconds": dt,
