@@ -32,6 +32,7 @@ from approxdse.networks.workload import Workload
 from approxdse.predictors.dataset import Dataset
 from approxdse.predictors.features import layer_macs, per_layer_relative_energy
 from approxdse.predictors.model_files import save_predictor
+from approxdse.predictors.reference import REFERENCE_MAPPER
 
 #: A network ``predict`` accepts: a Workload, a Genome, a zoo name, or a genome/workload mapping.
 NetworkLike = Union[Workload, Genome, str, Mapping[str, Any]]
@@ -127,6 +128,7 @@ class EnergyPredictor:
             "reference": dataset.manifest.get("reference"),
             "reference_code_sha256": dataset.manifest.get("reference_code_sha256"),
             "architecture_sha256": dataset.architecture_hash(self.accelerator),
+            "mapper": dataset.mapper,
         }
         self.training_networks = sorted(set(dataset.energy["network"]))
 
@@ -145,6 +147,13 @@ class EnergyPredictor:
             raise ApproxDSEError(
                 f"dataset {dataset.directory!r} was made by a different version of the reference model "
                 "than this predictor's training data; regenerate one of them"
+            )
+        # models saved before datasets recorded their mapper learned ``auto``'s reference
+        want_mapper = self.reference_info.get("mapper", REFERENCE_MAPPER)
+        if dataset.mapper != want_mapper:
+            raise ApproxDSEError(
+                f"dataset {dataset.directory!r} was made with --mapper {dataset.mapper}, but this predictor was "
+                f"trained on a --mapper {want_mapper} dataset: their reference energies differ"
             )
         if self.reference_info.get("reference") and dataset.manifest.get("reference") != self.reference_info["reference"]:
             raise ApproxDSEError(

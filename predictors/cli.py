@@ -38,6 +38,7 @@ from approxdse.predictors.dataset import Dataset, generate_dataset
 from approxdse.predictors.io import check_model_path, load_predictor
 from approxdse.predictors.learned import LearnedPredictor
 from approxdse.predictors.predicted_energy import load_energy_predictor, predicted_energy
+from approxdse.predictors.reference import DATASET_MAPPERS, REFERENCE_MAPPER
 from approxdse.predictors.summing import SummingPredictor
 
 SUMMARY_FORMATS = ("table", "json")
@@ -101,6 +102,9 @@ def register(subparsers) -> None:
     p.add_argument("--multipliers", default="all", help="all, or comma-separated multiplier names (default all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated networks (default 0)")
     p.add_argument("--chunk-size", type=int, default=4, help="(network, accelerator) tasks per Parquet part (default 4)")
+    p.add_argument("--mapper", choices=list(DATASET_MAPPERS), default=REFERENCE_MAPPER,
+                   help="the reference's mapper (default auto: the exhaustive search under a step budget); fast: "
+                   "the local search, not proven optimal, for quicker large datasets; recorded in the manifest")
     p.set_defaults(func=_dataset)
 
     p = subparsers.add_parser(
@@ -149,15 +153,17 @@ def _dataset(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else max(1, min(8, os.cpu_count() or 1))
     summary = generate_dataset(
         args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=workers,
-        scheduler=args.scheduler, chunk_size=args.chunk_size, progress=show_progress(args),
+        scheduler=args.scheduler, chunk_size=args.chunk_size, progress=show_progress(args), mapper=args.mapper,
     )
     if args.format == "json":
         print(json.dumps({"directory": str(summary.directory), "tasks_run": summary.tasks_run,
                           "tasks_total": summary.tasks_total, "rows_written": summary.rows_written,
-                          "rows_skipped": summary.rows_skipped, "seconds": summary.seconds}, indent=2))
+                          "rows_skipped": summary.rows_skipped, "seconds": summary.seconds,
+                          "mapper": args.mapper}, indent=2))
         return 0
     print(f"{summary.directory}: {summary.tasks_run} of {summary.tasks_total} (network, accelerator) tasks run, "
-          f"{summary.rows_written} rows written, {summary.rows_skipped} already there, {summary.seconds:.1f} s")
+          f"{summary.rows_written} rows written, {summary.rows_skipped} already there, {summary.seconds:.1f} s "
+          f"(mapper {args.mapper})")
     return 0
 
 

@@ -16,6 +16,9 @@ then say nothing about new networks) or ``mixed``; ``n_training_networks`` and
 ``n_held_out_networks`` count them. :func:`compare_predictor` refuses
 training-only data unless ``allow_training_data=True``.
 
+``reference_mapper`` is the mapper the dataset's reference ran (``approxdse dataset
+--mapper``); the reference is timed with it too.
+
 Speed: the reference (:func:`accelerators.estimate.estimate_energy`, exact
 multiplier) and the predictor are timed on the same networks in the same run
 (``reference_networks``, default 10, of the dataset's networks; the predictor
@@ -35,11 +38,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from approxdse.accelerators import estimate, mapper
+from approxdse.accelerators import estimate
+from approxdse.accelerators import mapper as mapper_module
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.figures import new_figure, save_figure
 from approxdse.predictors.dataset import Dataset
-from approxdse.predictors.reference import reference_energy
+from approxdse.predictors.reference import REFERENCE_MAPPER, reference_energy
 from approxdse.predictors.summing import SummingPredictor
 
 if TYPE_CHECKING:
@@ -109,6 +113,7 @@ class Comparison:
             f"{m['predictor']} predictor vs reference on {m['accelerator']}: {m['n_rows']} rows, "
             f"{m['n_networks']} networks",
             f"  evaluated on           {_describe_evaluated_on(m)}",
+            f"  reference mapper       {m.get('reference_mapper', REFERENCE_MAPPER)}",
             "",
             f"  R^2                    {_num(m['r2'], '.5f')}",
             f"  MAPE                   {_num(m['mape_pct'], '.3f')} %",
@@ -200,22 +205,24 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
-def time_reference(workloads: list, accelerator: str, multiplier: str = "u8_exact") -> float:
-    """Seconds the reference takes for these workloads, one after another, with cold mapping caches.
+def time_reference(workloads: list, accelerator: str, multiplier: str = "u8_exact",
+                   mapper: str = REFERENCE_MAPPER) -> float:
+    """Seconds the reference (its layers mapped by ``mapper``) takes for these workloads, one after
+    another, with cold mapping caches.
 
-    Both of the mapper's caches are bypassed (in memory and on disk, ``mapper.DISK_CACHE``): a new
+    Both of the mapper's caches are bypassed (in memory and on disk, ``accelerators.mapper.DISK_CACHE``): a new
     candidate network pays for its mappings' searches.
     """
     estimate.clear_cache()
-    saved = mapper.DISK_CACHE
-    mapper.DISK_CACHE = False
+    saved = mapper_module.DISK_CACHE
+    mapper_module.DISK_CACHE = False
     try:
         t0 = time.perf_counter()
         for w in workloads:
-            reference_energy(w, accelerator, multiplier)
+            reference_energy(w, accelerator, multiplier, mapper)
         return time.perf_counter() - t0
     finally:
-        mapper.DISK_CACHE = saved
+        mapper_module.DISK_CACHE = saved
 
 
 def time_predictor(predictor, workloads: list, accelerator: str, multiplier: str = "u8_exact",
@@ -259,7 +266,8 @@ def compare_predictor(predictor, dataset: Any, reference_networks: int = 10, see
     p = predictor.predict_dataset(ds)
     metrics: dict[str, Any] = {"predictor": _label(predictor), "accelerator": acc,
                                "n_networks": int(len(np.unique(nets))), "evaluated_on": on,
-                               "n_training_networks": n_train, "n_held_out_networks": n_held}
+                               "n_training_networks": n_train, "n_held_out_networks": n_held,
+                               "reference_mapper": ds.mapper}
     metrics.update(error_metrics(y, p))
     per_net = per_network_pearson(nets, y, p)
     metrics["per_network_pearson_min"] = min(per_net) if per_net else None
@@ -273,7 +281,7 @@ def compare_predictor(predictor, dataset: Any, reference_networks: int = 10, see
         names = sorted(np.unique(nets))
         order = np.random.default_rng(seed).permutation(len(names))[:reference_networks]
         workloads = [ds.workload(names[i]) for i in order]
-        ref_s = time_reference(workloads, acc)
+        ref_s = time_reference(workloads, acc, mapper=ds.mapper)
         if isinstance(predictor, SummingPredictor) and predictor.form != "free":
             timed = SummingPredictor.from_dict({**predictor.to_dict(), "form": "free"})
         else:

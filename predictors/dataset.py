@@ -5,7 +5,8 @@ Layout of a dataset directory::
     manifest.json              versions, seed, network specs, accelerators with the
                                SHA-256 of their architecture files, the SHA-256 of the
                                reference model's source, multipliers with their
-                               relative energy and LUT hash
+                               relative energy and LUT hash, the mapper the reference
+                               ran (``auto`` unless ``--mapper`` named another)
     energy/part-*.parquet      one row per (network, accelerator, multiplier): total and
                                per-component energy (pJ), MACs, reference seconds
     layers/part-*.parquet      one row per (network, accelerator, layer), exact multiplier:
@@ -86,7 +87,13 @@ def _multiplier_record(name: str) -> dict:
     }
 
 
-def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], multiplier_names: Sequence[str], seed: int) -> dict:
+def manifest_mapper(manifest: dict) -> str:
+    """The mapper a dataset's reference ran (manifests written before ``--mapper`` existed: ``auto``)."""
+    return str(manifest.get("mapper", reference.REFERENCE_MAPPER))
+
+
+def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], multiplier_names: Sequence[str], seed: int,
+                   mapper: str = reference.REFERENCE_MAPPER) -> dict:
     import numpy
     import pandas
 
@@ -96,6 +103,7 @@ def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], mu
         "reference_code_sha256": reference_code_hash(),
         "genome_version": GENOME_VERSION,
         "seed": int(seed),
+        "mapper": reference.check_dataset_mapper(mapper),
         "networks": list(network_specs),
         "accelerators": {a: {"architecture_sha256": architecture_hash(a)} for a in accelerators},
         "multipliers": {m: _multiplier_record(m) for m in multiplier_names},
@@ -139,6 +147,11 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
                 f"{where} was made with {key}={old.get(key)!r} but this run has {key}={new.get(key)!r}; "
                 "write to a new --out directory"
             )
+    if manifest_mapper(old) != manifest_mapper(new):
+        raise ApproxDSEError(
+            f"{where} was made with --mapper {manifest_mapper(old)} but this run has --mapper {manifest_mapper(new)}; "
+            "its energies would mix two references: write to a new --out directory"
+        )
     for acc, rec in new["accelerators"].items():
         if acc in old["accelerators"] and old["accelerators"][acc] != rec:
             raise ApproxDSEError(
@@ -151,6 +164,7 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
                 f"{where} holds results for a different multiplier named {name!r}; write to a new --out directory"
             )
     merged = dict(old)
+    merged["mapper"] = manifest_mapper(old)
     merged["accelerators"] = {**old["accelerators"], **new["accelerators"]}
     merged["multipliers"] = {**old["multipliers"], **new["multipliers"]}
     merged["networks"] = list(dict.fromkeys(list(old["networks"]) + list(new["networks"])))
@@ -161,7 +175,8 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
 def _evaluate_task(task: dict) -> dict:
     """Worker entry point (process pool or Dask): one (network, accelerator) for its multipliers."""
     workload = workload_from_json(task["workload_json"])
-    result = reference.evaluate(workload, task["accelerator"], task["multipliers"], task["network"], task["kind"])
+    result = reference.evaluate(workload, task["accelerator"], task["multipliers"], task["network"], task["kind"],
+                                mapper=task.get("mapper", reference.REFERENCE_MAPPER))
     return {"task": task, "rows": result.rows, "layer_rows": result.layer_rows}
 
 
@@ -243,12 +258,15 @@ def generate_dataset(
     chunk_size: int = 4,
     progress: bool = True,
     max_tasks: int | None = None,
+    mapper: str = reference.REFERENCE_MAPPER,
 ) -> GenerationSummary:
     """Evaluate every (network, accelerator, multiplier) with the reference; resume what exists.
 
     ``workers`` > 1 runs a local process pool; ``scheduler`` (a ``tcp://host:port``
     address or a ``distributed.Client``) runs the tasks on a Dask cluster instead.
-    ``max_tasks`` stops after that many tasks (for tests of resuming).
+    ``max_tasks`` stops after that many tasks (for tests of resuming). ``mapper``: the
+    reference's mapper (``auto``, ``exhaustive`` or ``fast``, recorded in the manifest; a
+    dataset is resumed only with the mapper it was made with).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -256,6 +274,7 @@ def generate_dataset(
     if not isinstance(seed, int) or seed < 0:
         raise ApproxDSEError(f"--seed must be a non-negative integer, got {seed!r}")
     check_workers(workers)
+    reference.check_dataset_mapper(mapper)
     executor = make_executor(workers, scheduler)  # bad --scheduler: one error before any file is written
     if chunk_size < 1:
         raise ApproxDSEError(f"chunk size must be at least 1, got {chunk_size}")
@@ -270,7 +289,7 @@ def generate_dataset(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ApproxDSEError(f"--out {str(out)!r} exists and is not a directory")
-    manifest = build_manifest(accs, net_specs, mult_names, seed)
+    manifest = build_manifest(accs, net_specs, mult_names, seed, mapper)
     # a run killed mid-write (SIGKILL) leaves its temporary files: this run owns the folder now
     remove_stale_temps(out, MANIFEST)
     for sub in PARTS:
@@ -307,7 +326,7 @@ def generate_dataset(
                 "network": entry.name, "kind": entry.kind, "accelerator": acc,
                 "multipliers": missing or [EXACT], "workload_json": workload_to_json(entry.workload),
                 "genome_json": entry.genome_json, "key": entry.key,
-                "want_rows": bool(missing),
+                "want_rows": bool(missing), "mapper": mapper,
             })
     total_tasks = len(tasks)
     if max_tasks is not None:
@@ -463,6 +482,11 @@ class Dataset:
         n_test = min(max(1, int(round(test_fraction * len(names)))), len(names) - 1)
         test = {names[i] for i in order[:n_test]}
         return self.subset(set(names) - test), self.subset(test)
+
+    @property
+    def mapper(self) -> str:
+        """The mapper the dataset's reference ran (``auto`` for datasets made before ``--mapper``)."""
+        return manifest_mapper(self.manifest)
 
     def architecture_hash(self, accelerator: str) -> str | None:
         rec = self.manifest.get("accelerators", {}).get(accelerator)

@@ -42,17 +42,31 @@ class ReferenceResult:
 #: parity tests check): the imperfect search (``estimate_energy``'s default) pads awkward
 #: channel counts with up to 15 more searches per layer, too slow for 80,000-row datasets.
 REFERENCE_FACTORIZATION = "exact"
+#: The mapper a dataset is made with unless it names another (``approxdse dataset --mapper``):
+#: ``auto``, the users' default. ``fast`` (the local search, not proven optimal) makes large
+#: datasets faster but learns a reference above the optimum (benchmarks/RESULTS.md, "Session 9").
+#: Recorded in the dataset manifest (``mapper``) and in predictors trained on it.
+REFERENCE_MAPPER = "auto"
+#: The mappers a dataset may be made with (:data:`accelerators.mapper.MAPPERS`).
+DATASET_MAPPERS = ("auto", "exhaustive", "fast")
 
 
-def reference_energy(workload, accelerator: str, multiplier: Any = EXACT):
+def check_dataset_mapper(mapper: str) -> str:
+    """``mapper`` if a dataset may be made with it, else one error naming the choices."""
+    if mapper not in DATASET_MAPPERS:
+        raise ApproxDSEError(f"unknown mapper {mapper!r} for a dataset; choose one of {', '.join(DATASET_MAPPERS)}")
+    return mapper
+
+
+def reference_energy(workload, accelerator: str, multiplier: Any = EXACT, mapper: str = REFERENCE_MAPPER):
     """The reference :class:`~accelerators.report.EnergyReport` of one workload on one accelerator."""
     return estimate_energy(workload, accelerator=accelerator, multiplier=multiplier, progress=False,
-                           factorization=REFERENCE_FACTORIZATION)
+                           factorization=REFERENCE_FACTORIZATION, mapper=check_dataset_mapper(mapper))
 
 
-def reference_total(workload, accelerator: str, multiplier: Any = EXACT) -> float:
+def reference_total(workload, accelerator: str, multiplier: Any = EXACT, mapper: str = REFERENCE_MAPPER) -> float:
     """The reference total energy (pJ)."""
-    return float(reference_energy(workload, accelerator, multiplier).energy_pJ)
+    return float(reference_energy(workload, accelerator, multiplier, mapper).energy_pJ)
 
 
 def _derive(components: dict[str, float], rel_from: float, rel_to: float) -> dict[str, float]:
@@ -69,8 +83,9 @@ def _close(a: dict[str, float], b: dict[str, float]) -> bool:
 
 
 def evaluate(workload, accelerator: str, multiplier_names: Sequence[str], network: str, kind: str,
-             derive: bool = True) -> ReferenceResult:
-    """Reference energies of one network on one accelerator for every multiplier (exact first)."""
+             derive: bool = True, mapper: str = REFERENCE_MAPPER) -> ReferenceResult:
+    """Reference energies of one network on one accelerator for every multiplier (exact first),
+    its layers mapped by ``mapper``."""
     result = ReferenceResult()
     names = [EXACT] + [m for m in multiplier_names if m != EXACT]
     rels = {m: relative_energy_of(m) for m in names}
@@ -84,7 +99,7 @@ def evaluate(workload, accelerator: str, multiplier_names: Sequence[str], networ
             total = float(exact_report.energy_pJ) + sum(components.values()) - sum(exact_report.components.values())
             derived = True
         else:
-            report = reference_energy(workload, accelerator, mname)
+            report = reference_energy(workload, accelerator, mname, mapper)
             components = {str(k): float(v) for k, v in report.components.items()}
             total = float(report.energy_pJ)
             if i == 0:

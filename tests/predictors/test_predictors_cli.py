@@ -57,6 +57,7 @@ def test_train_and_compare(tmp_path, small_dataset_dir, kind, capsys):
                 "reference_networks_per_s", "predictor_networks_per_s"):
         assert key in out and out[key] is not None
     assert out["n_networks"] == 2  # only the held-out networks
+    assert out["reference_mapper"] == "auto"
     assert out["speedup"] > 1
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
     assert main(["compare", "--predictor", str(model), "--data", str(small_dataset_dir),
@@ -94,3 +95,18 @@ def test_bad_input_exits_2(tmp_path, small_dataset_dir, argv, message, capsys):
     err = capsys.readouterr().err
     assert err.startswith("approxdse: error:") and message in err and "Traceback" not in err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_dataset_mapper_option(tmp_path, capsys):
+    out = tmp_path / "fast"
+    assert main(["dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:1", "--multipliers", "u8_exact",
+                 "--out", str(out), "--mapper", "fast", "--format", "json", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["mapper"] == "fast"
+    assert Dataset.load(out).mapper == "fast"
+    res = _cli("dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:1", "--multipliers", "u8_exact",
+               "--out", str(out), "--no-progress")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "made with --mapper fast but this run has --mapper auto" in res.stderr
+    res = _cli("dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:1", "--out", str(tmp_path / "x"),
+               "--mapper", "greedy")
+    assert res.returncode == 2 and "invalid choice: 'greedy'" in res.stderr

@@ -137,6 +137,7 @@ def test_bad_directories(spec, tmp_path, small_dataset_dir):
     (dict(multipliers="u8_nonexistent"), "unknown multiplier"),
     (dict(workers=0), "workers"),
     (dict(scheduler="localhost"), "tcp://"),
+    (dict(mapper="greedy"), "unknown mapper 'greedy' for a dataset; choose one of auto, exhaustive, fast"),
 ])
 def test_bad_arguments(tmp_path, kwargs, match):
     args = dict(accelerators="eyeriss", networks="nas-digits:1", multipliers="u8_exact", progress=False)
@@ -149,3 +150,49 @@ def test_split_by_network_has_no_overlap(small_dataset):
     train, test = small_dataset.split_by_network(0.34, seed=3)
     a, b = set(train.energy["network"]), set(test.energy["network"])
     assert a and b and not (a & b) and a | b == set(small_dataset.energy["network"])
+
+
+def test_a_fast_mapper_dataset_says_so_and_is_never_mixed_with_auto(tmp_path, small_dataset_dir):
+    from approxdse.accelerators.estimate import estimate_energy
+    from approxdse.predictors.summing import SummingPredictor
+
+    out = tmp_path / "fast"
+    generate_dataset(out, "eyeriss", "nas-digits:2", "u8_exact,u8_trunc_2", seed=0, progress=False, mapper="fast")
+    ds = Dataset.load(out)
+    assert read_manifest(out)["mapper"] == "fast" and ds.mapper == "fast"
+    # the rows are the reference with the fast mapper, not auto's
+    for name in ds.networks["network"]:
+        row = ds.energy[(ds.energy["network"] == name) & (ds.energy["multiplier"] == EXACT)].iloc[0]
+        want = estimate_energy(ds.workload(name), accelerator="eyeriss", multiplier=EXACT, progress=False,
+                               factorization="exact", mapper="fast")
+        assert row["total_energy_pJ"] == pytest.approx(want.energy_pJ, rel=1e-12)
+        assert {m["mapper"] for m in want.extra["mappers"].values()} == {"fast"}
+    # auto starts from the fast search's result: never above it, and below it on one of these networks
+    fast_e = ds.energy[ds.energy["multiplier"] == EXACT].set_index("network")["total_energy_pJ"]
+    auto_e = {n: reference_energy(ds.workload(n), "eyeriss").energy_pJ for n in fast_e.index}
+    assert all(fast_e[n] >= auto_e[n] * (1 - 1e-12) for n in fast_e.index)
+    assert any(fast_e[n] > auto_e[n] * (1 + 1e-6) for n in fast_e.index)
+    with pytest.raises(ApproxDSEError, match="--mapper fast but this run has --mapper auto"):
+        generate_dataset(out, "eyeriss", "nas-digits:2", "u8_exact", seed=0, progress=False)
+    # a predictor learns which mapper's reference it saw and refuses the other one's rows
+    auto_pred = SummingPredictor().fit(Dataset.load(small_dataset_dir), "eyeriss")
+    assert auto_pred.reference_info["mapper"] == "auto"
+    with pytest.raises(ApproxDSEError, match="made with --mapper fast"):
+        auto_pred.predict_dataset(ds.for_accelerator("eyeriss"))
+    fast_pred = SummingPredictor().fit(ds, "eyeriss")
+    assert fast_pred.reference_info["mapper"] == "fast"
+    assert np.isfinite(fast_pred.predict_dataset(ds.for_accelerator("eyeriss"))).all()
+
+
+def test_manifests_from_before_the_mapper_option_are_auto(spec, tmp_path, small_dataset_dir):
+    NETWORKS, MULTIPLIERS, N_MULT = spec
+    out = tmp_path / "old"
+    shutil.copytree(small_dataset_dir, out)
+    m = json.loads((out / "manifest.json").read_text())
+    del m["mapper"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    assert Dataset.load(out).mapper == "auto"
+    again = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
+    assert again.tasks_run == 0 and read_manifest(out)["mapper"] == "auto"
+    with pytest.raises(ApproxDSEError, match="--mapper auto but this run has --mapper exhaustive"):
+        generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, mapper="exhaustive")

@@ -7,8 +7,12 @@ from approxdse.predictors import compare
 
 def test_time_reference_bypasses_the_disk_cache(monkeypatch):
     seen = []
-    monkeypatch.setattr(compare, "reference_energy", lambda w, acc, mult: seen.append(mapper.DISK_CACHE))
+    monkeypatch.setattr(compare, "reference_energy",
+                        lambda w, acc, mult, which: seen.append((mapper.DISK_CACHE, which)))
     assert mapper.DISK_CACHE
     compare.time_reference(["a", "b"], "eyeriss")
-    assert seen == [False, False]
+    assert seen == [(False, "auto"), (False, "auto")]
     assert mapper.DISK_CACHE  # restored
+    seen.clear()
+    compare.time_reference(["a"], "eyeriss", mapper="fast")  # a --mapper fast dataset's reference
+    assert seen == [(False, "fast")]
