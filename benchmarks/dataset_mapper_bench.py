@@ -40,11 +40,11 @@ def run(accelerator: str, networks: str, workers: int) -> dict:
         seconds[which] = time.perf_counter() - t0
         energy = Dataset.load(out).energy
         totals[which] = energy.set_index("network")["total_energy_pJ"]
-    above = [100.0 * (totals["fast"][n] / totals["auto"][n] - 1) for n in totals["auto"].index]
+    above = [100.0 * float(totals["fast"][n] / totals["auto"][n] - 1) for n in totals["auto"].index]
     return {"accelerator": accelerator, "networks": networks, "n_networks": len(above), "workers": workers,
             "seconds": seconds, "auto_over_fast_time": seconds["auto"] / seconds["fast"],
             "fast_above_auto_pct": {"mean": statistics.fmean(above), "median": statistics.median(above),
-                                    "max": max(above), "networks_above_0.1pct": sum(a > 0.1 for a in above)}}
+                                    "max": max(above), "networks_above_0.1pct": int(sum(a > 0.1 for a in above))}}
 
 
 def main() -> None:
