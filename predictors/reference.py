@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.resolve import relative_energy_of
 from approxdse.accelerators.estimate import estimate_energy
+from approxdse.accelerators.mapper import MAPPERS
 
 #: The multiplier every (network, accelerator) pair is evaluated with, as the anchor.
 EXACT = "u8_exact"
@@ -47,8 +48,8 @@ REFERENCE_FACTORIZATION = "exact"
 #: datasets faster but learns a reference above the optimum (benchmarks/RESULTS.md, "Session 9").
 #: Recorded in the dataset manifest (``mapper``) and in predictors trained on it.
 REFERENCE_MAPPER = "auto"
-#: The mappers a dataset may be made with (:data:`accelerators.mapper.MAPPERS`).
-DATASET_MAPPERS = ("auto", "exhaustive", "fast")
+#: The mappers a dataset may be made with: every mapper the reference has.
+DATASET_MAPPERS = MAPPERS
 
 
 def check_dataset_mapper(mapper: str) -> str:
