@@ -39,7 +39,8 @@ outermost loop of the dimension to ``ceil(size / tile)``) and costed with its re
 tiles, and the best one wins. It can only match or beat ``exact``, but it is not proven
 optimal over every imperfect factorisation (``proven_optimal`` is false). Under ``auto``
 the padded searches, least padding first, share one step budget
-(:data:`IMPERFECT_STEP_BUDGET`): each gets an equal share of what is left, a second pass reruns
+(:data:`IMPERFECT_STEP_BUDGET`, less where the exact search already took most of
+:data:`IMPERFECT_TOTAL_STEPS`): each gets an equal share of what is left, a second pass reruns
 those their share cut short with what the others left, and any left when it runs out are
 skipped (``padded_skipped``).
 
@@ -76,14 +77,17 @@ OBJECTIVES = ("energy", "edp", "latency")
 MAPPERS = ("auto", "exhaustive", "fast")
 #: ``auto`` gives the exhaustive mapper :data:`AUTO_STEP_BUDGET` steps when the product over
 #: dimensions of the factorisations the constraints allow (an upper bound on the tilings) is at
-#: most this, else :data:`AUTO_LARGE_STEP_BUDGET`.
-AUTO_EXHAUSTIVE_LIMIT = 20_000_000
+#: most this, else :data:`AUTO_LARGE_STEP_BUDGET`. 2e7 until session 9 (2026-12-03): the zoo layers
+#: between 2e7 and 1e9 (32 on eyeriss, 47 on simba) mostly finish within the budget (RESULTS.md,
+#: "Session 9"); above 1e9 (simba's unconstrained exercise) almost none finishes even in 5e7 steps.
+AUTO_EXHAUSTIVE_LIMIT = 1_000_000_000
 #: ``auto``'s exhaustive search stops after this many branch-and-bound steps and keeps the best
 #: mapping found (never worse than the fast search's, not proven optimal; the report says
 #: ``budget_exhausted``). Steps, not seconds, so results do not depend on the machine's load.
 #: Chosen from benchmarks/auto_budget_bench.py over the zoo's distinct layers (RESULTS.md,
-#: "Session 7"): see there for the share of layers it proves and the time it takes.
-AUTO_STEP_BUDGET = 3_000_000
+#: "Session 7" and "Session 9": 3,000,000 until session 9; 4,000,000 keeps every zoo layer under
+#: 10 s on 2 cores, the slowest steps being simba-2022's, about 2 us each).
+AUTO_STEP_BUDGET = 4_000_000
 #: ``auto``'s budget above :data:`AUTO_EXHAUSTIVE_LIMIT`, where a search rarely finishes even in
 #: :data:`AUTO_STEP_BUDGET`: the first steps from the fast search's result find most of what a
 #: longer search finds (RESULTS.md, "Session 8"), and some of these layers finish.
@@ -92,6 +96,10 @@ AUTO_LARGE_STEP_BUDGET = 300_000
 #: each given an equal share of what the searches before it left; a second pass reruns those cut
 #: short with what is left.
 IMPERFECT_STEP_BUDGET = 3_000_000
+#: ``auto``: an imperfect search's exact and padded searches together take at most this many
+#: steps, so the padded searches share at most this minus the exact search's steps (and at most
+#: :data:`IMPERFECT_STEP_BUDGET`): an awkward layer whose exact search is long stays in time.
+IMPERFECT_TOTAL_STEPS = 6_000_000
 #: A padded search cut short in the first pass is rerun only when at least this many steps are left.
 MIN_RERUN_STEPS = 100_000
 #: ``exact``: every dimension's loop bounds multiply to its size (Timeloop v3). ``imperfect``:
@@ -590,7 +598,9 @@ def _imperfect_search(prob: Problem, arch: Architecture, objective: str,
     # least padding first: its limit below is the tightest and its waste the smallest
     combos = sorted((c for c in itertools.product(*options) if c != real),
                     key=lambda c: -float(np.prod([real[d] / c[d] for d in range(4)])))
-    remaining = IMPERFECT_STEP_BUDGET
+    # the exact search's steps count whether or not its result came from a cache: the same
+    # layer gets the same padded searches either way
+    remaining = min(IMPERFECT_STEP_BUDGET, max(0, IMPERFECT_TOTAL_STEPS - rep.steps))
     skipped = 0
     steps = 0 if rep.cached else rep.steps
     cut: list[tuple[int, ...]] = []  # padded layers whose search ran out of its share
@@ -672,7 +682,7 @@ def _cache_key(prob: Problem, arch: Architecture, objective: str, mapper: str, f
                           prob.dilation_w], "arch": arch.id, "objective": objective, "mapper": mapper,
                           "factorization": factorization, "code": code_version(),
                           "budget": [AUTO_EXHAUSTIVE_LIMIT, AUTO_STEP_BUDGET, AUTO_LARGE_STEP_BUDGET,
-                                     IMPERFECT_STEP_BUDGET]
+                                     IMPERFECT_STEP_BUDGET, IMPERFECT_TOTAL_STEPS]
                           if mapper == "auto" else None}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 

@@ -121,3 +121,37 @@ def test_imperfect_shares_are_equal_then_the_rest_goes_to_the_searches_cut_short
     assert [c[0] for c in reruns] == [c[0] for c in first if c[3]] and reruns
     assert reruns[0][1] == min(left, mapper.AUTO_STEP_BUDGET)
     assert rep.steps == sum(c[2] for c in calls)
+
+
+def test_imperfect_padded_searches_get_what_the_exact_search_left_of_the_total(monkeypatch):
+    arch = load_architecture("eyeriss")
+    calls = []
+    real = mapper._exact_search
+
+    def recording(prob, arch_, objective, mapper_, limit=float("inf"), budget=None):
+        m, rep = real(prob, arch_, objective, mapper_, limit, budget)
+        calls.append((prob.dims[:4], budget, rep.steps))
+        return m, rep
+
+    monkeypatch.setattr(mapper, "_exact_search", recording)
+    _, exact = mapper.map_layer_report(AWKWARD, arch, factorization="exact")
+    _, full = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
+    n_padded = full.padded_searches + full.padded_skipped
+    assert n_padded >= 2
+    # the total leaves 10 steps per padded layer after the exact search (its result cached here:
+    # its steps count all the same)
+    mapper.clear_cache()
+    calls.clear()
+    _, exact = mapper.map_layer_report(AWKWARD, arch, factorization="exact")
+    monkeypatch.setattr(mapper, "IMPERFECT_TOTAL_STEPS", exact.steps + 10 * n_padded)
+    _, rep = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
+    padded = [c for c in calls if c[1] is not None]
+    assert padded and padded[0][1] == 10 and rep.budget_exhausted
+    assert sum(c[2] for c in padded) <= 10 * n_padded + len(padded) * 2  # a step may finish past its budget
+    # nothing left after the exact search: no padded search runs, the exact result stands
+    mapper.clear_cache()
+    monkeypatch.setattr(mapper, "IMPERFECT_TOTAL_STEPS", exact.steps)
+    m, rep = mapper.map_layer_report(AWKWARD, arch, factorization="imperfect")
+    assert rep.padded_searches == 0 and rep.padded_skipped == n_padded and rep.budget_exhausted
+    assert _energy(AWKWARD, arch, m) == pytest.approx(_energy(AWKWARD, arch, mapper.map_layer_report(
+        AWKWARD, arch, factorization="exact")[0]), rel=1e-12)
