@@ -32,7 +32,7 @@ from approxdse.networks.workload import Workload
 from approxdse.predictors.dataset import Dataset
 from approxdse.predictors.features import layer_macs, per_layer_relative_energy
 from approxdse.predictors.model_files import save_predictor
-from approxdse.predictors.reference import REFERENCE_MAPPER
+from approxdse.predictors.reference import REFERENCE_FACTORIZATION, REFERENCE_MAPPER
 
 #: A network ``predict`` accepts: a Workload, a Genome, a zoo name, or a genome/workload mapping.
 NetworkLike = Union[Workload, Genome, str, Mapping[str, Any]]
@@ -129,6 +129,7 @@ class EnergyPredictor:
             "reference_code_sha256": dataset.manifest.get("reference_code_sha256"),
             "architecture_sha256": dataset.architecture_hash(self.accelerator),
             "mapper": dataset.mapper,
+            "factorization": dataset.factorization,
         }
         self.training_networks = sorted(set(dataset.energy["network"]))
 
@@ -155,11 +156,23 @@ class EnergyPredictor:
                 f"dataset {dataset.directory!r} was made with --mapper {dataset.mapper}, but this predictor was "
                 f"trained on a --mapper {want_mapper} dataset: their reference energies differ"
             )
+        want_fact = self.factorization
+        if dataset.factorization != want_fact:
+            raise ApproxDSEError(
+                f"dataset {dataset.directory!r} was made with --factorization {dataset.factorization}, but this "
+                f"predictor was trained on a --factorization {want_fact} dataset: their reference energies differ"
+            )
         if self.reference_info.get("reference") and dataset.manifest.get("reference") != self.reference_info["reference"]:
             raise ApproxDSEError(
                 f"dataset {dataset.directory!r} comes from reference {dataset.manifest.get('reference')!r}, "
                 f"but this predictor was trained on {self.reference_info['reference']!r}"
             )
+
+    @property
+    def factorization(self) -> str:
+        """The map space of the reference this predictor learned (``exact`` for models saved before
+        datasets recorded it, and for the shipped models)."""
+        return str(self.reference_info.get("factorization", REFERENCE_FACTORIZATION))
 
     # ---------------------------------------------------------------- API
     @property

@@ -38,7 +38,8 @@ from approxdse.predictors.dataset import Dataset, generate_dataset
 from approxdse.predictors.io import check_model_path, load_predictor
 from approxdse.predictors.learned import LearnedPredictor
 from approxdse.predictors.predicted_energy import load_energy_predictor, predicted_energy
-from approxdse.predictors.reference import DATASET_MAPPERS, REFERENCE_MAPPER
+from approxdse.predictors.reference import (DATASET_FACTORIZATIONS, DATASET_MAPPERS, REFERENCE_FACTORIZATION,
+                                            REFERENCE_MAPPER)
 from approxdse.predictors.summing import SummingPredictor
 
 SUMMARY_FORMATS = ("table", "json")
@@ -66,11 +67,14 @@ def _energy(args: argparse.Namespace) -> int:
             raise ApproxDSEError(f"{flag} needs the reference; drop --predictor to use it")
     if args.objective != "energy":
         raise ApproxDSEError(f"--objective {args.objective} needs the reference; predictors give energy only")
-    if args.factorization == "imperfect":
-        raise ApproxDSEError("--factorization imperfect needs the reference; the predictors learned the "
-                             "exact-factorisation reference (drop --predictor, or use --factorization exact)")
     check_energy_outputs(args)
     pred, source = load_energy_predictor(args.predictor, args.accelerator, progress=show_progress(args))
+    # a predictor answers for the map space it learned; --factorization may only name that one
+    if args.factorization is not None and args.factorization != pred.factorization:
+        raise ApproxDSEError(
+            f"--factorization {args.factorization} needs the reference or a predictor trained on a "
+            f"--factorization {args.factorization} dataset; {source} learned the {pred.factorization}-factorisation "
+            f"reference (drop --predictor, or use --factorization {pred.factorization})")
     workload, traced, shape = resolve_energy_network(args)
     report = predicted_energy(pred, workload, args.multiplier, source=source, layer_multipliers=traced or None,
                               input_shape=tuple(shape) if shape else None)
@@ -105,6 +109,10 @@ def register(subparsers) -> None:
     p.add_argument("--mapper", choices=list(DATASET_MAPPERS), default=REFERENCE_MAPPER,
                    help="the reference's mapper (default auto: the exhaustive search under a step budget); fast: "
                    "the local search, not proven optimal, for quicker large datasets; recorded in the manifest")
+    p.add_argument("--factorization", choices=list(DATASET_FACTORIZATIONS), default=REFERENCE_FACTORIZATION,
+                   help="the reference's map space (default exact: Timeloop v3's, the shipped predictors'); "
+                   "imperfect: partial last tiles, the energy command's default, slower on awkward channel "
+                   "counts; recorded in the manifest and in predictors trained on the dataset")
     p.set_defaults(func=_dataset)
 
     p = subparsers.add_parser(
@@ -154,16 +162,17 @@ def _dataset(args: argparse.Namespace) -> int:
     summary = generate_dataset(
         args.out, args.accelerator, args.networks, args.multipliers, seed=args.seed, workers=workers,
         scheduler=args.scheduler, chunk_size=args.chunk_size, progress=show_progress(args), mapper=args.mapper,
+        factorization=args.factorization,
     )
     if args.format == "json":
         print(json.dumps({"directory": str(summary.directory), "tasks_run": summary.tasks_run,
                           "tasks_total": summary.tasks_total, "rows_written": summary.rows_written,
                           "rows_skipped": summary.rows_skipped, "seconds": summary.seconds,
-                          "mapper": args.mapper}, indent=2))
+                          "mapper": args.mapper, "factorization": args.factorization}, indent=2))
         return 0
     print(f"{summary.directory}: {summary.tasks_run} of {summary.tasks_total} (network, accelerator) tasks run, "
           f"{summary.rows_written} rows written, {summary.rows_skipped} already there, {summary.seconds:.1f} s "
-          f"(mapper {args.mapper})")
+          f"(mapper {args.mapper}, {args.factorization} factorisation)")
     return 0
 
 

@@ -17,7 +17,8 @@ then say nothing about new networks) or ``mixed``; ``n_training_networks`` and
 training-only data unless ``allow_training_data=True``.
 
 ``reference_mapper`` is the mapper the dataset's reference ran (``approxdse dataset
---mapper``); the reference is timed with it too.
+--mapper``) and ``reference_factorization`` its map space (``--factorization``); the
+reference is timed with both too.
 
 Speed: the reference (:func:`accelerators.estimate.estimate_energy`, exact
 multiplier) and the predictor are timed on the same networks in the same run
@@ -43,7 +44,7 @@ from approxdse.accelerators import mapper as mapper_module
 from approxdse.core.errors import ApproxDSEError
 from approxdse.core.figures import new_figure, save_figure
 from approxdse.predictors.dataset import Dataset
-from approxdse.predictors.reference import REFERENCE_MAPPER, reference_energy
+from approxdse.predictors.reference import REFERENCE_FACTORIZATION, REFERENCE_MAPPER, reference_energy
 from approxdse.predictors.summing import SummingPredictor
 
 if TYPE_CHECKING:
@@ -113,7 +114,8 @@ class Comparison:
             f"{m['predictor']} predictor vs reference on {m['accelerator']}: {m['n_rows']} rows, "
             f"{m['n_networks']} networks",
             f"  evaluated on           {_describe_evaluated_on(m)}",
-            f"  reference mapper       {m.get('reference_mapper', REFERENCE_MAPPER)}",
+            f"  reference mapper       {m.get('reference_mapper', REFERENCE_MAPPER)}, "
+            f"{m.get('reference_factorization', REFERENCE_FACTORIZATION)} factorisation",
             "",
             f"  R^2                    {_num(m['r2'], '.5f')}",
             f"  MAPE                   {_num(m['mape_pct'], '.3f')} %",
@@ -206,9 +208,9 @@ def _json_safe(obj: Any) -> Any:
 
 
 def time_reference(workloads: list, accelerator: str, multiplier: str = "u8_exact",
-                   mapper: str = REFERENCE_MAPPER) -> float:
-    """Seconds the reference (its layers mapped by ``mapper``) takes for these workloads, one after
-    another, with cold mapping caches.
+                   mapper: str = REFERENCE_MAPPER, factorization: str = REFERENCE_FACTORIZATION) -> float:
+    """Seconds the reference (its layers mapped by ``mapper`` over ``factorization``'s map space)
+    takes for these workloads, one after another, with cold mapping caches.
 
     Both of the mapper's caches are bypassed (in memory and on disk, ``accelerators.mapper.DISK_CACHE``): a new
     candidate network pays for its mappings' searches.
@@ -219,7 +221,7 @@ def time_reference(workloads: list, accelerator: str, multiplier: str = "u8_exac
     try:
         t0 = time.perf_counter()
         for w in workloads:
-            reference_energy(w, accelerator, multiplier, mapper)
+            reference_energy(w, accelerator, multiplier, mapper, factorization)
         return time.perf_counter() - t0
     finally:
         mapper_module.DISK_CACHE = saved
@@ -267,7 +269,7 @@ def compare_predictor(predictor, dataset: Any, reference_networks: int = 10, see
     metrics: dict[str, Any] = {"predictor": _label(predictor), "accelerator": acc,
                                "n_networks": int(len(np.unique(nets))), "evaluated_on": on,
                                "n_training_networks": n_train, "n_held_out_networks": n_held,
-                               "reference_mapper": ds.mapper}
+                               "reference_mapper": ds.mapper, "reference_factorization": ds.factorization}
     metrics.update(error_metrics(y, p))
     per_net = per_network_pearson(nets, y, p)
     metrics["per_network_pearson_min"] = min(per_net) if per_net else None
@@ -281,7 +283,7 @@ def compare_predictor(predictor, dataset: Any, reference_networks: int = 10, see
         names = sorted(np.unique(nets))
         order = np.random.default_rng(seed).permutation(len(names))[:reference_networks]
         workloads = [ds.workload(names[i]) for i in order]
-        ref_s = time_reference(workloads, acc, mapper=ds.mapper)
+        ref_s = time_reference(workloads, acc, mapper=ds.mapper, factorization=ds.factorization)
         if isinstance(predictor, SummingPredictor) and predictor.form != "free":
             timed = SummingPredictor.from_dict({**predictor.to_dict(), "form": "free"})
         else:

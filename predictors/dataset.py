@@ -6,7 +6,9 @@ Layout of a dataset directory::
                                SHA-256 of their architecture files, the SHA-256 of the
                                reference model's source, multipliers with their
                                relative energy and LUT hash, the mapper the reference
-                               ran (``auto`` unless ``--mapper`` named another)
+                               ran (``auto`` unless ``--mapper`` named another) and its
+                               factorisation (``exact`` unless ``--factorization``
+                               named ``imperfect``)
     energy/part-*.parquet      one row per (network, accelerator, multiplier): total and
                                per-component energy (pJ), MACs, reference seconds
     layers/part-*.parquet      one row per (network, accelerator, layer), exact multiplier:
@@ -92,8 +94,15 @@ def manifest_mapper(manifest: dict) -> str:
     return str(manifest.get("mapper", reference.REFERENCE_MAPPER))
 
 
+def manifest_factorization(manifest: dict) -> str:
+    """The factorisation a dataset's reference searched (manifests written before
+    ``--factorization`` existed: ``exact``)."""
+    return str(manifest.get("factorization", reference.REFERENCE_FACTORIZATION))
+
+
 def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], multiplier_names: Sequence[str], seed: int,
-                   mapper: str = reference.REFERENCE_MAPPER) -> dict:
+                   mapper: str = reference.REFERENCE_MAPPER,
+                   factorization: str = reference.REFERENCE_FACTORIZATION) -> dict:
     import numpy
     import pandas
 
@@ -104,6 +113,7 @@ def build_manifest(accelerators: Sequence[str], network_specs: Sequence[str], mu
         "genome_version": GENOME_VERSION,
         "seed": int(seed),
         "mapper": reference.check_dataset_mapper(mapper),
+        "factorization": reference.check_dataset_factorization(factorization),
         "networks": list(network_specs),
         "accelerators": {a: {"architecture_sha256": architecture_hash(a)} for a in accelerators},
         "multipliers": {m: _multiplier_record(m) for m in multiplier_names},
@@ -152,6 +162,12 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
             f"{where} was made with --mapper {manifest_mapper(old)} but this run has --mapper {manifest_mapper(new)}; "
             "its energies would mix two references: write to a new --out directory"
         )
+    if manifest_factorization(old) != manifest_factorization(new):
+        raise ApproxDSEError(
+            f"{where} was made with --factorization {manifest_factorization(old)} but this run has "
+            f"--factorization {manifest_factorization(new)}; its energies would mix two references: "
+            "write to a new --out directory"
+        )
     for acc, rec in new["accelerators"].items():
         if acc in old["accelerators"] and old["accelerators"][acc] != rec:
             raise ApproxDSEError(
@@ -165,6 +181,7 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
             )
     merged = dict(old)
     merged["mapper"] = manifest_mapper(old)
+    merged["factorization"] = manifest_factorization(old)
     merged["accelerators"] = {**old["accelerators"], **new["accelerators"]}
     merged["multipliers"] = {**old["multipliers"], **new["multipliers"]}
     merged["networks"] = list(dict.fromkeys(list(old["networks"]) + list(new["networks"])))
@@ -176,7 +193,8 @@ def _evaluate_task(task: dict) -> dict:
     """Worker entry point (process pool or Dask): one (network, accelerator) for its multipliers."""
     workload = workload_from_json(task["workload_json"])
     result = reference.evaluate(workload, task["accelerator"], task["multipliers"], task["network"], task["kind"],
-                                mapper=task.get("mapper", reference.REFERENCE_MAPPER))
+                                mapper=task.get("mapper", reference.REFERENCE_MAPPER),
+                                factorization=task.get("factorization", reference.REFERENCE_FACTORIZATION))
     return {"task": task, "rows": result.rows, "layer_rows": result.layer_rows}
 
 
@@ -259,6 +277,7 @@ def generate_dataset(
     progress: bool = True,
     max_tasks: int | None = None,
     mapper: str = reference.REFERENCE_MAPPER,
+    factorization: str = reference.REFERENCE_FACTORIZATION,
 ) -> GenerationSummary:
     """Evaluate every (network, accelerator, multiplier) with the reference; resume what exists.
 
@@ -266,7 +285,9 @@ def generate_dataset(
     address or a ``distributed.Client``) runs the tasks on a Dask cluster instead.
     ``max_tasks`` stops after that many tasks (for tests of resuming). ``mapper``: the
     reference's mapper (``auto``, ``exhaustive`` or ``fast``, recorded in the manifest; a
-    dataset is resumed only with the mapper it was made with).
+    dataset is resumed only with the mapper it was made with). ``factorization``: the
+    reference's map space (``exact``, the default and the shipped predictors', or
+    ``imperfect``, the ``energy`` command's default; recorded and checked the same way).
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -275,6 +296,7 @@ def generate_dataset(
         raise ApproxDSEError(f"--seed must be a non-negative integer, got {seed!r}")
     check_workers(workers)
     reference.check_dataset_mapper(mapper)
+    reference.check_dataset_factorization(factorization)
     executor = make_executor(workers, scheduler)  # bad --scheduler: one error before any file is written
     if chunk_size < 1:
         raise ApproxDSEError(f"chunk size must be at least 1, got {chunk_size}")
@@ -289,7 +311,7 @@ def generate_dataset(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ApproxDSEError(f"--out {str(out)!r} exists and is not a directory")
-    manifest = build_manifest(accs, net_specs, mult_names, seed, mapper)
+    manifest = build_manifest(accs, net_specs, mult_names, seed, mapper, factorization)
     # a run killed mid-write (SIGKILL) leaves its temporary files: this run owns the folder now
     remove_stale_temps(out, MANIFEST)
     for sub in PARTS:
@@ -326,7 +348,7 @@ def generate_dataset(
                 "network": entry.name, "kind": entry.kind, "accelerator": acc,
                 "multipliers": missing or [EXACT], "workload_json": workload_to_json(entry.workload),
                 "genome_json": entry.genome_json, "key": entry.key,
-                "want_rows": bool(missing), "mapper": mapper,
+                "want_rows": bool(missing), "mapper": mapper, "factorization": factorization,
             })
     total_tasks = len(tasks)
     if max_tasks is not None:
@@ -487,6 +509,12 @@ class Dataset:
     def mapper(self) -> str:
         """The mapper the dataset's reference ran (``auto`` for datasets made before ``--mapper``)."""
         return manifest_mapper(self.manifest)
+
+    @property
+    def factorization(self) -> str:
+        """The factorisation the dataset's reference searched (``exact`` for datasets made before
+        ``--factorization``)."""
+        return manifest_factorization(self.manifest)
 
     def architecture_hash(self, accelerator: str) -> str | None:
         rec = self.manifest.get("accelerators", {}).get(accelerator)

@@ -152,6 +152,7 @@ def predicted_energy(predictor, workload: Workload, multiplier: Any = "u8_exact"
     rel = per_layer_relative_energy(workload, spec)
     info = {"kind": predictor.kind, "label": _label(predictor), "source": source or predictor.kind,
             "reference": predictor.reference_info.get("reference"),
+            "factorization": predictor.factorization,
             "training_networks": len(predictor.training_networks)}
     ood: tuple[str, ...] = ()
     low = high = level = None

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from approxdse.core.errors import ApproxDSEError
 from approxdse.multipliers.resolve import relative_energy_of
 from approxdse.accelerators.estimate import estimate_energy
-from approxdse.accelerators.mapper import MAPPERS
+from approxdse.accelerators.mapper import FACTORIZATIONS, MAPPERS
 
 #: The multiplier every (network, accelerator) pair is evaluated with, as the anchor.
 EXACT = "u8_exact"
@@ -39,10 +39,15 @@ class ReferenceResult:
     layer_rows: list[dict] = field(default_factory=list)
 
 
-#: The predictors learn the exact-factorisation reference (Timeloop v3's map space, the one the
-#: parity tests check): the imperfect search (``estimate_energy``'s default) pads awkward
-#: channel counts with up to 15 more searches per layer, too slow for 80,000-row datasets.
+#: The factorisation a dataset is made with unless it names another (``approxdse dataset
+#: --factorization``): ``exact``, Timeloop v3's map space (the one the parity tests check) and
+#: the shipped predictors'. The imperfect search (``estimate_energy``'s default) pads awkward
+#: channel counts with up to 15 more searches per layer, too slow for the 80,000-row ship
+#: dataset; a dataset made with ``imperfect`` teaches its predictors the users' default reference.
+#: Recorded in the dataset manifest (``factorization``) and in predictors trained on it.
 REFERENCE_FACTORIZATION = "exact"
+#: The factorisations a dataset may be made with: every one the reference has.
+DATASET_FACTORIZATIONS = FACTORIZATIONS
 #: The mapper a dataset is made with unless it names another (``approxdse dataset --mapper``):
 #: ``auto``, the users' default. ``fast`` (the local search, not proven optimal) makes large
 #: datasets faster but learns a reference above the optimum (benchmarks/RESULTS.md, "Session 9").
@@ -59,15 +64,26 @@ def check_dataset_mapper(mapper: str) -> str:
     return mapper
 
 
-def reference_energy(workload, accelerator: str, multiplier: Any = EXACT, mapper: str = REFERENCE_MAPPER):
+def check_dataset_factorization(factorization: str) -> str:
+    """``factorization`` if a dataset may be made with it, else one error naming the choices."""
+    if factorization not in DATASET_FACTORIZATIONS:
+        raise ApproxDSEError(f"unknown factorization {factorization!r} for a dataset; "
+                             f"choose one of {', '.join(DATASET_FACTORIZATIONS)}")
+    return factorization
+
+
+def reference_energy(workload, accelerator: str, multiplier: Any = EXACT, mapper: str = REFERENCE_MAPPER,
+                     factorization: str = REFERENCE_FACTORIZATION):
     """The reference :class:`~accelerators.report.EnergyReport` of one workload on one accelerator."""
     return estimate_energy(workload, accelerator=accelerator, multiplier=multiplier, progress=False,
-                           factorization=REFERENCE_FACTORIZATION, mapper=check_dataset_mapper(mapper))
+                           factorization=check_dataset_factorization(factorization),
+                           mapper=check_dataset_mapper(mapper))
 
 
-def reference_total(workload, accelerator: str, multiplier: Any = EXACT, mapper: str = REFERENCE_MAPPER) -> float:
+def reference_total(workload, accelerator: str, multiplier: Any = EXACT, mapper: str = REFERENCE_MAPPER,
+                    factorization: str = REFERENCE_FACTORIZATION) -> float:
     """The reference total energy (pJ)."""
-    return float(reference_energy(workload, accelerator, multiplier, mapper).energy_pJ)
+    return float(reference_energy(workload, accelerator, multiplier, mapper, factorization).energy_pJ)
 
 
 def _derive(components: dict[str, float], rel_from: float, rel_to: float) -> dict[str, float]:
@@ -84,9 +100,10 @@ def _close(a: dict[str, float], b: dict[str, float]) -> bool:
 
 
 def evaluate(workload, accelerator: str, multiplier_names: Sequence[str], network: str, kind: str,
-             derive: bool = True, mapper: str = REFERENCE_MAPPER) -> ReferenceResult:
+             derive: bool = True, mapper: str = REFERENCE_MAPPER,
+             factorization: str = REFERENCE_FACTORIZATION) -> ReferenceResult:
     """Reference energies of one network on one accelerator for every multiplier (exact first),
-    its layers mapped by ``mapper``."""
+    its layers mapped by ``mapper`` over ``factorization``'s map space."""
     result = ReferenceResult()
     names = [EXACT] + [m for m in multiplier_names if m != EXACT]
     rels = {m: relative_energy_of(m) for m in names}
@@ -100,7 +117,7 @@ def evaluate(workload, accelerator: str, multiplier_names: Sequence[str], networ
             total = float(exact_report.energy_pJ) + sum(components.values()) - sum(exact_report.components.values())
             derived = True
         else:
-            report = reference_energy(workload, accelerator, mname, mapper)
+            report = reference_energy(workload, accelerator, mname, mapper, factorization)
             components = {str(k): float(v) for k, v in report.components.items()}
             total = float(report.energy_pJ)
             if i == 0:

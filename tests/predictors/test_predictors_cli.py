@@ -57,7 +57,7 @@ def test_train_and_compare(tmp_path, small_dataset_dir, kind, capsys):
                 "reference_networks_per_s", "predictor_networks_per_s"):
         assert key in out and out[key] is not None
     assert out["n_networks"] == 2  # only the held-out networks
-    assert out["reference_mapper"] == "auto"
+    assert out["reference_mapper"] == "auto" and out["reference_factorization"] == "exact"
     assert out["speedup"] > 1
     assert plot.stat().st_size > 1000 and plot.read_bytes()[:4] == b"\x89PNG"
     assert main(["compare", "--predictor", str(model), "--data", str(small_dataset_dir),
@@ -110,3 +110,35 @@ def test_dataset_mapper_option(tmp_path, capsys):
     res = _cli("dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:1", "--out", str(tmp_path / "x"),
                "--mapper", "greedy")
     assert res.returncode == 2 and "invalid choice: 'greedy'" in res.stderr
+
+
+def test_dataset_factorization_option_and_energy_predictor_of_an_imperfect_dataset(tmp_path, small_dataset_dir,
+                                                                                    capsys):
+    out = tmp_path / "imperfect"
+    assert main(["dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:1", "--multipliers", "u8_exact",
+                 "--out", str(out), "--factorization", "imperfect", "--format", "json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["factorization"] == "imperfect" and summary["mapper"] == "auto"
+    assert Dataset.load(out).factorization == "imperfect"
+    res = _cli("dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:1", "--multipliers", "u8_exact",
+               "--out", str(out), "--no-progress")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "made with --factorization imperfect but this run has --factorization exact" in res.stderr
+    res = _cli("dataset", "--accelerator", "eyeriss", "--networks", "nas-digits:1", "--out", str(tmp_path / "x"),
+               "--factorization", "padded")
+    assert res.returncode == 2 and "invalid choice: 'padded'" in res.stderr
+    # a predictor of an imperfect dataset answers --factorization imperfect and refuses exact
+    model = tmp_path / "imperfect.json"
+    assert main(["train-predictor", "--data", str(out), "--kind", "summing", "--accelerator", "eyeriss",
+                 "--out", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["energy", "lenet5", "--predictor", str(model), "--factorization", "imperfect",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictor"]["factorization"] == "imperfect"
+    assert main(["energy", "lenet5", "--predictor", str(model), "--factorization", "exact"]) == 2
+    err = capsys.readouterr().err
+    assert "--factorization exact needs the reference or a predictor trained on a --factorization exact dataset" \
+        in err and "learned the imperfect-factorisation reference" in err
+    # the shipped predictors learned exact: they answer --factorization exact (and the default)
+    assert main(["energy", "lenet5", "--predictor", "summing", "--factorization", "exact", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictor"]["factorization"] == "exact"

@@ -138,6 +138,7 @@ def test_bad_directories(spec, tmp_path, small_dataset_dir):
     (dict(workers=0), "workers"),
     (dict(scheduler="localhost"), "tcp://"),
     (dict(mapper="greedy"), "unknown mapper 'greedy' for a dataset; choose one of auto, exhaustive, fast"),
+    (dict(factorization="padded"), "unknown factorization 'padded' for a dataset; choose one of exact, imperfect"),
 ])
 def test_bad_arguments(tmp_path, kwargs, match):
     args = dict(accelerators="eyeriss", networks="nas-digits:1", multipliers="u8_exact", progress=False)
@@ -196,3 +197,52 @@ def test_manifests_from_before_the_mapper_option_are_auto(spec, tmp_path, small_
     assert again.tasks_run == 0 and read_manifest(out)["mapper"] == "auto"
     with pytest.raises(ApproxDSEError, match="--mapper auto but this run has --mapper exhaustive"):
         generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, mapper="exhaustive")
+
+
+def test_an_imperfect_dataset_learns_the_imperfect_reference_and_is_never_mixed_with_exact(tmp_path,
+                                                                                          small_dataset_dir):
+    from approxdse.predictors.summing import SummingPredictor
+    from approxdse.predictors.reference import reference_total
+
+    out = tmp_path / "imperfect"
+    # layers:1 is one 740-channel 5x5 conv (740 = 4 x 5 x 37): a partial last tile pays there
+    generate_dataset(out, "eyeriss-2022", "layers:1", "u8_exact,u8_trunc_2", seed=0, progress=False,
+                     factorization="imperfect")
+    ds = Dataset.load(out)
+    assert read_manifest(out)["factorization"] == "imperfect" and ds.factorization == "imperfect"
+    assert read_manifest(small_dataset_dir)["factorization"] == "exact"
+    (name,) = ds.networks["network"]
+    row = ds.energy[(ds.energy["network"] == name) & (ds.energy["multiplier"] == EXACT)].iloc[0]
+    imperfect = reference_total(ds.workload(name), "eyeriss-2022", factorization="imperfect")
+    exact = reference_total(ds.workload(name), "eyeriss-2022")
+    assert row["total_energy_pJ"] == pytest.approx(imperfect, rel=1e-12)
+    assert imperfect < 0.9 * exact
+    with pytest.raises(ApproxDSEError, match="--factorization imperfect but this run has --factorization exact"):
+        generate_dataset(out, "eyeriss-2022", "layers:1", "u8_exact", seed=0, progress=False)
+    # a predictor learns which map space its reference searched and refuses the other one's rows
+    pred = SummingPredictor().fit(ds, "eyeriss-2022")
+    assert pred.reference_info["factorization"] == "imperfect" and pred.factorization == "imperfect"
+    exact_pred = SummingPredictor().fit(Dataset.load(small_dataset_dir), "eyeriss")
+    assert exact_pred.factorization == "exact"
+    exact_pred.accelerator = "eyeriss-2022"
+    exact_pred.reference_info["architecture_sha256"] = None
+    with pytest.raises(ApproxDSEError, match="made with --factorization imperfect, but this predictor was "
+                                             "trained on a --factorization exact dataset"):
+        exact_pred.predict_dataset(ds.for_accelerator("eyeriss-2022"))
+    # models saved before predictors recorded it learned the exact reference
+    del exact_pred.reference_info["factorization"]
+    assert exact_pred.factorization == "exact"
+
+
+def test_manifests_from_before_the_factorization_option_are_exact(spec, tmp_path, small_dataset_dir):
+    NETWORKS, MULTIPLIERS, N_MULT = spec
+    out = tmp_path / "old"
+    shutil.copytree(small_dataset_dir, out)
+    m = json.loads((out / "manifest.json").read_text())
+    del m["factorization"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    assert Dataset.load(out).factorization == "exact"
+    again = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
+    assert again.tasks_run == 0 and read_manifest(out)["factorization"] == "exact"
+    with pytest.raises(ApproxDSEError, match="--factorization exact but this run has --factorization imperfect"):
+        generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, factorization="imperfect")
