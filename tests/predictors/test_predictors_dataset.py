@@ -205,7 +205,7 @@ def test_an_imperfect_dataset_learns_the_imperfect_reference_and_is_never_mixed_
     from approxdse.predictors.reference import reference_total
 
     out = tmp_path / "imperfect"
-    # layers:1 is one 740-channel 5x5 conv (740 = 4 x 5 x 37): a partial last tile pays there
+    # layers:1's first layer is a 740-channel 5x5 conv (740 = 4 x 5 x 37): partial last tiles pay there
     generate_dataset(out, "eyeriss-2022", "layers:1", "u8_exact,u8_trunc_2", seed=0, progress=False,
                      factorization="imperfect")
     ds = Dataset.load(out)
