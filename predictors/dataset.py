@@ -157,17 +157,12 @@ def check_compatible(old: dict, new: dict, directory: str | Path) -> dict:
                 f"{where} was made with {key}={old.get(key)!r} but this run has {key}={new.get(key)!r}; "
                 "write to a new --out directory"
             )
-    if manifest_mapper(old) != manifest_mapper(new):
-        raise ApproxDSEError(
-            f"{where} was made with --mapper {manifest_mapper(old)} but this run has --mapper {manifest_mapper(new)}; "
-            "its energies would mix two references: write to a new --out directory"
-        )
-    if manifest_factorization(old) != manifest_factorization(new):
-        raise ApproxDSEError(
-            f"{where} was made with --factorization {manifest_factorization(old)} but this run has "
-            f"--factorization {manifest_factorization(new)}; its energies would mix two references: "
-            "write to a new --out directory"
-        )
+    for flag, read in (("mapper", manifest_mapper), ("factorization", manifest_factorization)):
+        if read(old) != read(new):
+            raise ApproxDSEError(
+                f"{where} was made with --{flag} {read(old)} but this run has --{flag} {read(new)}; "
+                "its energies would mix two references: write to a new --out directory"
+            )
     for acc, rec in new["accelerators"].items():
         if acc in old["accelerators"] and old["accelerators"][acc] != rec:
             raise ApproxDSEError(

@@ -185,18 +185,24 @@ def test_a_fast_mapper_dataset_says_so_and_is_never_mixed_with_auto(tmp_path, sm
     assert np.isfinite(fast_pred.predict_dataset(ds.for_accelerator("eyeriss"))).all()
 
 
-def test_manifests_from_before_the_mapper_option_are_auto(spec, tmp_path, small_dataset_dir):
+@pytest.mark.parametrize("key,default,other", [("mapper", "auto", "exhaustive"),
+                                               ("factorization", "exact", "imperfect")])
+def test_manifests_from_before_an_option_read_as_its_default(spec, tmp_path, small_dataset_dir, key, default, other):
     NETWORKS, MULTIPLIERS, N_MULT = spec
     out = tmp_path / "old"
     shutil.copytree(small_dataset_dir, out)
     m = json.loads((out / "manifest.json").read_text())
-    del m["mapper"]
+    del m[key]
     (out / "manifest.json").write_text(json.dumps(m))
-    assert Dataset.load(out).mapper == "auto"
+    assert getattr(Dataset.load(out), key) == default
     again = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
-    assert again.tasks_run == 0 and read_manifest(out)["mapper"] == "auto"
-    with pytest.raises(ApproxDSEError, match="--mapper auto but this run has --mapper exhaustive"):
-        generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, mapper="exhaustive")
+    assert again.tasks_run == 0 and read_manifest(out)[key] == default
+    with pytest.raises(ApproxDSEError, match=f"--{key} {default} but this run has --{key} {other}"):
+        generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, **{key: other})
+    got = Dataset.load(out).energy.sort_values(["network", "multiplier"]).reset_index(drop=True)
+    want = Dataset.load(small_dataset_dir).energy.sort_values(["network", "multiplier"]).reset_index(drop=True)
+    assert len(got) == len(want)
+    pd.testing.assert_series_equal(got["total_energy_pJ"], want["total_energy_pJ"])
 
 
 def test_an_imperfect_dataset_learns_the_imperfect_reference_and_is_never_mixed_with_exact(tmp_path,
@@ -233,16 +239,3 @@ def test_an_imperfect_dataset_learns_the_imperfect_reference_and_is_never_mixed_
     del exact_pred.reference_info["factorization"]
     assert exact_pred.factorization == "exact"
 
-
-def test_manifests_from_before_the_factorization_option_are_exact(spec, tmp_path, small_dataset_dir):
-    NETWORKS, MULTIPLIERS, N_MULT = spec
-    out = tmp_path / "old"
-    shutil.copytree(small_dataset_dir, out)
-    m = json.loads((out / "manifest.json").read_text())
-    del m["factorization"]
-    (out / "manifest.json").write_text(json.dumps(m))
-    assert Dataset.load(out).factorization == "exact"
-    again = generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False)
-    assert again.tasks_run == 0 and read_manifest(out)["factorization"] == "exact"
-    with pytest.raises(ApproxDSEError, match="--factorization exact but this run has --factorization imperfect"):
-        generate_dataset(out, "eyeriss", NETWORKS, MULTIPLIERS, seed=0, progress=False, factorization="imperfect")
